@@ -1,0 +1,28 @@
+# Two commands do all set-up:  `make repro` runs the pipeline, `make test` runs the tests.
+# Both create .venv and install the pinned requirements on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# DVC runs each stage as `python -m stages.<name>`: the venv's python must come first.
+export PATH := $(abspath $(BIN)):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: repro test metrics clean-venv
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+repro: $(BIN)/.installed
+	$(BIN)/dvc repro
+	$(BIN)/dvc metrics show
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+metrics: $(BIN)/.installed
+	$(BIN)/dvc metrics show
+
+clean-venv:
+	rm -rf $(VENV)

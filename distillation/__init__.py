@@ -1,0 +1,4 @@
+"""Shared library for the knowledge-distillation pipeline.
+
+Stages in ``stages/`` import from here; nothing here imports from ``stages/``.
+"""

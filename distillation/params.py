@@ -1,0 +1,133 @@
+"""Read and validate ``params.yaml`` before any work is done.
+
+Every known key has a rule; an unknown key (a typo such as ``distill.tmp``) is rejected with
+the nearest known key suggested. Values that ``dvc exp run -S key=value`` passes as strings
+are converted. Errors are one line naming the key.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """An invalid or unknown parameter; the message names the key."""
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None,
+            low_open: bool = False, high_open: bool = False) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ParamsError(f"params.yaml: {key} must be a number, got {value!r}")
+        try:
+            converted = kind(value)
+        except (TypeError, ValueError):
+            raise ParamsError(f"params.yaml: {key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+        if kind is int and float(value) != converted:
+            raise ParamsError(f"params.yaml: {key} must be an integer, got {value!r}")
+        if low is not None and (converted < low or (low_open and converted == low)):
+            raise ParamsError(f"params.yaml: {key} must be {'>' if low_open else '>='} {low}, got {value!r}")
+        if high is not None and (converted > high or (high_open and converted == high)):
+            raise ParamsError(f"params.yaml: {key} must be {'<' if high_open else '<='} {high}, got {value!r}")
+        return converted
+    return check
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ParamsError(f"params.yaml: {key} must be true or false, got {value!r}")
+
+
+def _text(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ParamsError(f"params.yaml: {key} must be a non-empty string, got {value!r}")
+    return value
+
+
+POSITIVE_INT = _number(int, 1)
+POSITIVE_FLOAT = _number(float, 0, low_open=True)
+FRACTION = _number(float, 0, 1, high_open=True)  # dropout rates, [0, 1)
+
+
+def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
+    return {
+        f"{section}.epochs": POSITIVE_INT,
+        f"{section}.batch_size": POSITIVE_INT,
+        f"{section}.learning_rate": POSITIVE_FLOAT,
+        f"{section}.patience": POSITIVE_INT,
+        f"{section}.dropout": FRACTION,
+    }
+
+
+RULES: dict[str, Callable[[str, Any], Any]] = {
+    "seed": _number(int, 0),
+    "data.source": _text,
+    "data.val_fraction": _number(float, 0, 0.5, low_open=True),
+    "data.synthetic.train_per_class": POSITIVE_INT,
+    "data.synthetic.test_per_class": POSITIVE_INT,
+    **_training_rules("teacher"),
+    **_training_rules("baseline"),
+    "baseline.hidden_units": POSITIVE_INT,
+    **_training_rules("distill"),
+    "distill.temp": POSITIVE_FLOAT,
+    "distill.lambda": _number(float, 0),
+    "distill.t2_scale": _boolean,
+}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, leaf = name.split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return tree
+
+
+def validate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Check every key of the whole params tree; return it with values converted."""
+    if not isinstance(raw, dict):
+        raise ParamsError("params.yaml: expected a mapping of sections at the top level")
+    flat = _flatten(raw)
+    for key in flat:
+        if key not in RULES:
+            nearest = difflib.get_close_matches(key, RULES, n=1)
+            hint = f"; did you mean '{nearest[0]}'?" if nearest else ""
+            raise ParamsError(f"params.yaml: unknown key '{key}'{hint}")
+    missing = [key for key in RULES if key not in flat]
+    if missing:
+        raise ParamsError(f"params.yaml: missing key '{missing[0]}'")
+    return _unflatten({key: RULES[key](key, value) for key, value in flat.items()})
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Load and validate the whole of ``params.yaml``."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found (run stages from the project root)") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    return validate(raw)

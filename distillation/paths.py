@@ -1,0 +1,15 @@
+"""Where each artifact of the pipeline lives, relative to the project root (as in ``dvc.yaml``)."""
+from pathlib import Path
+
+RAW_MAT = Path("data/raw/emnist.mat")
+PREPARED_DIR = Path("data/prepared")
+TEACHER_LOGITS = Path("data/teacher_logits.npz")
+SAMPLES_PLOT = Path("plots/samples.png")
+
+
+def model_path(name: str) -> Path:
+    return Path("models") / f"{name}.keras"
+
+
+def metrics_path(name: str) -> Path:
+    return Path("metrics") / f"{name}.json"

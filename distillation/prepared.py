@@ -1,0 +1,91 @@
+"""Prepared splits: the ``.npz`` files that ``convert`` writes and every training stage reads.
+
+Each split file holds ``images`` float32 (N, 28, 28, 1) in [0, 1], ``labels`` int32 in 0..K-1
+and ``classes`` (K,) unicode: no Python objects, so it loads with ``allow_pickle=False``.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from distillation.atomic import atomic_output
+from distillation.emnist import EmnistDataset, EmnistSplit
+from distillation.paths import PREPARED_DIR
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    images: np.ndarray  # float32 (N, 28, 28, 1), values in [0, 1]
+    labels: np.ndarray  # int32 (N,), values in 0..K-1
+    classes: tuple[str, ...]
+
+    def fingerprint(self) -> str:
+        """Content hash of images and labels: identifies the data that logits were computed on."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.images).tobytes())
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return digest.hexdigest()
+
+
+def stratified_validation_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask choosing ``fraction`` of each class (rounded, at least one) for validation.
+
+    Vectorised: shuffle, sort stably by class, and take the first ``n_c`` of each class.
+    """
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(labels.shape[0])
+    by_class = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    counts = np.bincount(labels)
+    first_of_class = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_labels = labels[by_class]
+    rank_in_class = np.arange(labels.shape[0]) - first_of_class[sorted_labels]
+    validation_counts = np.where(counts > 1, np.maximum(1, np.rint(counts * fraction)), 0).astype(int)
+    mask = np.zeros(labels.shape[0], dtype=bool)
+    mask[by_class[rank_in_class < validation_counts[sorted_labels]]] = True
+    return mask
+
+
+def _as_prepared(split: EmnistSplit, classes: tuple[str, ...], rows: np.ndarray | slice = slice(None)) -> PreparedSplit:
+    images = split.images[rows].astype(np.float32)
+    images /= 255.0
+    return PreparedSplit(images=images[..., None], labels=split.labels[rows].astype(np.int32), classes=classes)
+
+
+def prepare_splits(dataset: EmnistDataset, val_fraction: float, seed: int) -> dict[str, PreparedSplit]:
+    """Scale to [0, 1], add the channel axis, and carve a stratified val split from train."""
+    validation = stratified_validation_mask(dataset.train.labels, val_fraction, seed)
+    return {
+        "train": _as_prepared(dataset.train, dataset.classes, ~validation),
+        "val": _as_prepared(dataset.train, dataset.classes, validation),
+        "test": _as_prepared(dataset.test, dataset.classes),
+    }
+
+
+def save_split(path: str | Path, split: PreparedSplit) -> None:
+    with atomic_output(path) as temporary:
+        np.savez(temporary, images=split.images, labels=split.labels, classes=np.array(split.classes))
+
+
+def load_split(path: str | Path) -> PreparedSplit:
+    """Load one prepared split; a missing or malformed file raises a one-line ``ValueError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: prepared split not found; run `dvc repro convert` first")
+    try:
+        with np.load(path, allow_pickle=False) as contents:
+            images, labels, classes = contents["images"], contents["labels"], contents["classes"]
+    except (KeyError, ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a prepared split ({error}); re-run `dvc repro convert`") from None
+    if images.ndim != 4 or images.shape[1:] != (28, 28, 1) or images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{path}: images {images.shape} and labels {labels.shape} do not match (N, 28, 28, 1) / (N,)")
+    return PreparedSplit(images=images, labels=labels, classes=tuple(str(c) for c in classes))
+
+
+def load_prepared(directory: str | Path = PREPARED_DIR) -> dict[str, PreparedSplit]:
+    """All three splits, keyed ``train``, ``val``, ``test``."""
+    return {name: load_split(Path(directory) / f"{name}.npz") for name in SPLITS}

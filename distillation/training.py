@@ -1,0 +1,129 @@
+"""Seeding, fitting with early stopping on val, one final evaluation, and model files."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of stage logs
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from distillation.atomic import atomic_output
+from distillation.prepared import PreparedSplit
+
+EVALUATION_BATCH = 1024
+
+
+def configure_runtime(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow ops deterministic.
+
+    Two runs with the same seed on the same machine then give the same weights and metrics.
+    """
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    epochs_run: int
+    best_epoch: int  # 1-based epoch whose weights were kept
+    seconds: float
+
+
+def fit_with_early_stopping(
+    model: keras.Model,
+    train_inputs: Any,
+    train_targets: Any,
+    validation: tuple[Any, Any],
+    settings: dict[str, Any],
+    callbacks: list[keras.callbacks.Callback] | None = None,
+) -> TrainingRun:
+    """Fit on train; stop early and halve the learning rate on plateaus of the val loss.
+
+    ``settings`` is a training section of params (``epochs``, ``batch_size``, ``patience``).
+    The weights of the best val epoch are restored at the end.
+    """
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings["patience"], restore_best_weights=True
+    )
+    reduce_learning_rate = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        train_inputs,
+        train_targets,
+        validation_data=validation,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        shuffle=True,
+        callbacks=[early_stopping, reduce_learning_rate, *(callbacks or [])],
+        verbose=2,
+    )
+    seconds = time.perf_counter() - started
+    epochs_run = len(history.history["loss"])
+    return TrainingRun(epochs_run=epochs_run, best_epoch=early_stopping.best_epoch + 1, seconds=seconds)
+
+
+def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
+    """Adam on sparse cross-entropy of the logits, reporting accuracy."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def evaluate(model: keras.Model, split: PreparedSplit) -> tuple[float, float]:
+    """Cross-entropy and accuracy of a compiled classifier on one split."""
+    loss, accuracy = model.evaluate(split.images, split.labels, batch_size=EVALUATION_BATCH, verbose=0)
+    return float(loss), float(accuracy)
+
+
+def classifier_metrics(model: keras.Model, splits: dict[str, PreparedSplit], run: TrainingRun) -> dict[str, Any]:
+    """The metrics every model reports; the test split is evaluated here, once."""
+    val_loss, val_accuracy = evaluate(model, splits["val"])
+    test_loss, test_accuracy = evaluate(model, splits["test"])
+    return {
+        "val_accuracy": round(val_accuracy, 6),
+        "val_loss": round(val_loss, 6),
+        "test_accuracy": round(test_accuracy, 6),
+        "test_loss": round(test_loss, 6),
+        "params": int(model.count_params()),
+        "epochs": run.epochs_run,
+        "best_epoch": run.best_epoch,
+        "train_seconds": round(run.seconds, 2),
+    }
+
+
+def save_model(model: keras.Model, path: str | Path) -> None:
+    """Save as a native ``.keras`` file, atomically."""
+    with atomic_output(path) as temporary:
+        model.save(temporary)
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a ``.keras`` model in safe mode (no code from the file is executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: model not found; run the stage that trains it first")
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return model.predict(images, batch_size=EVALUATION_BATCH, verbose=0).astype(np.float32)
+
+
+def train_classifier(model: keras.Model, splits: dict[str, PreparedSplit], settings: dict[str, Any]) -> dict[str, Any]:
+    """Compile, fit on train with early stopping on val, evaluate once; return the metrics."""
+    compile_classifier(model, settings["learning_rate"])
+    train, val = splits["train"], splits["val"]
+    run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), settings)
+    return classifier_metrics(model, splits, run)

@@ -1,0 +1,1 @@
+"""DVC stage entry points: each module is run as ``python -m stages.<name>``."""

@@ -1,0 +1,35 @@
+"""Stage ``convert``: EMNIST ``.mat`` → upright float32 ``.npz`` splits (train / val / test).
+
+The val split is carved from train (stratified, seeded); test is left untouched. A grid of
+samples per class is drawn so a person sees at once that letters are upright and labelled.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from distillation.cli import run_stage
+from distillation.emnist import read_emnist_mat
+from distillation.params import load_params
+from distillation.plots import save_sample_grid
+from distillation.paths import PREPARED_DIR, RAW_MAT, SAMPLES_PLOT
+from distillation.prepared import PreparedSplit, prepare_splits, save_split
+
+
+def convert(mat_path: Path, output_dir: Path, val_fraction: float, seed: int) -> dict[str, PreparedSplit]:
+    """Read ``mat_path``, write ``train/val/test.npz`` into ``output_dir``, return the splits."""
+    splits = prepare_splits(read_emnist_mat(mat_path), val_fraction, seed)
+    for name, split in splits.items():
+        save_split(output_dir / f"{name}.npz", split)
+    return splits
+
+
+def main() -> None:
+    params = load_params()
+    splits = convert(RAW_MAT, PREPARED_DIR, params["data"]["val_fraction"], params["seed"])
+    save_sample_grid(splits["train"], SAMPLES_PLOT)
+    sizes = ", ".join(f"{name} {split.labels.shape[0]}" for name, split in splits.items())
+    print(f"wrote {PREPARED_DIR}: {sizes} images, {len(splits['train'].classes)} classes")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,33 @@
+"""Stage ``train_teacher``: the seed CNN on the prepared data, early-stopped on val."""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from distillation.atomic import write_json
+from distillation.cli import run_stage
+from distillation.models import build_teacher
+from distillation.params import load_params
+from distillation.paths import PREPARED_DIR, metrics_path, model_path
+from distillation.prepared import PreparedSplit, load_prepared
+from distillation.training import configure_runtime, save_model, train_classifier
+
+
+def train_teacher(splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int) -> tuple[keras.Model, dict[str, Any]]:
+    """Train the teacher CNN with the ``teacher`` params; return it and its metrics."""
+    configure_runtime(seed)
+    model = build_teacher(len(splits["train"].classes), settings["dropout"])
+    return model, train_classifier(model, splits, settings)
+
+
+def main() -> None:
+    params = load_params()
+    model, metrics = train_teacher(load_prepared(PREPARED_DIR), params["teacher"], params["seed"])
+    save_model(model, model_path("teacher"))
+    write_json(metrics_path("teacher"), metrics)
+    print(f"teacher: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny EMNIST-layout files written by the tests, and the real sample."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REAL_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "emnist-letters-a-m.mat"
+
+
+@pytest.fixture(scope="session")
+def tiny_letters_mat(tmp_path_factory) -> Path:
+    """A small synthetic EMNIST-letters file: 26 classes, 12 train and 4 test images each."""
+    from distillation.emnist import write_emnist_mat
+    from distillation.synthetic import generate_letters, letters_mapping
+
+    path = tmp_path_factory.mktemp("mat") / "tiny-letters.mat"
+    train_images, train_labels = generate_letters(12, seed=1)
+    test_images, test_labels = generate_letters(4, seed=2)
+    write_emnist_mat(path, train_images, train_labels, test_images, test_labels, letters_mapping())
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_sample() -> Path:
+    if not REAL_SAMPLE.is_file():
+        pytest.skip(f"real EMNIST sample not present at {REAL_SAMPLE} (only in the team's checkouts)")
+    return REAL_SAMPLE
+
+
+def random_upright_images(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)

@@ -1,0 +1,64 @@
+"""Helpers that run the stages as DVC does: in a scratch copy of the project, as subprocesses."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import PROJECT_ROOT
+
+COPIED = ("dvc.yaml", "params.yaml", "stages", "distillation")
+
+# Small enough that a whole `dvc repro` takes well under a minute.
+TINY_PARAMS = {
+    "data": {"synthetic": {"train_per_class": 16, "test_per_class": 4}},
+    "teacher": {"epochs": 2},
+    "baseline": {"epochs": 2, "hidden_units": 64},
+    "distill": {"epochs": 2},
+}
+
+
+def merge(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = merge(base[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+def scratch_project(directory: Path, params_changes: dict | None = None) -> Path:
+    """Copy the pipeline's code and config into ``directory`` with tiny params."""
+    for name in COPIED:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, directory / name)
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params = merge(merge(params, TINY_PARAMS), params_changes or {})
+    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return directory
+
+
+def environment() -> dict[str, str]:
+    """This interpreter's bin first on PATH, so DVC's `python -m stages.x` finds our packages."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=600)
+
+
+def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", f"stages.{name}"], cwd)
+
+
+def dvc(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *arguments], cwd)

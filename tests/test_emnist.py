@@ -1,0 +1,112 @@
+"""Reading the official EMNIST .mat layout: orientation, label conventions, bad files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.io
+
+from conftest import random_upright_images
+from distillation.emnist import EmnistFormatError, read_emnist_mat, write_emnist_mat
+
+
+def ink_extent(image: np.ndarray, threshold: int = 100) -> tuple[int, int]:
+    """Height and width of the inked bounding box."""
+    rows = np.flatnonzero(image.max(axis=1) > threshold)
+    columns = np.flatnonzero(image.max(axis=0) > threshold)
+    return int(np.ptp(rows)) + 1, int(np.ptp(columns)) + 1
+
+
+def test_round_trip_keeps_images_upright_and_remaps_letter_labels(tmp_path):
+    images = random_upright_images(6)
+    labels = np.array([1, 2, 3, 1, 2, 3])
+    mapping = np.array([[1, 65, 97], [2, 66, 98], [3, 67, 99]])
+    path = tmp_path / "letters.mat"
+    write_emnist_mat(path, images, labels, images[:3], labels[:3], mapping)
+
+    raw = scipy.io.loadmat(path, simplify_cells=True)["dataset"]
+    # Stored like the NIST files: each row is the bitmap transposed.
+    np.testing.assert_array_equal(raw["train"]["images"][0].reshape(28, 28).T, images[0])
+
+    dataset = read_emnist_mat(path)
+    np.testing.assert_array_equal(dataset.train.images, images)
+    np.testing.assert_array_equal(dataset.train.labels, [0, 1, 2, 0, 1, 2])
+    assert dataset.classes == ("Aa", "Bb", "Cc")
+
+
+def test_digit_labels_starting_at_zero_are_kept_in_order(tmp_path):
+    images = random_upright_images(4)
+    mapping = np.array([[0, 48], [1, 49], [2, 50]])
+    path = tmp_path / "digits.mat"
+    write_emnist_mat(path, images, [2, 0, 1, 2], images[:2], [0, 1], mapping)
+    dataset = read_emnist_mat(path)
+    np.testing.assert_array_equal(dataset.train.labels, [2, 0, 1, 2])
+    assert dataset.classes == ("0", "1", "2")
+
+
+def test_real_sample_has_13_classes_and_upright_letters(real_sample):
+    dataset = read_emnist_mat(real_sample)
+    assert dataset.classes[0] == "Aa" and dataset.classes[-1] == "Mm"
+    assert dataset.train.images.shape == (8000, 28, 28)
+    assert dataset.test.images.shape == (2000, 28, 28)
+    np.testing.assert_array_equal(np.bincount(dataset.train.labels), [640] * 12 + [320])
+
+    tall_l = dataset.train.images[dataset.train.labels == dataset.classes.index("Ll")][:200]
+    heights, widths = np.array([ink_extent(image) for image in tall_l]).T
+    transposed_heights, transposed_widths = np.array([ink_extent(image.T) for image in tall_l]).T
+    # Upright, the letter l is taller than wide; the file's stored (transposed) form is not.
+    assert np.median(heights / widths) > 1.5
+    assert np.median(transposed_heights / transposed_widths) < 1 / 1.5
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty or truncated"),
+        (b"MATLAB 5.0 MAT-file" + b"\0" * 20, "empty or truncated"),
+        (b"hello, this is a text file and certainly not a MAT file" * 4, "not a MAT file"),
+        (b"\x89HDF\r\n\x1a\n" + b"\0" * 200, "v7.3"),
+    ],
+)
+def test_files_that_are_not_emnist_mat_give_one_line_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "bad.mat"
+    path.write_bytes(content)
+    with pytest.raises(EmnistFormatError, match=message) as error:
+        read_emnist_mat(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(EmnistFormatError, match="file not found"):
+        read_emnist_mat(tmp_path / "absent.mat")
+
+
+def _write_raw(path, dataset):
+    scipy.io.savemat(path, {"dataset": dataset})
+    return path
+
+
+def _valid_raw() -> dict:
+    images = random_upright_images(4).reshape(4, 784)
+    split = {"images": images, "labels": np.array([[1], [2], [1], [2]], dtype=float)}
+    return {"train": dict(split), "test": dict(split), "mapping": np.array([[1, 65, 97], [2, 66, 98]], dtype=float)}
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: d.pop("mapping"), "missing 'dataset.mapping'"),
+        (lambda d: d.pop("test"), "missing 'dataset.test'"),
+        (lambda d: d["train"].pop("labels"), "missing 'dataset.train.labels'"),
+        (lambda d: d["train"].update(images=np.zeros((4, 700), np.uint8)), "expected N×784"),
+        (lambda d: d["train"].update(images=np.full((4, 784), 300.0)), "outside 0..255"),
+        (lambda d: d["train"].update(labels=np.array([[1], [2], [9], [2]], float)), "not in the mapping"),
+        (lambda d: d["train"].update(labels=np.array([[1], [2], [1]], float)), "4 images but 3 labels"),
+        (lambda d: d["train"].update(labels=np.array([[1], [1], [1], [1]], float)), "class 'Bb' has no training images"),
+    ],
+)
+def test_malformed_dataset_is_rejected_with_the_problem(tmp_path, damage, message):
+    dataset = _valid_raw()
+    damage(dataset)
+    path = _write_raw(tmp_path / "damaged.mat", dataset)
+    with pytest.raises(EmnistFormatError, match=message):
+        read_emnist_mat(path)

@@ -1,0 +1,52 @@
+"""Seed architectures (exact parameter counts) and the distillation loss against NumPy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillation.losses import distillation_loss
+from distillation.models import build_mlp, build_teacher
+
+
+def test_teacher_has_the_seed_parameter_count():
+    assert build_teacher(26).count_params() == 3_378_970
+    assert build_teacher(26, dropout=0.5).count_params() == 3_378_970  # dropout adds no weights
+
+
+def test_mlp_has_the_seed_parameter_count():
+    assert build_mlp(26).count_params() == 415_258
+    assert build_mlp(13).count_params() == 784 * 512 + 512 + 512 * 13 + 13
+
+
+def numpy_log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("temperature, hard_weight, t2_scale", [(10.0, 0.5, False), (3.0, 0.2, True), (1.0, 1.0, False)])
+def test_loss_matches_numpy(temperature, hard_weight, t2_scale):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, size=8)
+    teacher = rng.normal(scale=4, size=(8, 5)).astype(np.float32)
+    student = rng.normal(scale=4, size=(8, 5)).astype(np.float32)
+
+    hard = -numpy_log_softmax(student)[np.arange(8), labels]
+    teacher_probabilities = np.exp(numpy_log_softmax(teacher / temperature))
+    soft = -(teacher_probabilities * numpy_log_softmax(student / temperature)).sum(axis=1)
+    expected = hard_weight * hard + (temperature**2 if t2_scale else 1.0) * soft
+
+    actual = np.asarray(distillation_loss(labels, teacher, student, temperature, hard_weight, t2_scale))
+    np.testing.assert_allclose(actual, expected, rtol=1e-5)
+
+
+def test_lambda_zero_and_t_one_is_cross_entropy_against_the_teacher_distribution():
+    rng = np.random.default_rng(1)
+    teacher = rng.normal(size=(6, 4)).astype(np.float32)
+    student = rng.normal(size=(6, 4)).astype(np.float32)
+    labels = np.zeros(6, dtype=int)  # ignored when λ = 0
+    teacher_distribution = np.exp(numpy_log_softmax(teacher))
+    expected = -(teacher_distribution * numpy_log_softmax(student)).sum(axis=1)
+    actual = np.asarray(distillation_loss(labels, teacher, student, 1.0, 0.0))
+    np.testing.assert_allclose(actual, expected, rtol=1e-5)
+    # And it is smallest when the student copies the teacher.
+    assert np.all(np.asarray(distillation_loss(labels, teacher, teacher, 1.0, 0.0)) <= actual + 1e-6)

@@ -1,0 +1,85 @@
+"""The pipeline as users run it: stage commands and `dvc repro` in a scratch copy."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from project import dvc, run_stage, scratch_project
+
+MODELS = ("teacher", "baseline", "student")
+
+
+def error_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_missing_source_file_fails_with_one_line_and_no_output(tmp_path):
+    project = scratch_project(tmp_path, {"data": {"source": "data/external/emnist-letters.mat"}})
+    result = run_stage("source", project)
+    assert result.returncode != 0
+    assert len(error_lines(result)) == 1 and "data.source" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "data" / "raw" / "emnist.mat").exists()
+
+
+def test_malformed_mat_fails_convert_without_half_written_splits(tmp_path):
+    project = scratch_project(tmp_path)
+    raw = project / "data" / "raw" / "emnist.mat"
+    raw.parent.mkdir(parents=True)
+    raw.write_bytes(b"MATLAB 5.0 MAT-file, but the rest of this file was lost" + b"\0" * 100)
+    result = run_stage("convert", project)
+    assert result.returncode != 0
+    [line] = error_lines(result)
+    assert "data/raw/emnist.mat" in line
+    assert not list((project / "data").glob("prepared/*"))
+
+
+def test_invalid_param_fails_before_any_work(tmp_path):
+    project = scratch_project(tmp_path, {"distill": {"temp": -1}})
+    result = run_stage("source", project)
+    assert result.returncode != 0
+    [line] = error_lines(result)
+    assert "distill.temp" in line
+    assert not (project / "data").exists()
+
+
+@pytest.fixture(scope="module")
+def repro_twice(tmp_path_factory):
+    """`dvc repro`, then `dvc repro --force`; the metrics of both runs, and the project."""
+    project = scratch_project(tmp_path_factory.mktemp("project"))
+    assert dvc("init", "--no-scm", cwd=project).returncode == 0
+    runs = []
+    for arguments in (["repro"], ["repro", "--force"]):
+        result = dvc(*arguments, cwd=project)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs.append({name: json.loads((project / "metrics" / f"{name}.json").read_text()) for name in MODELS})
+    return project, runs
+
+
+def test_repro_writes_every_model_and_metric(repro_twice):
+    project, (first, _) = repro_twice
+    for name in MODELS:
+        assert (project / "models" / f"{name}.keras").is_file()
+        assert {"val_accuracy", "test_accuracy", "test_loss", "params", "epochs", "train_seconds"} <= set(first[name])
+    assert (project / "plots" / "samples.png").is_file()
+
+
+def test_two_forced_runs_give_identical_metrics(repro_twice):
+    _, (first, second) = repro_twice
+    for name in MODELS:
+        # Everything but the wall-clock time is the same, bit for bit.
+        first[name].pop("train_seconds"), second[name].pop("train_seconds")
+        assert first[name] == second[name], name
+
+
+def test_changing_the_temperature_only_reruns_the_student(repro_twice):
+    project, _ = repro_twice
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    try:
+        params_file.write_text(original.replace("temp: 10", "temp: 7"))
+        status = json.loads(dvc("status", "--json", cwd=project).stdout)
+        assert set(status) == {"train_student"}
+    finally:
+        params_file.write_text(original)
