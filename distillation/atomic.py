@@ -6,31 +6,62 @@ truncated output that DVC or a later stage could take for a good one.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def scratch_path(near: str | Path) -> Iterator[Path]:
+    """Yield an unused hidden file name beside ``near``; the file is removed afterwards, always.
+
+    The name keeps ``near``'s suffix, because writers such as ``np.savez`` and
+    ``keras.Model.save`` insist on a particular extension.
+    """
+    near = Path(near)
+    near.parent.mkdir(parents=True, exist_ok=True)
+    temporary = near.with_name(f".{near.stem}.tmp-{secrets.token_hex(4)}{near.suffix}")
+    try:
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_output(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` on success.
-
-    The temporary name keeps the target's suffix, because writers such as
-    ``np.savez`` and ``keras.Model.save`` insist on a particular extension.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.stem}.tmp-{secrets.token_hex(4)}{target.suffix}")
-    try:
+    """Yield a temporary path beside ``target``; rename it to ``target`` only on success."""
+    with scratch_path(target) as temporary:
         yield temporary
         os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+
+
+def copy_file(source: str | Path, target: str | Path) -> None:
+    """Copy ``source`` to ``target`` byte for byte, atomically."""
+    with atomic_output(target) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def write_json(target: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented, key-sorted JSON, atomically."""
     with atomic_output(target) as temporary:
         temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_npz(target: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as an uncompressed ``.npz`` that ``np.load`` reads, atomically.
+
+    Unlike ``np.savez`` every zip entry gets a fixed time stamp, so equal arrays give equal
+    bytes and DVC does not re-run later stages for a file whose content did not change.
+    """
+    with atomic_output(target) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(array), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())

@@ -52,6 +52,13 @@ def _text(key: str, value: Any) -> str:
     return value
 
 
+def _sha256(key: str, value: Any) -> str:
+    text = str(value).lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ParamsError(f"params.yaml: {key} must be 64 hexadecimal digits, got {value!r}")
+    return text
+
+
 POSITIVE_INT = _number(int, 1)
 POSITIVE_FLOAT = _number(float, 0, low_open=True)
 FRACTION = _number(float, 0, 1, high_open=True)  # dropout rates, [0, 1)
@@ -73,6 +80,11 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "data.val_fraction": _number(float, 0, 0.5, low_open=True),
     "data.synthetic.train_per_class": POSITIVE_INT,
     "data.synthetic.test_per_class": POSITIVE_INT,
+    "data.emnist.path": _text,
+    "data.emnist.url": _text,
+    "data.emnist.member": _text,
+    "data.emnist.sha256": _sha256,
+    "data.emnist.bytes": POSITIVE_INT,
     **_training_rules("teacher"),
     **_training_rules("baseline"),
     "baseline.hidden_units": POSITIVE_INT,

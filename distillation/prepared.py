@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distillation.atomic import atomic_output
+from distillation.atomic import write_npz
 from distillation.emnist import EmnistDataset, EmnistSplit
 from distillation.paths import PREPARED_DIR
 
@@ -67,8 +67,7 @@ def prepare_splits(dataset: EmnistDataset, val_fraction: float, seed: int) -> di
 
 
 def save_split(path: str | Path, split: PreparedSplit) -> None:
-    with atomic_output(path) as temporary:
-        np.savez(temporary, images=split.images, labels=split.labels, classes=np.array(split.classes))
+    write_npz(path, {"images": split.images, "labels": split.labels, "classes": np.array(split.classes)})
 
 
 def load_split(path: str | Path) -> PreparedSplit:

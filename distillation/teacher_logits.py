@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from distillation.atomic import atomic_output
+from distillation.atomic import write_npz
 from distillation.prepared import SPLITS, PreparedSplit
 
 
@@ -19,8 +19,7 @@ def save_teacher_logits(path: str | Path, logits: dict[str, np.ndarray], splits:
     for name in SPLITS:
         arrays[name] = logits[name].astype(np.float32)
         arrays[f"{name}_fingerprint"] = np.array(splits[name].fingerprint())
-    with atomic_output(path) as temporary:
-        np.savez(temporary, **arrays)
+    write_npz(path, arrays)
 
 
 def load_teacher_logits(path: str | Path, splits: dict[str, PreparedSplit]) -> dict[str, np.ndarray]:

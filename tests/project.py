@@ -49,6 +49,7 @@ def environment() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"  # stage output arrives as it is printed
     return env
 
 
@@ -62,3 +63,11 @@ def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def dvc(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "dvc", *arguments], cwd)
+
+
+def start_dvc(*arguments: str, cwd: Path) -> subprocess.Popen:
+    """Start DVC in its own process group (so the whole tree can be killed), reading its output."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dvc", *arguments], cwd=cwd, env=environment(), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )

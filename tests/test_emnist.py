@@ -95,10 +95,14 @@ def _valid_raw() -> dict:
     "damage, message",
     [
         (lambda d: d.pop("mapping"), "missing 'dataset.mapping'"),
+        (lambda d: d.pop("train"), "missing 'dataset.train'"),
+        (lambda d: d["test"].pop("images"), "missing 'dataset.test.images'"),
         (lambda d: d.pop("test"), "missing 'dataset.test'"),
         (lambda d: d["train"].pop("labels"), "missing 'dataset.train.labels'"),
         (lambda d: d["train"].update(images=np.zeros((4, 700), np.uint8)), "expected N×784"),
         (lambda d: d["train"].update(images=np.full((4, 784), 300.0)), "outside 0..255"),
+        (lambda d: d["train"].update(images=np.full((4, 784), np.nan)), "outside 0..255 or NaN"),
+        (lambda d: d["test"].update(images=np.zeros((0, 784), np.uint8), labels=np.zeros((0, 1))), "dataset.test is empty"),
         (lambda d: d["train"].update(labels=np.array([[1], [2], [9], [2]], float)), "not in the mapping"),
         (lambda d: d["train"].update(labels=np.array([[1], [2], [1]], float)), "4 images but 3 labels"),
         (lambda d: d["train"].update(labels=np.array([[1], [1], [1], [1]], float)), "class 'Bb' has no training images"),
@@ -110,3 +114,51 @@ def test_malformed_dataset_is_rejected_with_the_problem(tmp_path, damage, messag
     path = _write_raw(tmp_path / "damaged.mat", dataset)
     with pytest.raises(EmnistFormatError, match=message):
         read_emnist_mat(path)
+
+
+def test_writing_the_same_data_twice_gives_identical_bytes(tmp_path):
+    # DVC hashes the raw file: a time stamp in it would re-run everything downstream.
+    images = random_upright_images(3)
+    mapping = np.array([[1, 65, 97], [2, 66, 98]])
+    write_emnist_mat(tmp_path / "first.mat", images, [1, 2, 1], images, [1, 2, 1], mapping)
+    write_emnist_mat(tmp_path / "second.mat", images, [1, 2, 1], images, [1, 2, 1], mapping)
+    assert (tmp_path / "first.mat").read_bytes() == (tmp_path / "second.mat").read_bytes()
+
+
+def test_file_without_a_dataset_struct_is_rejected(tmp_path):
+    path = tmp_path / "other.mat"
+    scipy.io.savemat(path, {"something_else": np.zeros(3)})
+    with pytest.raises(EmnistFormatError, match="missing 'dataset'"):
+        read_emnist_mat(path)
+
+
+# (split, first label, number of classes, characters per mapping row) as in the NIST files.
+EMNIST_SPLITS = [
+    ("letters", 1, 26, 2),
+    ("digits", 0, 10, 1),
+    ("mnist", 0, 10, 1),
+    ("balanced", 0, 47, 1),
+    ("bymerge", 0, 47, 1),
+    ("byclass", 0, 62, 1),
+]
+ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.mark.parametrize("split, first_label, classes, characters", EMNIST_SPLITS)
+def test_every_emnist_split_convention_is_read(tmp_path, split, first_label, classes, characters):
+    if split == "letters":
+        symbols = [(chr(65 + i), chr(97 + i)) for i in range(classes)]
+    else:
+        symbols = [(ALPHANUMERIC[i],) for i in range(classes)]
+    labels = np.arange(classes) + first_label
+    mapping = np.array([[label, *map(ord, chars)] for label, chars in zip(labels, symbols)])
+    assert mapping.shape[1] == 1 + characters
+    train_labels = np.tile(labels, 2)
+    images = random_upright_images(train_labels.size)
+    path = tmp_path / f"emnist-{split}.mat"
+    write_emnist_mat(path, images, train_labels, images[:classes], labels, mapping)
+
+    dataset = read_emnist_mat(path)
+    assert len(dataset.classes) == classes
+    np.testing.assert_array_equal(dataset.train.labels, np.tile(np.arange(classes), 2))
+    assert dataset.classes[-1] == "".join(symbols[-1])

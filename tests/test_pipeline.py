@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
-from project import dvc, run_stage, scratch_project
+from project import dvc, run_stage, scratch_project, start_dvc
 
 MODELS = ("teacher", "baseline", "student")
 
@@ -83,3 +85,34 @@ def test_changing_the_temperature_only_reruns_the_student(repro_twice):
         assert set(status) == {"train_student"}
     finally:
         params_file.write_text(original)
+
+
+def read_metrics(project):
+    metrics = {name: json.loads((project / "metrics" / f"{name}.json").read_text()) for name in MODELS}
+    for values in metrics.values():
+        values.pop("train_seconds")
+    return metrics
+
+
+def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice):
+    _, (uninterrupted, _) = repro_twice
+    project = scratch_project(tmp_path)
+    assert dvc("init", "--no-scm", cwd=project).returncode == 0
+    repro = start_dvc("repro", cwd=project)
+    stage = None
+    for line in repro.stdout:
+        stage = line.split("'")[1] if line.startswith("Running stage") else stage
+        if stage == "train_teacher" and line.startswith("Epoch 2/"):
+            break  # the first epoch is done, the second under way: mid-training
+    os.killpg(repro.pid, signal.SIGKILL)
+    repro.wait()
+    assert stage == "train_teacher", "the teacher stage never reached its second epoch"
+    assert not (project / "metrics" / "teacher.json").exists()
+
+    result = dvc("repro", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = {name: dict(values) for name, values in uninterrupted.items()}
+    for values in expected.values():
+        values.pop("train_seconds", None)
+    assert read_metrics(project) == expected
+    assert not list(project.rglob(".*.tmp-*"))  # no temporary file survives the crash and the re-run

@@ -32,7 +32,7 @@ def run_pipeline(mat_path, workdir):
 
 def test_source_writes_synthetic_letters_in_the_emnist_layout(tmp_path):
     output = tmp_path / "raw.mat"
-    materialise_source("synthetic", {"train_per_class": 3, "test_per_class": 2}, seed=0, output=output)
+    materialise_source({"source": "synthetic", "synthetic": {"train_per_class": 3, "test_per_class": 2}}, seed=0, output=output)
     splits = convert(output, tmp_path / "prepared", 0.34, seed=0)
     assert len(splits["train"].classes) == 26 and splits["train"].classes[0] == "Aa"
     assert splits["test"].labels.shape == (52,)
@@ -40,13 +40,13 @@ def test_source_writes_synthetic_letters_in_the_emnist_layout(tmp_path):
 
 def test_source_copies_a_given_mat_file(tmp_path, tiny_letters_mat):
     output = tmp_path / "raw.mat"
-    materialise_source(str(tiny_letters_mat), {}, seed=0, output=output)
+    materialise_source({"source": str(tiny_letters_mat)}, seed=0, output=output)
     assert output.read_bytes() == tiny_letters_mat.read_bytes()
 
 
 def test_unknown_source_is_named(tmp_path):
-    with pytest.raises(ValueError, match="data.source: 'emnst-letters.mat' is neither"):
-        materialise_source("emnst-letters.mat", {}, seed=0, output=tmp_path / "raw.mat")
+    with pytest.raises(ValueError, match="data.source: 'emnst-letters.mat' is not 'synthetic', 'emnist'"):
+        materialise_source({"source": "emnst-letters.mat"}, seed=0, output=tmp_path / "raw.mat")
     assert not (tmp_path / "raw.mat").exists()
 
 
