@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: repro test metrics clean-venv
+.PHONY: repro test metrics report clean-venv
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(BIN)/.installed
 
 metrics: $(BIN)/.installed
 	$(BIN)/dvc metrics show
+
+report: $(BIN)/.installed
+	$(BIN)/python -m scripts.report
 
 clean-venv:
 	rm -rf $(VENV)

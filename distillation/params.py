@@ -64,8 +64,18 @@ POSITIVE_FLOAT = _number(float, 0, low_open=True)
 FRACTION = _number(float, 0, 1, high_open=True)  # dropout rates, [0, 1)
 
 
+def _choice(*allowed: str) -> Callable[[str, Any], str]:
+    def check(key: str, value: Any) -> str:
+        if value not in allowed:
+            raise ParamsError(f"params.yaml: {key} must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+    return check
+
+
 def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
     return {
+        f"{section}.optimizer": _choice("adam", "adadelta"),
+        f"{section}.early_stopping": _boolean,
         f"{section}.epochs": POSITIVE_INT,
         f"{section}.batch_size": POSITIVE_INT,
         f"{section}.learning_rate": POSITIVE_FLOAT,
@@ -76,6 +86,7 @@ def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
 
 RULES: dict[str, Callable[[str, Any], Any]] = {
     "seed": _number(int, 0),
+    "replicate": _number(int, 0),
     "data.source": _text,
     "data.val_fraction": _number(float, 0, 0.5, low_open=True),
     "data.synthetic.train_per_class": POSITIVE_INT,

@@ -13,3 +13,16 @@ def model_path(name: str) -> Path:
 
 def metrics_path(name: str) -> Path:
     return Path("metrics") / f"{name}.json"
+
+
+def training_log_dir(name: str) -> Path:
+    """dvclive's per-epoch curves of one model."""
+    return Path("dvclive") / name
+
+
+SUMMARY = Path("metrics/summary.json")
+
+
+def confusion_path(name: str, suffix: str) -> Path:
+    """Test-set confusion of one model: ``.csv`` (actual, predicted) for DVC, ``.png`` to look at."""
+    return Path("plots/confusion") / f"{name}{suffix}"

@@ -13,6 +13,8 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
 
 from distillation.atomic import atomic_output
 from distillation.prepared import PreparedSplit
@@ -42,19 +44,28 @@ def fit_with_early_stopping(
     train_targets: Any,
     validation: tuple[Any, Any],
     settings: dict[str, Any],
-    callbacks: list[keras.callbacks.Callback] | None = None,
+    log_dir: str | Path | None = None,
 ) -> TrainingRun:
     """Fit on train; stop early and halve the learning rate on plateaus of the val loss.
 
-    ``settings`` is a training section of params (``epochs``, ``batch_size``, ``patience``).
-    The weights of the best val epoch are restored at the end.
+    ``settings`` is a training section of params (``epochs``, ``batch_size``, ``patience``,
+    ``early_stopping``). The weights of the best val epoch are restored at the end. With
+    ``early_stopping: false`` (the original procedure) every epoch runs and the last weights are
+    kept. With ``log_dir``, dvclive records train and val loss and accuracy per epoch there.
     """
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=settings["patience"], restore_best_weights=True
-    )
-    reduce_learning_rate = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
-    )
+    callbacks: list[keras.callbacks.Callback] = []
+    early_stopping = None
+    if settings["early_stopping"]:
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=settings["patience"], restore_best_weights=True
+        )
+        reduce_learning_rate = keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
+        )
+        callbacks += [early_stopping, reduce_learning_rate]
+    if log_dir is not None:
+        # No dvc.yaml edits and no git experiments from inside a stage: dvc.yaml declares the plots.
+        callbacks.append(DVCLiveCallback(live=Live(str(log_dir), dvcyaml=None, save_dvc_exp=False)))
     started = time.perf_counter()
     history = model.fit(
         train_inputs,
@@ -63,18 +74,25 @@ def fit_with_early_stopping(
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         shuffle=True,
-        callbacks=[early_stopping, reduce_learning_rate, *(callbacks or [])],
+        callbacks=callbacks,
         verbose=2,
     )
     seconds = time.perf_counter() - started
     epochs_run = len(history.history["loss"])
-    return TrainingRun(epochs_run=epochs_run, best_epoch=early_stopping.best_epoch + 1, seconds=seconds)
+    best_epoch = early_stopping.best_epoch + 1 if early_stopping is not None else epochs_run
+    return TrainingRun(epochs_run=epochs_run, best_epoch=best_epoch, seconds=seconds)
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Adam on sparse cross-entropy of the logits, reporting accuracy."""
+def make_optimizer(settings: dict[str, Any]) -> keras.optimizers.Optimizer:
+    """Adam, or Adadelta as the original scripts used (give it learning_rate 1.0, Keras 2's default)."""
+    optimizers = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
+    return optimizers[settings["optimizer"]](settings["learning_rate"])
+
+
+def compile_classifier(model: keras.Model, settings: dict[str, Any]) -> keras.Model:
+    """The section's optimizer on sparse cross-entropy of the logits, reporting accuracy."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=make_optimizer(settings),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -104,9 +122,14 @@ def classifier_metrics(model: keras.Model, splits: dict[str, PreparedSplit], run
 
 
 def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save as a native ``.keras`` file, atomically."""
+    """Save architecture and weights as a native ``.keras`` file, atomically.
+
+    No optimizer state: the files are for inference, and their sizes are compared across models.
+    """
+    inference_model = type(model).from_config(model.get_config())  # uncompiled: no optimizer
+    inference_model.set_weights(model.get_weights())
     with atomic_output(path) as temporary:
-        model.save(temporary)
+        inference_model.save(temporary)
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -121,9 +144,11 @@ def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return model.predict(images, batch_size=EVALUATION_BATCH, verbose=0).astype(np.float32)
 
 
-def train_classifier(model: keras.Model, splits: dict[str, PreparedSplit], settings: dict[str, Any]) -> dict[str, Any]:
+def train_classifier(
+    model: keras.Model, splits: dict[str, PreparedSplit], settings: dict[str, Any], log_dir: str | Path | None = None
+) -> dict[str, Any]:
     """Compile, fit on train with early stopping on val, evaluate once; return the metrics."""
-    compile_classifier(model, settings["learning_rate"])
+    compile_classifier(model, settings)
     train, val = splits["train"], splits["val"]
-    run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), settings)
+    run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), settings, log_dir)
     return classifier_metrics(model, splits, run)

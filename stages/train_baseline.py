@@ -1,6 +1,11 @@
-"""Stage ``train_baseline``: the seed MLP trained alone on hard labels, early-stopped on val."""
+"""Stage ``train_baseline``: the seed MLP trained alone on hard labels, early-stopped on val.
+
+Seeded with ``seed + replicate``: a sweep over ``replicate`` re-trains the MLPs with other
+initialisations while the data and the teacher stay fixed.
+"""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -9,21 +14,25 @@ from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.models import build_mlp
 from distillation.params import load_params
-from distillation.paths import PREPARED_DIR, metrics_path, model_path
+from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.training import configure_runtime, save_model, train_classifier
 
 
-def train_baseline(splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int) -> tuple[keras.Model, dict[str, Any]]:
-    """Train the MLP with the ``baseline`` params; return it and its metrics."""
+def train_baseline(
+    splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int, log_dir: Path | None = None
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Train the MLP with the ``baseline`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
     model = build_mlp(len(splits["train"].classes), settings["hidden_units"], settings["dropout"], name="baseline")
-    return model, train_classifier(model, splits, settings)
+    return model, train_classifier(model, splits, settings, log_dir)
 
 
 def main() -> None:
     params = load_params()
-    model, metrics = train_baseline(load_prepared(PREPARED_DIR), params["baseline"], params["seed"])
+    model, metrics = train_baseline(
+        load_prepared(PREPARED_DIR), params["baseline"], params["seed"] + params["replicate"], training_log_dir("baseline")
+    )
     save_model(model, model_path("baseline"))
     write_json(metrics_path("baseline"), metrics)
     print(f"baseline: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")

@@ -11,7 +11,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 
-COPIED = ("dvc.yaml", "params.yaml", "stages", "distillation")
+COPIED = ("dvc.yaml", "params.yaml", "stages", "distillation", "scripts", ".gitignore")
 
 # Small enough that a whole `dvc repro` takes well under a minute.
 TINY_PARAMS = {
@@ -71,3 +71,23 @@ def start_dvc(*arguments: str, cwd: Path) -> subprocess.Popen:
         [sys.executable, "-m", "dvc", *arguments], cwd=cwd, env=environment(), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+def git(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run(["git", *arguments], cwd)
+
+
+def scratch_git_project(directory: Path, params_changes: dict | None = None) -> Path:
+    """A scratch project that is also a git repository with one commit: `dvc exp` needs one."""
+    scratch_project(directory, params_changes)
+    for command in (
+        ["init", "-q"],
+        ["config", "user.email", "tests@localhost"],
+        ["config", "user.name", "tests"],
+    ):
+        assert git(*command, cwd=directory).returncode == 0
+    assert dvc("init", "-q", cwd=directory).returncode == 0
+    assert dvc("config", "core.autostage", "true", cwd=directory).returncode == 0
+    assert git("add", "-A", cwd=directory).returncode == 0
+    assert git("commit", "-qm", "scratch project", cwd=directory).returncode == 0
+    return directory

@@ -50,3 +50,17 @@ def test_lambda_zero_and_t_one_is_cross_entropy_against_the_teacher_distribution
     np.testing.assert_allclose(actual, expected, rtol=1e-5)
     # And it is smallest when the student copies the teacher.
     assert np.all(np.asarray(distillation_loss(labels, teacher, teacher, 1.0, 0.0)) <= actual + 1e-6)
+
+
+def test_saved_model_round_trips_in_safe_mode_without_optimizer_state(tmp_path):
+    from distillation.training import compile_classifier, load_model, save_model
+
+    model = compile_classifier(build_mlp(26), {"optimizer": "adam", "learning_rate": 1e-3})
+    images, labels = np.random.default_rng(0).random((16, 28, 28, 1), np.float32), np.arange(16) % 26
+    model.fit(images, labels, epochs=1, verbose=0)  # builds the optimizer's state
+    save_model(model, tmp_path / "mlp.keras")
+    loaded = load_model(tmp_path / "mlp.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), rtol=1e-5)
+    assert getattr(loaded, "optimizer", None) is None
+    # float32 weights plus the archive's fixed overhead; Adam's two moment copies would triple it.
+    assert (tmp_path / "mlp.keras").stat().st_size < 1.2 * 4 * model.count_params() + 100_000

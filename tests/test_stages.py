@@ -13,7 +13,10 @@ from stages.train_baseline import train_baseline
 from stages.train_student import train_student
 from stages.train_teacher import train_teacher
 
-TRAINING = {"epochs": 2, "batch_size": 64, "learning_rate": 1e-3, "patience": 2, "dropout": 0.0}
+TRAINING = {
+    "optimizer": "adam", "early_stopping": True, "epochs": 2, "batch_size": 64,
+    "learning_rate": 1e-3, "patience": 2, "dropout": 0.0,
+}
 DISTILL = {**TRAINING, "temp": 4.0, "lambda": 0.5, "t2_scale": True}
 METRIC_KEYS = {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "params", "epochs", "best_epoch", "train_seconds"}
 
@@ -77,3 +80,14 @@ def test_training_is_deterministic_for_a_seed(tiny_letters_mat, tmp_path):
     second = train_baseline(splits, {**TRAINING, "hidden_units": 64}, seed=3)[1]
     first.pop("train_seconds"), second.pop("train_seconds")
     assert first == second
+
+
+def test_original_procedure_runs_every_epoch_with_adadelta(tiny_letters_mat, tmp_path):
+    convert(tiny_letters_mat, tmp_path, 0.1, seed=0)
+    splits = load_prepared(tmp_path)
+    # Patience 1 would stop a 4-epoch run early if early stopping were on.
+    original = {**TRAINING, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False,
+                "epochs": 4, "patience": 1, "hidden_units": 32}
+    metrics = train_baseline(splits, original, seed=0)[1]
+    assert metrics["epochs"] == metrics["best_epoch"] == 4
+    assert metrics["test_accuracy"] > 1 / 26

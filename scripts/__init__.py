@@ -1,0 +1,1 @@
+"""Commands run by hand (not DVC stages): ``python -m scripts.<name>`` from the project root."""

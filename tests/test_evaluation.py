@@ -1,0 +1,67 @@
+"""Comparisons in the evaluate stage and the experiment report."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillation.evaluation import agreement, confusion_matrix, latency_ms_per_image
+from distillation.models import build_mlp
+from distillation.report import experiments_table, markdown_report, seed_summary
+from stages.evaluate import summarise
+
+
+def test_confusion_matrix_counts_actual_by_predicted():
+    matrix = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])
+
+
+def test_agreement_compares_predicted_classes():
+    first = np.array([[2.0, 1.0], [0.0, 1.0], [5.0, 0.0]])
+    second = np.array([[9.0, 1.0], [3.0, 1.0], [1.0, 0.0]])
+    assert agreement(first, second) == pytest.approx(2 / 3)
+
+
+def test_latency_is_measured_per_image():
+    model = build_mlp(3, hidden_units=8)
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    single, batched = latency_ms_per_image(model, images, 1, 3), latency_ms_per_image(model, images, 64, 3)
+    assert single > 0 and batched > 0
+    assert batched < single  # batching amortises the per-call overhead
+
+
+def test_summary_reports_gain_and_compression():
+    metrics = {
+        "teacher": {"test_accuracy": 0.96, "params": 3_378_970},
+        "baseline": {"test_accuracy": 0.90, "params": 415_258},
+        "student": {"test_accuracy": 0.93, "params": 415_258},
+    }
+    latencies = {name: {1: 0.5, 256: 0.01} for name in metrics}
+    summary = summarise(metrics, {name: 1000 for name in metrics}, latencies, 0.95)
+    assert summary["student_gain_over_baseline"] == pytest.approx(0.03)
+    assert summary["compression_ratio"] == pytest.approx(8.137, abs=1e-3)
+    assert summary["student"]["model_bytes"] == 1000 and summary["student_teacher_agreement"] == 0.95
+
+
+def exp_row(name, temp, lam, replicate, baseline, student):
+    params = {"seed": 42, "replicate": replicate, "data": {"source": "synthetic"},
+              "distill": {"temp": temp, "lambda": lam, "t2_scale": False}}
+    metrics = {f"metrics/{model}.json": {"data": {"test_accuracy": value}}
+               for model, value in (("teacher", 0.96), ("baseline", baseline), ("student", student))}
+    return {"rev": f"{name}-rev", "name": name, "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
+
+
+def test_report_collects_experiments_and_summarises_replicates():
+    head = exp_row("main", 10, 0.5, 0, 0.90, 0.93)
+    head["experiments"] = [
+        {"revs": [exp_row("exp-one", 10, 0.5, 1, 0.91, 0.93)]},
+        {"revs": [exp_row("exp-two", 10, 0.5, 2, 0.89, 0.93)]},
+        {"revs": [exp_row("exp-hot", 20, 0.1, 0, 0.90, 0.95)]},
+    ]
+    table = experiments_table([head])
+    assert set(table["experiment"]) == {"main", "exp-one", "exp-two", "exp-hot"}
+    seeds = seed_summary(table).set_index(["temp", "lambda"])
+    assert seeds.loc[(10, 0.5), "replicates"] == 3
+    assert seeds.loc[(10, 0.5), "gain_mean"] == pytest.approx(0.03)
+    assert seeds.loc[(10, 0.5), "gain_std"] == pytest.approx(0.01)
+    report = markdown_report(table, seed_summary(table))
+    assert "| exp-hot | 20 | 0.1 |" in report and "+3.00 ± 1.00" in report

@@ -1,0 +1,40 @@
+"""Experiments as users run them: a queued sweep, then the report."""
+from __future__ import annotations
+
+import sys
+
+from project import dvc, git, run, scratch_git_project
+
+
+def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path):
+    project = scratch_git_project(tmp_path, {"teacher": {"epochs": 1}, "baseline": {"epochs": 1}, "distill": {"epochs": 1}})
+    result = dvc("repro", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Metrics and curves are `cache: false` outputs: git must hold them, or every queued run
+    # would find them missing and retrain the teacher.
+    assert git("add", "-A", cwd=project).returncode == 0
+    assert git("commit", "-qm", "baseline results", cwd=project).returncode == 0
+
+    assert dvc("exp", "run", "--queue", "-S", "distill.temp=2,4", cwd=project).returncode == 0
+    result = dvc("exp", "run", "--run-all", "-j", "1", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    shown = dvc("exp", "show", "--csv", cwd=project).stdout
+    assert shown.count("\n") >= 4  # header, HEAD, workspace and the two experiments
+    names = [line.split(",")[0] for line in shown.splitlines()[1:] if line and not line.startswith(("workspace", "master", "main"))]
+    names = [name for name in names if name]
+    assert len(names) >= 2, shown
+
+    # Only the student re-ran in each queued experiment: the teacher was reused.
+    for name in names[:2]:
+        logs = dvc("queue", "logs", name, cwd=project).stdout
+        assert "Running stage 'train_teacher'" not in logs and "train_teacher" in logs, logs[-2000:]
+        assert "Running stage 'train_student'" in logs
+
+    result = run([sys.executable, "-m", "scripts.report"], project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (project / "reports" / "report.md").read_text()
+    for name in names[:2]:
+        assert name in report
+    assert "| 2 |" in report and "| 4 |" in report
+    assert (project / "reports" / "student_accuracy_heatmap.png").stat().st_size > 10_000
