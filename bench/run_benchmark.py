@@ -56,7 +56,8 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"error: `{' '.join(command)}` failed; see {log}")
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        sys.exit(f"{tail}\nerror: `{' '.join(command[1:])}` failed in the benchmark's scratch copy (log tail above)")
     return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
 
 
@@ -77,6 +78,9 @@ def prepare_project(directory: Path, scale: float, original: bool) -> None:
                     ["git", "config", "user.name", "bench"]):
         subprocess.run(command, cwd=directory, check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=directory, check=True, env=environment())
+    # dvclive needs a first commit; DVC's experiments need one too.
+    subprocess.run(["git", "add", "-A"], cwd=directory, check=True)
+    subprocess.run(["git", "commit", "-qm", "benchmark copy"], cwd=directory, check=True)
 
 
 def image_counts(directory: Path) -> dict[str, int]:

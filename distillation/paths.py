@@ -5,6 +5,7 @@ RAW_MAT = Path("data/raw/emnist.mat")
 PREPARED_DIR = Path("data/prepared")
 TEACHER_LOGITS = Path("data/teacher_logits.npz")
 SAMPLES_PLOT = Path("plots/samples.png")
+MODEL_NAMES = ("teacher", "baseline", "student")
 
 
 def model_path(name: str) -> Path:

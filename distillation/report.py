@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from distillation.atomic import atomic_output
-
-MODELS = ("teacher", "baseline", "student")
+from distillation.paths import MODEL_NAMES
 PARAM_COLUMNS = {
     "temp": ("distill", "temp"),
     "lambda": ("distill", "lambda"),
@@ -47,14 +46,14 @@ def experiments_table(exp_show: list[dict[str, Any]]) -> pd.DataFrame:
         row: dict[str, Any] = {"experiment": name, "rev": rev}
         for column, path in PARAM_COLUMNS.items():
             row[column] = _lookup(params, path)
-        for model in MODELS:
+        for model in MODEL_NAMES:
             row[model] = _lookup(metrics, (f"metrics/{model}.json", "data", "test_accuracy"))
         rows.append(row)
     table = pd.DataFrame(rows)
     table = table.dropna(subset=["student", "baseline"])
     table["gain"] = table["student"] - table["baseline"]
     # The workspace repeats HEAD or one experiment; keep each distinct result once.
-    distinct = table.drop_duplicates(subset=[*PARAM_COLUMNS, *MODELS], keep="last")
+    distinct = table.drop_duplicates(subset=[*PARAM_COLUMNS, *MODEL_NAMES], keep="last")
     return distinct.reset_index(drop=True)
 
 
@@ -134,11 +133,15 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> None:
         if not np.isnan(value):
             label = f"{value:.2f}\n({value - 100 * baseline:+.2f})"
             weight = "bold" if (row, column) == best else "normal"
-            axis.text(column, row, label, ha="center", va="center", fontsize=8, fontweight=weight)
-    colorbar = figure.colorbar(image, ax=axis, label="student test accuracy (%)")
+            colour = "white" if abs(value - 100 * baseline) > 0.6 * spread else "black"
+            axis.text(column, row, label, ha="center", va="center", fontsize=8, fontweight=weight, color=colour)
+    colorbar = figure.colorbar(image, ax=axis, label="student test accuracy (%); black line: baseline")
     colorbar.ax.axhline(100 * baseline, color="black", linewidth=2)
-    colorbar.ax.text(1.6, 100 * baseline, " baseline", va="center", fontsize=8, transform=colorbar.ax.get_yaxis_transform())
-    axis.set_title(f"Student test accuracy; blue beats the baseline MLP ({100 * baseline:.2f} %)")
+    axis.set_title(
+        f"Student test accuracy (mean over replicates) and gain over the baseline MLP ({100 * baseline:.2f} %);"
+        "\nblue beats the baseline, bold is best",
+        fontsize=10,
+    )
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
+from scmrepo.exceptions import SCMError
 
 from distillation.atomic import atomic_output
 from distillation.prepared import PreparedSplit
@@ -64,8 +65,7 @@ def fit_with_early_stopping(
         )
         callbacks += [early_stopping, reduce_learning_rate]
     if log_dir is not None:
-        # No dvc.yaml edits and no git experiments from inside a stage: dvc.yaml declares the plots.
-        callbacks.append(DVCLiveCallback(live=Live(str(log_dir), dvcyaml=None, save_dvc_exp=False)))
+        callbacks.append(DVCLiveCallback(live=_open_training_log(log_dir)))
     started = time.perf_counter()
     history = model.fit(
         train_inputs,
@@ -87,6 +87,15 @@ def make_optimizer(settings: dict[str, Any]) -> keras.optimizers.Optimizer:
     """Adam, or Adadelta as the original scripts used (give it learning_rate 1.0, Keras 2's default)."""
     optimizers = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
     return optimizers[settings["optimizer"]](settings["learning_rate"])
+
+
+def _open_training_log(log_dir: str | Path) -> Live:
+    """A dvclive logger that edits no dvc.yaml and saves no git experiment (dvc.yaml declares the plots)."""
+    try:
+        return Live(str(log_dir), dvcyaml=None, save_dvc_exp=False)
+    except SCMError as error:
+        # dvclive reads HEAD even when it will not use it, and fails in a repository without commits.
+        raise ValueError(f"{log_dir}: dvclive cannot start ({error}); make a first git commit, then re-run") from None
 
 
 def compile_classifier(model: keras.Model, settings: dict[str, Any]) -> keras.Model:

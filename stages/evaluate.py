@@ -21,12 +21,19 @@ from distillation.evaluation import (
     save_confusion_plot,
     write_prediction_table,
 )
-from distillation.paths import PREPARED_DIR, SUMMARY, TEACHER_LOGITS, confusion_path, metrics_path, model_path
+from distillation.paths import (
+    MODEL_NAMES,
+    PREPARED_DIR,
+    SUMMARY,
+    TEACHER_LOGITS,
+    confusion_path,
+    metrics_path,
+    model_path,
+)
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_logits
 from distillation.training import load_model, predict_logits
 
-MODELS = ("teacher", "baseline", "student")
 LATENCY_REPEATS = {1: 200, 256: 20}
 
 
@@ -45,7 +52,7 @@ def summarise(
             "latency_ms_batch_1": round(latencies[name][1], 4),
             "latency_ms_per_image_batch_256": round(latencies[name][256], 5),
         }
-        for name in MODELS
+        for name in MODEL_NAMES
     }
     return {
         **per_model,
@@ -60,8 +67,8 @@ def summarise(
 def evaluate_models(splits: dict[str, PreparedSplit], teacher_test_logits: np.ndarray) -> dict[str, Any]:
     """Measure the saved models and write the confusion matrices; return the summary."""
     test = splits["test"]
-    models = {name: load_model(model_path(name)) for name in MODELS}
-    model_metrics = {name: json.loads(metrics_path(name).read_text()) for name in MODELS}
+    models = {name: load_model(model_path(name)) for name in MODEL_NAMES}
+    model_metrics = {name: json.loads(metrics_path(name).read_text()) for name in MODEL_NAMES}
     latencies = {
         name: {batch: latency_ms_per_image(model, test.images, batch, repeats) for batch, repeats in LATENCY_REPEATS.items()}
         for name, model in models.items()
@@ -74,7 +81,7 @@ def evaluate_models(splits: dict[str, PreparedSplit], teacher_test_logits: np.nd
         save_confusion_plot(confusion_path(name, ".png"), matrix, test.classes, name)
     return summarise(
         model_metrics,
-        {name: model_path(name).stat().st_size for name in MODELS},
+        {name: model_path(name).stat().st_size for name in MODEL_NAMES},
         latencies,
         agreement(student_logits, teacher_test_logits),
     )

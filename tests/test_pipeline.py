@@ -116,3 +116,18 @@ def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice
         values.pop("train_seconds", None)
     assert read_metrics(project) == expected
     assert not list(project.rglob(".*.tmp-*"))  # no temporary file survives the crash and the re-run
+
+
+def test_git_repository_without_commits_gets_one_line_not_a_traceback(tmp_path, tiny_letters_mat):
+    from project import git
+
+    project = scratch_project(tmp_path, {"data": {"source": str(tiny_letters_mat)}})
+    assert git("init", "-q", cwd=project).returncode == 0
+    assert dvc("init", "-q", cwd=project).returncode == 0
+    for stage in ("source", "convert"):
+        assert run_stage(stage, project).returncode == 0
+    result = run_stage("train_baseline", project)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    [line] = error_lines(result)
+    assert "first git commit" in line
+    assert not (project / "models" / "baseline.keras").exists()
