@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 # DVC runs each stage as `python -m stages.<name>`: the venv's python must come first.
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
+MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 
 .PHONY: repro test metrics report clean-venv
 
@@ -16,13 +17,15 @@ $(BIN)/.installed: requirements.txt
 
 repro: $(BIN)/.installed
 	$(BIN)/dvc repro
-	$(BIN)/dvc metrics show
+	@$(MAKE) --no-print-directory metrics
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
+# Per-model metrics, then the comparison (one table each: together they are too wide to read).
 metrics: $(BIN)/.installed
-	$(BIN)/dvc metrics show
+	$(BIN)/dvc metrics show $(MODEL_METRICS)
+	@echo "metrics/summary.json:" && cat metrics/summary.json
 
 report: $(BIN)/.installed
 	$(BIN)/python -m scripts.report

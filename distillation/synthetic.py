@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.ndimage
@@ -40,7 +40,7 @@ class Distortion:
     blur: float = 0.5
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(font: str) -> HersheyFonts:
     # Loading a face unpacks the package's whole font archive: do it once per face.
     renderer = HersheyFonts()
@@ -48,7 +48,7 @@ def _font(font: str) -> HersheyFonts:
     return renderer
 
 
-@lru_cache(maxsize=None)
+@cache
 def glyph_segments(font: str, character: str) -> np.ndarray:
     """Line segments (S, 2, 2) of one glyph, y pointing down, in font units."""
     renderer = _font(font)

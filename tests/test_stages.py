@@ -1,7 +1,6 @@
 """Each stage's function, called directly (no DVC) on tiny data and on the real sample."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from distillation.prepared import load_prepared
