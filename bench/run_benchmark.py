@@ -14,17 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from scratch import PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge  # sibling module
 
-PROJECT = Path(__file__).resolve().parents[1]
-COPIED = ("dvc.yaml", "params.yaml", "stages", "distillation", "scripts", ".gitignore", ".dvcignore")
 STAGES = ("source", "convert", "train_teacher", "soft_targets", "train_baseline", "train_student", "evaluate")
 TRAINING_STAGES = {"train_teacher": "teacher", "train_baseline": "baseline", "train_student": "student"}
 # The original three Keras scripts: Adadelta at Keras 2's learning rate, fixed epochs.
@@ -33,19 +30,6 @@ ORIGINAL = {
     "baseline": {"optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
     "distill": {"optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
 }
-
-
-def merge(base: dict, changes: dict) -> dict:
-    merged = dict(base)
-    for key, value in changes.items():
-        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return merged
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -62,25 +46,10 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
 
 
 def prepare_project(directory: Path, scale: float, original: bool) -> None:
-    for name in COPIED:
-        source = PROJECT / name
-        if source.is_dir():
-            shutil.copytree(source, directory / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy(source, directory / name)
-    params = yaml.safe_load((directory / "params.yaml").read_text())
     sizes = {"train_per_class": max(2, round(4800 * scale)), "test_per_class": max(1, round(800 * scale))}
-    params = merge(params, {"data": {"source": "synthetic", "synthetic": sizes}})
-    if original:
-        params = merge(params, ORIGINAL)
-    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for command in (["git", "init", "-q"], ["git", "config", "user.email", "bench@localhost"],
-                    ["git", "config", "user.name", "bench"]):
-        subprocess.run(command, cwd=directory, check=True)
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=directory, check=True, env=environment())
-    # dvclive needs a first commit; DVC's experiments need one too.
-    subprocess.run(["git", "add", "-A"], cwd=directory, check=True)
-    subprocess.run(["git", "commit", "-qm", "benchmark copy"], cwd=directory, check=True)
+    changes = {"data": {"source": "synthetic", "synthetic": sizes}}
+    copy_project(directory, merge(changes, ORIGINAL) if original else changes)
+    init_git_repository(directory)
 
 
 def image_counts(directory: Path) -> dict[str, int]:
