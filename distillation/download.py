@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from distillation.atomic import atomic_output, copy_file, scratch_path
+from distillation.atomic import atomic_output, scratch_path
 
 CHUNK_BYTES = 1 << 20
 
@@ -115,8 +115,3 @@ def fetch_emnist(release: EmnistRelease, timeout: float = 15.0) -> Path:
             ) from None
         _extract_member(archive, release)  # only the letters file is kept
     return release.path
-
-
-def copy_verified(release: EmnistRelease, output: Path, timeout: float = 15.0) -> None:
-    """Fetch (if needed) and verify the official file, then copy it to ``output`` atomically."""
-    copy_file(fetch_emnist(release, timeout), output)

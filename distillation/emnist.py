@@ -50,61 +50,67 @@ def class_characters(mapping_row: np.ndarray) -> str:
     return "".join(characters)
 
 
-def _field(container: dict, name: str, where: str, path: Path):
+def describe_user_path(given: str | Path) -> str:
+    """``given`` as the user wrote it, quoted, plus its resolved form where that differs."""
+    resolved = Path(given).resolve()
+    return f"'{given}'" if str(resolved) == str(given) else f"'{given}' ({resolved})"
+
+
+def _field(container: dict, name: str, where: str, shown: str):
     if not isinstance(container, dict) or name not in container:
-        raise EmnistFormatError(f"{path}: not an EMNIST .mat file: missing '{where}{name}'")
+        raise EmnistFormatError(f"{shown}: not an EMNIST .mat file: missing '{where}{name}'")
     return container[name]
 
 
-def _load_mat(path: Path) -> dict:
-    if not path.is_file():
-        raise EmnistFormatError(f"{path}: file not found")
-    with path.open("rb") as handle:
+def _load_mat(file: Path, shown: str) -> dict:
+    if not file.is_file():
+        raise EmnistFormatError(f"{shown}: file not found")
+    with file.open("rb") as handle:
         header = handle.read(128)
     if len(header) < 128:
-        raise EmnistFormatError(f"{path}: empty or truncated file ({len(header)} bytes), not a MAT file")
+        raise EmnistFormatError(f"{shown}: empty or truncated file ({len(header)} bytes), not a MAT file")
     if header.startswith(b"\x89HDF") or b"MATLAB 7.3" in header:
         raise EmnistFormatError(
-            f"{path}: MATLAB v7.3 (HDF5) files are not supported; re-save it in MATLAB with "
+            f"{shown}: MATLAB v7.3 (HDF5) files are not supported; re-save it in MATLAB with "
             "save(name, 'dataset', '-v7') or in Python with scipy.io.savemat"
         )
     if not header.startswith(b"MATLAB"):
-        raise EmnistFormatError(f"{path}: not a MAT file (no MATLAB header)")
+        raise EmnistFormatError(f"{shown}: not a MAT file (no MATLAB header)")
     try:
-        return scipy.io.loadmat(str(path), simplify_cells=True)
+        return scipy.io.loadmat(str(file), simplify_cells=True)
     except Exception as error:  # scipy raises many kinds for damaged files
-        raise EmnistFormatError(f"{path}: unreadable MAT file ({type(error).__name__}: {error})") from None
+        raise EmnistFormatError(f"{shown}: unreadable MAT file ({type(error).__name__}: {error})") from None
 
 
-def _read_split(dataset: dict, name: str, label_to_index: dict[int, int], path: Path) -> EmnistSplit:
-    split = _field(dataset, name, "dataset.", path)
-    images = np.asarray(_field(split, "images", f"dataset.{name}.", path))
-    labels = np.asarray(_field(split, "labels", f"dataset.{name}.", path))
+def _read_split(dataset: dict, name: str, label_to_index: dict[int, int], shown: str) -> EmnistSplit:
+    split = _field(dataset, name, "dataset.", shown)
+    images = np.asarray(_field(split, "images", f"dataset.{name}.", shown))
+    labels = np.asarray(_field(split, "labels", f"dataset.{name}.", shown))
     if images.size == 0:
-        raise EmnistFormatError(f"{path}: dataset.{name} is empty")
+        raise EmnistFormatError(f"{shown}: dataset.{name} is empty")
     # scipy squeezes a single-image split to a vector; anything else must be N×784.
     if images.ndim == 1 and images.shape[0] == PIXELS:
         images = images.reshape(1, PIXELS)
     if images.ndim != 2 or images.shape[1] != PIXELS:
         raise EmnistFormatError(
-            f"{path}: dataset.{name}.images has shape {images.shape}, expected N×{PIXELS}"
+            f"{shown}: dataset.{name}.images has shape {images.shape}, expected N×{PIXELS}"
         )
     if images.dtype != np.uint8:
         values = images.astype(np.float64)
         if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 255:
-            raise EmnistFormatError(f"{path}: dataset.{name}.images has pixel values outside 0..255 or NaN")
+            raise EmnistFormatError(f"{shown}: dataset.{name}.images has pixel values outside 0..255 or NaN")
         images = values.astype(np.uint8)
     labels = labels.reshape(-1)
     if labels.shape[0] != images.shape[0]:
         raise EmnistFormatError(
-            f"{path}: dataset.{name} has {images.shape[0]} images but {labels.shape[0]} labels"
+            f"{shown}: dataset.{name} has {images.shape[0]} images but {labels.shape[0]} labels"
         )
     label_values = np.asarray(labels, dtype=np.float64)
     known = np.array(sorted(label_to_index), dtype=np.float64)
     unknown = ~np.isin(label_values, known)
     if unknown.any():
         raise EmnistFormatError(
-            f"{path}: dataset.{name}.labels has values not in the mapping, e.g. {label_values[unknown][0]:g}"
+            f"{shown}: dataset.{name}.labels has values not in the mapping, e.g. {label_values[unknown][0]:g}"
         )
     indices = np.searchsorted(known, label_values).astype(np.int32)
     # Rows are stored column-major: transposing each 28×28 block makes the letter upright.
@@ -112,27 +118,38 @@ def _read_split(dataset: dict, name: str, label_to_index: dict[int, int], path: 
     return EmnistSplit(images=np.ascontiguousarray(upright), labels=indices)
 
 
-def read_emnist_mat(path: str | Path) -> EmnistDataset:
+def read_emnist_mat(file: str | Path, shown_as: str | None = None) -> EmnistDataset:
     """Read an EMNIST split file (letters, digits, balanced, ...) in the official layout.
 
-    Raises :class:`EmnistFormatError` with a one-line message naming the file for every
-    kind of malformed input.
+    Raises :class:`EmnistFormatError` with a one-line message for every kind of malformed
+    input; the message starts with ``shown_as`` (how the user named the file, see
+    :func:`describe_user_path`), or with the path itself.
     """
-    path = Path(path)
-    contents = _load_mat(path)
-    dataset = _field(contents, "dataset", "", path)
-    mapping = np.atleast_2d(np.asarray(_field(dataset, "mapping", "dataset.", path)))
+    shown = shown_as or str(file)
+    contents = _load_mat(Path(file), shown)
+    try:
+        return _read_dataset(contents, shown)
+    except EmnistFormatError:
+        raise
+    except (TypeError, ValueError, IndexError, AttributeError) as error:
+        # Fields of an unexpected kind (text where numbers belong, nested structs, ...).
+        raise EmnistFormatError(f"{shown}: not an EMNIST .mat file ({type(error).__name__}: {error})") from None
+
+
+def _read_dataset(contents: dict, shown: str) -> EmnistDataset:
+    dataset = _field(contents, "dataset", "", shown)
+    mapping = np.atleast_2d(np.asarray(_field(dataset, "mapping", "dataset.", shown)))
     if mapping.ndim != 2 or mapping.shape[1] < 2 or mapping.shape[0] == 0:
-        raise EmnistFormatError(f"{path}: dataset.mapping has shape {mapping.shape}, expected K×(1+characters)")
+        raise EmnistFormatError(f"{shown}: dataset.mapping has shape {mapping.shape}, expected K×(1+characters)")
     mapping = mapping[np.argsort(mapping[:, 0], kind="stable")]
     label_to_index = {int(label): index for index, label in enumerate(mapping[:, 0])}
     classes = tuple(class_characters(row) for row in mapping)
-    train = _read_split(dataset, "train", label_to_index, path)
-    test = _read_split(dataset, "test", label_to_index, path)
+    train = _read_split(dataset, "train", label_to_index, shown)
+    test = _read_split(dataset, "test", label_to_index, shown)
     missing = np.setdiff1d(np.arange(len(classes)), train.labels)
     if missing.size:
         raise EmnistFormatError(
-            f"{path}: class '{classes[missing[0]]}' has no training images"
+            f"{shown}: class '{classes[missing[0]]}' has no training images"
         )
     return EmnistDataset(train=train, test=test, classes=classes)
 

@@ -5,7 +5,9 @@
 - ``emnist``: the official ``emnist-letters.mat``, from ``data.emnist.path`` if placed there,
   otherwise downloaded from NIST, and verified against ``data.emnist.sha256``;
 - the path of any EMNIST ``.mat`` (absolute, or relative to the project root).
-The file is copied unchanged, so DVC records its hash.
+A given file is read and checked exactly as ``convert`` will read it *before* anything is
+written, so a malformed file fails here, named as the user gave it, and never becomes an output
+that DVC records. A good file is copied unchanged, so DVC records its hash.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from typing import Any
 
 from distillation.atomic import copy_file
 from distillation.cli import run_stage
-from distillation.download import EmnistRelease, copy_verified
-from distillation.emnist import write_emnist_mat
+from distillation.download import EmnistRelease, fetch_emnist
+from distillation.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
 from distillation.params import load_params
 from distillation.paths import RAW_MAT
 from distillation.synthetic import generate_letters, letters_mapping
@@ -32,8 +34,9 @@ def materialise_source(data: dict[str, Any], seed: int, output: Path = RAW_MAT) 
         write_emnist_mat(output, train_images, train_labels, test_images, test_labels, letters_mapping())
         return
     if source == "emnist":
-        release = EmnistRelease(**{**data["emnist"], "path": Path(data["emnist"]["path"])})
-        copy_verified(release, output)
+        given = data["emnist"]["path"]
+        release = EmnistRelease(**{**data["emnist"], "path": Path(given)})
+        copy_checked(fetch_emnist(release), f"data.emnist.path {describe_user_path(given)}", output)
         return
     path = Path(source)
     if not path.is_file():
@@ -41,6 +44,12 @@ def materialise_source(data: dict[str, Any], seed: int, output: Path = RAW_MAT) 
             f"data.source: '{source}' is not 'synthetic', 'emnist' or an existing .mat file "
             f"(looked for {path.resolve()})"
         )
+    copy_checked(path, f"data.source {describe_user_path(source)}", output)
+
+
+def copy_checked(path: Path, shown_as: str, output: Path) -> None:
+    """Copy ``path`` to ``output`` only if it reads as a usable EMNIST file (errors say ``shown_as``)."""
+    read_emnist_mat(path, shown_as)
     copy_file(path, output)
 
 
