@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 
-.PHONY: repro test metrics report clean-venv
+.PHONY: repro test metrics report compare clean-venv
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ metrics: $(BIN)/.installed
 
 report: $(BIN)/.installed
 	$(BIN)/python -m scripts.report
+
+# Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
+# the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.
+JOBS ?= 2
+compare: $(BIN)/.installed
+	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -55,13 +55,14 @@ def write_json(target: str | Path, payload: dict[str, Any]) -> None:
         temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
-def write_npz(target: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays as an uncompressed ``.npz`` that ``np.load`` reads, atomically.
+def write_npz(target: str | Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Write arrays as an ``.npz`` that ``np.load`` reads (deflated if ``compressed``), atomically.
 
     Unlike ``np.savez`` every zip entry gets a fixed time stamp, so equal arrays give equal
     bytes and DVC does not re-run later stages for a file whose content did not change.
     """
-    with atomic_output(target) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as archive:
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with atomic_output(target) as temporary, zipfile.ZipFile(temporary, "w", method) as archive:
         for name, array in arrays.items():
             buffer = io.BytesIO()
             np.save(buffer, np.asarray(array), allow_pickle=False)

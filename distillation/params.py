@@ -62,6 +62,7 @@ def _sha256(key: str, value: Any) -> str:
 
 POSITIVE_INT = _number(int, 1)
 POSITIVE_FLOAT = _number(float, 0, low_open=True)
+NON_NEGATIVE_FLOAT = _number(float, 0)
 FRACTION = _number(float, 0, 1, high_open=True)  # dropout rates, [0, 1)
 
 
@@ -101,10 +102,29 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     **_training_rules("baseline"),
     "baseline.hidden_units": POSITIVE_INT,
     **_training_rules("distill"),
-    "distill.temp": POSITIVE_FLOAT,
-    "distill.lambda": _number(float, 0),
-    "distill.t2_scale": _boolean,
+    "distill.method": _text,  # checked against the method sections below, in validate()
+    # One section per method (distill.<method>): only the running method's is a DVC dependency.
+    "distill.kd.temp": POSITIVE_FLOAT,
+    "distill.kd.lambda": NON_NEGATIVE_FLOAT,
+    "distill.kd.t2_scale": _boolean,
+    "distill.dkd.temp": POSITIVE_FLOAT,
+    "distill.dkd.alpha": NON_NEGATIVE_FLOAT,
+    "distill.dkd.beta": NON_NEGATIVE_FLOAT,
+    "distill.dkd.warmup_epochs": _number(int, 0),
+    "distill.fitnets.hint_weight": NON_NEGATIVE_FLOAT,
+    "distill.fitnets.temp": POSITIVE_FLOAT,
+    "distill.fitnets.lambda": NON_NEGATIVE_FLOAT,
+    "distill.dml.peers": _number(int, 2),
+    "distill.dml.cnn_peer": _boolean,
+    "distill.label_smoothing.epsilon": FRACTION,
+    "distill.teacher_free.correct_probability": _number(float, 0, 1, low_open=True, high_open=True),
+    "distill.teacher_free.temp": POSITIVE_FLOAT,
+    "distill.teacher_free.lambda": NON_NEGATIVE_FLOAT,
 }
+# The methods are the sections under distill that have params of their own.
+METHOD_NAMES = tuple(dict.fromkeys(key.split(".")[1] for key in RULES if key.startswith("distill.") and key.count(".") == 2))
+# Keys that moved into the kd section when other methods arrived.
+MOVED = {f"distill.{name}": f"distill.kd.{name}" for name in ("temp", "lambda", "t2_scale")}
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -135,6 +155,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         raise ParamsError("params.yaml: expected a mapping of sections at the top level")
     flat = _flatten(raw)
     for key in flat:
+        if key in MOVED:
+            raise ParamsError(f"params.yaml: '{key}' is now '{MOVED[key]}' (each method has its own section)")
         if key not in RULES:
             nearest = difflib.get_close_matches(key, RULES, n=1)
             hint = f"; did you mean '{nearest[0]}'?" if nearest else ""
@@ -142,7 +164,10 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     missing = [key for key in RULES if key not in flat]
     if missing:
         raise ParamsError(f"params.yaml: missing key '{missing[0]}'")
-    return _unflatten({key: RULES[key](key, value) for key, value in flat.items()})
+    checked = {key: RULES[key](key, value) for key, value in flat.items()}
+    if checked["distill.method"] not in METHOD_NAMES:
+        raise ParamsError(f"params.yaml: distill.method must be one of {', '.join(METHOD_NAMES)}, got {checked['distill.method']!r}")
+    return _unflatten(checked)
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:

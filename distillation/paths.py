@@ -4,6 +4,7 @@ from pathlib import Path
 RAW_MAT = Path("data/raw/emnist.mat")
 PREPARED_DIR = Path("data/prepared")
 TEACHER_LOGITS = Path("data/teacher_logits.npz")
+TEACHER_HIDDEN = Path("data/teacher_hidden.npz")  # FitNets' hints
 SAMPLES_PLOT = Path("plots/samples.png")
 MODEL_NAMES = ("teacher", "baseline", "student")
 

@@ -21,6 +21,10 @@ from distillation.atomic import atomic_output
 from distillation.prepared import PreparedSplit
 
 EVALUATION_BATCH = 1024
+# Every MLP, the baseline and the student of every method, stops on the same quantity: its own
+# val accuracy. A method's own loss is not comparable across methods (KD's soft term, DML's
+# peers), and accuracy is what the comparison selects on.
+MLP_MONITOR = "val_accuracy"
 
 
 def configure_runtime(seed: int) -> None:
@@ -37,6 +41,7 @@ class TrainingRun:
     epochs_run: int
     best_epoch: int  # 1-based epoch whose weights were kept
     seconds: float
+    images_per_second: float  # training images × epochs over the fit's wall time (val passes included)
 
 
 def fit_with_early_stopping(
@@ -46,8 +51,9 @@ def fit_with_early_stopping(
     validation: tuple[Any, Any],
     settings: dict[str, Any],
     log_dir: str | Path | None = None,
+    monitor: str = "val_loss",
 ) -> TrainingRun:
-    """Fit on train; stop early and halve the learning rate on plateaus of the val loss.
+    """Fit on train; stop early and halve the learning rate on plateaus of ``monitor``.
 
     ``settings`` is a training section of params (``epochs``, ``batch_size``, ``patience``,
     ``early_stopping``). The weights of the best val epoch are restored at the end. With
@@ -57,11 +63,12 @@ def fit_with_early_stopping(
     callbacks: list[keras.callbacks.Callback] = []
     early_stopping = None
     if settings["early_stopping"]:
+        mode = "max" if monitor.endswith("accuracy") else "min"
         early_stopping = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=settings["patience"], restore_best_weights=True
+            monitor=monitor, mode=mode, patience=settings["patience"], restore_best_weights=True
         )
         reduce_learning_rate = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
+            monitor=monitor, mode=mode, factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
         )
         callbacks += [early_stopping, reduce_learning_rate]
     if log_dir is not None:
@@ -80,7 +87,8 @@ def fit_with_early_stopping(
     seconds = time.perf_counter() - started
     epochs_run = len(history.history["loss"])
     best_epoch = early_stopping.best_epoch + 1 if early_stopping is not None else epochs_run
-    return TrainingRun(epochs_run=epochs_run, best_epoch=best_epoch, seconds=seconds)
+    images = len(train_inputs)
+    return TrainingRun(epochs_run=epochs_run, best_epoch=best_epoch, seconds=seconds, images_per_second=images * epochs_run / seconds)
 
 
 def make_optimizer(settings: dict[str, Any]) -> keras.optimizers.Optimizer:
@@ -127,6 +135,7 @@ def classifier_metrics(model: keras.Model, splits: dict[str, PreparedSplit], run
         "epochs": run.epochs_run,
         "best_epoch": run.best_epoch,
         "train_seconds": round(run.seconds, 2),
+        "train_images_per_second": round(run.images_per_second),
     }
 
 
@@ -154,10 +163,14 @@ def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 
 def train_classifier(
-    model: keras.Model, splits: dict[str, PreparedSplit], settings: dict[str, Any], log_dir: str | Path | None = None
+    model: keras.Model,
+    splits: dict[str, PreparedSplit],
+    settings: dict[str, Any],
+    log_dir: str | Path | None = None,
+    monitor: str = "val_loss",
 ) -> dict[str, Any]:
-    """Compile, fit on train with early stopping on val, evaluate once; return the metrics."""
+    """Compile, fit on train with early stopping on val ``monitor``, evaluate once; return the metrics."""
     compile_classifier(model, settings)
     train, val = splits["train"], splits["val"]
-    run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), settings, log_dir)
+    run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), settings, log_dir, monitor)
     return classifier_metrics(model, splits, run)

@@ -1,6 +1,10 @@
-"""Collect all DVC experiments into ``reports/``: a Markdown table, a heatmap, the seed summary.
+"""Collect all DVC experiments into ``reports/``: the runs, the KD sweep, and the method comparison.
 
     python -m scripts.report            # or: make report
+
+Writes ``report.md`` (every run, ranked by val accuracy; KD's gain over replicates),
+``student_accuracy_heatmap.png`` (KD over T × λ), and, where ``make compare`` has run,
+``methods.md`` with one gain chart per data source.
 """
 from __future__ import annotations
 
@@ -9,24 +13,44 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
+from distillation.comparison import chart_name, choose_settings, methods_markdown, save_gain_chart, summarise_methods
 from distillation.report import experiments_table, markdown_report, save_heatmap, seed_summary
 
 REPORTS = Path("reports")
 
 
-def build_report(exp_show: list[dict], directory: Path = REPORTS) -> Path:
-    """Write ``report.md`` and ``student_accuracy_heatmap.png`` into ``directory``; return the Markdown path."""
-    table = experiments_table(exp_show)
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
+    """Write every report the experiments in ``table`` support; return the Markdown paths."""
     if table.empty:
         raise ValueError("dvc exp show lists no run with metrics: run `dvc repro` or an experiment first")
+    directory.mkdir(parents=True, exist_ok=True)
     markdown = markdown_report(table, seed_summary(table))
-    save_heatmap(table, directory / "student_accuracy_heatmap.png")
-    path = directory / "report.md"
-    with atomic_output(path) as temporary:
-        temporary.write_text(markdown + "\n![student accuracy over T and λ](student_accuracy_heatmap.png)\n")
-    return path
+    if save_heatmap(table, directory / "student_accuracy_heatmap.png"):
+        markdown += "\n![KD student accuracy over T and λ](student_accuracy_heatmap.png)\n"
+    _write_text(directory / "report.md", markdown)
+    written = [directory / "report.md"]
+
+    summaries, teacher_test = {}, {}
+    for source, rows in table.groupby("source"):
+        chosen = choose_settings(rows, source)
+        summary = summarise_methods(rows, source, chosen)
+        # A comparison needs several methods and replicates; a lone run or sweep is not one.
+        if len(chosen) >= 2 and summary["replicates"].max() >= 2:
+            summaries[source], teacher_test[source] = summary, float(rows["teacher"].iloc[0])
+            save_gain_chart(summary, source, directory / chart_name(source))
+    if summaries:
+        _write_text(directory / "methods.md", methods_markdown(summaries, teacher_test))
+        written.append(directory / "methods.md")
+    return written
 
 
 def main() -> None:
@@ -35,8 +59,8 @@ def main() -> None:
     )
     if shown.returncode != 0:
         raise ValueError(f"dvc exp show failed: {shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else shown.returncode}")
-    path = build_report(json.loads(shown.stdout))
-    print(f"wrote {path}")
+    for path in write_reports(experiments_table(json.loads(shown.stdout))):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

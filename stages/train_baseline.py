@@ -1,4 +1,4 @@
-"""Stage ``train_baseline``: the seed MLP trained alone on hard labels, early-stopped on val.
+"""Stage ``train_baseline``: the seed MLP trained alone on hard labels, early-stopped on val accuracy.
 
 Seeded with ``seed + replicate``: a sweep over ``replicate`` re-trains the MLPs with other
 initialisations while the data and the teacher stay fixed.
@@ -16,7 +16,7 @@ from distillation.models import build_mlp
 from distillation.params import load_params
 from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
 from distillation.prepared import PreparedSplit, load_prepared
-from distillation.training import configure_runtime, save_model, train_classifier
+from distillation.training import MLP_MONITOR, configure_runtime, save_model, train_classifier
 
 
 def train_baseline(
@@ -25,7 +25,7 @@ def train_baseline(
     """Train the MLP with the ``baseline`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
     model = build_mlp(len(splits["train"].classes), settings["hidden_units"], settings["dropout"], name="baseline")
-    return model, train_classifier(model, splits, settings, log_dir)
+    return model, train_classifier(model, splits, settings, log_dir, monitor=MLP_MONITOR)
 
 
 def main() -> None:

@@ -1,11 +1,14 @@
-"""Stage ``train_student``: the baseline's MLP trained by distillation from stored teacher logits.
+"""Stage ``train_student``: the baseline's MLP trained by the method ``distill.method`` names.
 
-Loss ``λ·CE(y, softmax(z_s)) + CE(softmax(z_t/T), softmax(z_s/T))`` (× T² on the soft term
-when ``distill.t2_scale``); accuracy is that of the ordinary T = 1 output. Seeded with
-``seed + replicate``, like the baseline, so each replicate pairs one baseline with one student.
+Every method (see :mod:`distillation.methods`) trains a fresh MLP from the stored teacher
+outputs it needs (none for DML and the controls) and saves the plain MLP, so ``evaluate``, the
+report and ``dvc exp show`` treat every method alike. Like the baseline, the student stops on
+its val accuracy and is seeded with ``seed + replicate``, so each replicate pairs one baseline
+with one student.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,14 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.models import Distiller, build_mlp
+from distillation.methods import StudentTrainer, TrainingContext, method_trainer
+from distillation.models import build_mlp
 from distillation.params import load_params
-from distillation.paths import PREPARED_DIR, TEACHER_LOGITS, metrics_path, model_path, training_log_dir
+from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path, training_log_dir
 from distillation.prepared import PreparedSplit, load_prepared
-from distillation.teacher_logits import load_teacher_logits
+from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.training import (
+    MLP_MONITOR,
     classifier_metrics,
     compile_classifier,
     configure_runtime,
@@ -28,41 +33,74 @@ from distillation.training import (
     save_model,
 )
 
+TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEACHER_HIDDEN, load_teacher_hidden)}
+
+
+def load_teacher_outputs(method: str, splits: dict[str, PreparedSplit]) -> dict[str, dict[str, np.ndarray]]:
+    """The stored teacher outputs that ``method`` reads, by kind (``logits``, ``hidden``)."""
+    return {kind: load(path, splits) for kind, (path, load) in TEACHER_FILES.items() if kind in method_trainer(method).teacher_outputs}
+
+
+def build_trainer(
+    splits: dict[str, PreparedSplit], teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any], hidden_units: int
+) -> StudentTrainer:
+    """A fresh MLP wrapped in the trainer of ``settings["method"]``, compiled; ``.student`` is the MLP."""
+    method = settings["method"]
+    train = splits["train"]
+    context = TrainingContext(
+        num_classes=len(train.classes),
+        steps_per_epoch=math.ceil(train.labels.shape[0] / settings["batch_size"]),
+        hidden_units=hidden_units,
+        dropout=settings["dropout"],
+        teacher_hidden_width=teacher["hidden"]["train"].shape[1] if "hidden" in teacher else None,
+    )
+    student = build_mlp(context.num_classes, hidden_units, settings["dropout"], name="student")
+    trainer = method_trainer(method)(student, settings[method], context)
+    trainer.compile(optimizer=make_optimizer(settings))
+    return trainer
+
+
+def student_targets(splits: dict[str, PreparedSplit], teacher: dict[str, dict[str, np.ndarray]], split: str) -> dict[str, np.ndarray]:
+    """What a trainer fits to on ``split``: the labels and the teacher outputs its method reads."""
+    return {"labels": splits[split].labels, **{f"teacher_{kind}": outputs[split] for kind, outputs in teacher.items()}}
+
 
 def train_student(
     splits: dict[str, PreparedSplit],
-    logits: dict[str, np.ndarray],
+    teacher: dict[str, dict[str, np.ndarray]],
     settings: dict[str, Any],
     hidden_units: int,
     seed: int,
     log_dir: Path | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Distil the teacher's ``logits`` into a fresh MLP with the ``distill`` params (curves to ``log_dir``)."""
+    """Train a fresh MLP with the ``distill`` params' method; return it and its metrics.
+
+    ``teacher`` holds the stored teacher outputs the method reads (:func:`load_teacher_outputs`).
+    """
     configure_runtime(seed)
-    student = build_mlp(len(splits["train"].classes), hidden_units, settings["dropout"], name="student")
-    distiller = Distiller(student, settings["temp"], settings["lambda"], settings["t2_scale"])
-    distiller.compile(optimizer=make_optimizer(settings))
+    trainer = build_trainer(splits, teacher, settings, hidden_units)
     train, val = splits["train"], splits["val"]
     run = fit_with_early_stopping(
-        distiller, train.images, (train.labels, logits["train"]),
-        (val.images, (val.labels, logits["val"])), settings, log_dir,
+        trainer, train.images, student_targets(splits, teacher, "train"),
+        (val.images, student_targets(splits, teacher, "val")), settings, log_dir, monitor=MLP_MONITOR,
     )
     # Evaluated like the other models: plain cross-entropy and accuracy at T = 1.
+    student = trainer.student
     compile_classifier(student, settings)
     return student, classifier_metrics(student, splits, run)
 
 
 def main() -> None:
     params = load_params()
+    settings = params["distill"]
     splits = load_prepared(PREPARED_DIR)
-    logits = load_teacher_logits(TEACHER_LOGITS, splits)
     student, metrics = train_student(
-        splits, logits, params["distill"], params["baseline"]["hidden_units"],
+        splits, load_teacher_outputs(settings["method"], splits), settings, params["baseline"]["hidden_units"],
         params["seed"] + params["replicate"], training_log_dir("student"),
     )
     save_model(student, model_path("student"))
     write_json(metrics_path("student"), metrics)
-    print(f"student: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
+    print(f"student ({settings['method']}): test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,14 @@ TINY_PARAMS = {
 }
 
 
+WALL_CLOCK_KEYS = ("train_seconds", "train_images_per_second")
+
+
+def without_timings(metrics: dict) -> dict:
+    """A model's metrics without the wall-clock figures, which no two runs share."""
+    return {key: value for key, value in metrics.items() if key not in WALL_CLOCK_KEYS}
+
+
 def scratch_project(directory: Path, params_changes: dict | None = None) -> Path:
     """Copy the pipeline's code and config into ``directory`` with tiny params."""
     return copy_project(directory, merge(TINY_PARAMS, params_changes or {}))

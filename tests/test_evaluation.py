@@ -42,26 +42,45 @@ def test_summary_reports_gain_and_compression():
     assert summary["student"]["model_bytes"] == 1000 and summary["student_teacher_agreement"] == 0.95
 
 
-def exp_row(name, temp, lam, replicate, baseline, student):
-    params = {"seed": 42, "replicate": replicate, "data": {"source": "synthetic"},
-              "distill": {"temp": temp, "lambda": lam, "t2_scale": False}}
-    metrics = {f"metrics/{model}.json": {"data": {"test_accuracy": value}}
-               for model, value in (("teacher", 0.96), ("baseline", baseline), ("student", student))}
+def exp_row(name, replicate, baseline, student, method="kd", settings=None, student_val=None, source="synthetic"):
+    """One row of `dvc exp show --json` as DVC writes it."""
+    settings = settings if settings is not None else {"temp": 10, "lambda": 0.5, "t2_scale": False}
+    params = {"seed": 42, "replicate": replicate, "data": {"source": source},
+              "distill": {"method": method, "epochs": 100, method: settings}}
+    student_metrics = {"test_accuracy": student, "val_accuracy": student if student_val is None else student_val,
+                       "epochs": 30, "best_epoch": 25, "train_images_per_second": 50_000, "train_seconds": 20.0}
+    metrics = {
+        "metrics/teacher.json": {"data": {"test_accuracy": 0.96, "val_accuracy": 0.96}},
+        "metrics/baseline.json": {"data": {"test_accuracy": baseline, "val_accuracy": baseline}},
+        "metrics/student.json": {"data": student_metrics},
+    }
     return {"rev": f"{name}-rev", "name": name, "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
 
 
+def exp_show(head, *experiments):
+    head = dict(head)
+    head["experiments"] = [{"revs": [row]} for row in experiments]
+    return [head]
+
+
+def kd(temp, lam):
+    return {"temp": temp, "lambda": lam, "t2_scale": False}
+
+
 def test_report_collects_experiments_and_summarises_replicates():
-    head = exp_row("main", 10, 0.5, 0, 0.90, 0.93)
-    head["experiments"] = [
-        {"revs": [exp_row("exp-one", 10, 0.5, 1, 0.91, 0.93)]},
-        {"revs": [exp_row("exp-two", 10, 0.5, 2, 0.89, 0.93)]},
-        {"revs": [exp_row("exp-hot", 20, 0.1, 0, 0.90, 0.95)]},
-    ]
-    table = experiments_table([head])
+    table = experiments_table(exp_show(
+        exp_row("main", 0, 0.90, 0.93),
+        exp_row("exp-one", 1, 0.91, 0.93),
+        exp_row("exp-two", 2, 0.89, 0.93),
+        exp_row("exp-hot", 0, 0.90, 0.95, settings=kd(20, 0.1), student_val=0.90),
+    ))
     assert set(table["experiment"]) == {"main", "exp-one", "exp-two", "exp-hot"}
     seeds = seed_summary(table).set_index(["temp", "lambda"])
     assert seeds.loc[(10, 0.5), "replicates"] == 3
     assert seeds.loc[(10, 0.5), "gain_mean"] == pytest.approx(0.03)
     assert seeds.loc[(10, 0.5), "gain_std"] == pytest.approx(0.01)
     report = markdown_report(table, seed_summary(table))
-    assert "| exp-hot | 20 | 0.1 |" in report and "+3.00 ± 1.00" in report
+    assert "| exp-hot | synthetic | kd | lambda=0.1, t2_scale=False, temp=20 | 0 |" in report and "+3.00 ± 1.00" in report
+    # Ranked by val, not test: exp-hot has the best test accuracy but the worst val accuracy.
+    ranked = [line.split(" | ")[0].lstrip("| ") for line in report.splitlines() if line.startswith("| exp-") or line.startswith("| main")]
+    assert ranked[-1] == "exp-hot"

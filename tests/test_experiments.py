@@ -15,7 +15,7 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
     assert git("add", "-A", cwd=project).returncode == 0
     assert git("commit", "-qm", "baseline results", cwd=project).returncode == 0
 
-    assert dvc("exp", "run", "--queue", "-S", "distill.temp=2,4", cwd=project).returncode == 0
+    assert dvc("exp", "run", "--queue", "-S", "distill.kd.temp=2,4", cwd=project).returncode == 0
     result = dvc("exp", "run", "--run-all", "-j", "1", cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -38,3 +38,39 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
         assert name in report
     assert "| 2 |" in report and "| 4 |" in report
     assert (project / "reports" / "student_accuracy_heatmap.png").stat().st_size > 10_000
+
+
+def test_compare_chooses_on_val_runs_replicates_and_trains_the_teacher_once(tmp_path):
+    """`make compare` on a tiny grid: every method, 2 replicates, one teacher training in all."""
+    import json
+
+    tiny_epochs = {"epochs": 2, "patience": 2}
+    project = scratch_git_project(tmp_path, {"teacher": tiny_epochs, "baseline": tiny_epochs, "distill": tiny_epochs})
+    (project / "comparison.yaml").write_text(
+        "replicates: 2\n"
+        "grids:\n"
+        "  kd: {distill.kd.temp: [2, 5]}\n"
+        "  dkd: {}\n  fitnets: {}\n  dml: {}\n  label_smoothing: {}\n  teacher_free: {}\n"
+    )
+    assert git("add", "-A", cwd=project).returncode == 0 and git("commit", "-qm", "grid", cwd=project).returncode == 0
+    result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "selection: 7 new runs of 7 grid points" in result.stdout
+    assert "replicates: 6 new runs" in result.stdout
+
+    shown = json.loads(dvc("exp", "show", "--json", cwd=project).stdout)
+    names = [rev["name"] for entry in shown for experiment in entry.get("experiments") or [] for rev in experiment["revs"]]
+    assert len(names) == 13
+    logs = [dvc("queue", "logs", name, cwd=project).stdout for name in names]
+    assert sum("Running stage 'train_teacher'" in log for log in logs) == 1  # trained once, then restored
+    assert all("Running stage 'train_student'" in log for log in logs)
+
+    methods = (project / "reports" / "methods.md").read_text()
+    for method in ("kd", "dkd", "fitnets", "dml", "label_smoothing (control)", "teacher_free (control)", "baseline (MLP alone)"):
+        assert f"| {method} |" in methods, method
+    assert "| 2 |" in methods  # two replicates per method
+    assert (project / "reports" / "method_gains-synthetic.png").stat().st_size > 5_000
+
+    # Run again: everything is there already, so nothing new is queued.
+    again = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
+    assert again.returncode == 0 and "selection: 0 new runs" in again.stdout and "replicates: 0 new runs" in again.stdout

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from project import dvc, run_stage, scratch_project, start_dvc
+from project import dvc, run_stage, scratch_project, start_dvc, without_timings
 
 MODELS = ("teacher", "baseline", "student")
 
@@ -38,11 +38,11 @@ def test_malformed_mat_fails_convert_without_half_written_splits(tmp_path):
 
 
 def test_invalid_param_fails_before_any_work(tmp_path):
-    project = scratch_project(tmp_path, {"distill": {"temp": -1}})
+    project = scratch_project(tmp_path, {"distill": {"kd": {"temp": -1}}})
     result = run_stage("source", project)
     assert result.returncode != 0
     [line] = error_lines(result)
-    assert "distill.temp" in line
+    assert "distill.kd.temp" in line
     assert not (project / "data").exists()
 
 
@@ -70,9 +70,8 @@ def test_repro_writes_every_model_and_metric(repro_twice):
 def test_two_forced_runs_give_identical_metrics(repro_twice):
     _, (first, second) = repro_twice
     for name in MODELS:
-        # Everything but the wall-clock time is the same, bit for bit.
-        first[name].pop("train_seconds"), second[name].pop("train_seconds")
-        assert first[name] == second[name], name
+        # Everything but the wall-clock timings is the same, bit for bit.
+        assert without_timings(first[name]) == without_timings(second[name]), name
 
 
 def test_changing_the_temperature_only_reruns_the_student(repro_twice):
@@ -87,11 +86,29 @@ def test_changing_the_temperature_only_reruns_the_student(repro_twice):
         params_file.write_text(original)
 
 
+def test_only_the_running_methods_params_are_dependencies(repro_twice):
+    import yaml
+
+    project, _ = repro_twice
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+
+    def status_after(change) -> set:
+        params = yaml.safe_load(original)
+        change(params["distill"])
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        return set(json.loads(dvc("status", "--json", cwd=project).stdout))
+
+    try:
+        assert status_after(lambda distill: distill["dkd"].update(beta=2.0)) == set()  # kd runs: dkd's beta is not its dep
+        assert status_after(lambda distill: distill.update(method="dkd")) == {"train_student"}
+        assert status_after(lambda distill: (distill.update(method="dkd"), distill["kd"].update(temp=3))) == {"train_student"}
+    finally:
+        params_file.write_text(original)
+
+
 def read_metrics(project):
-    metrics = {name: json.loads((project / "metrics" / f"{name}.json").read_text()) for name in MODELS}
-    for values in metrics.values():
-        values.pop("train_seconds")
-    return metrics
+    return {name: without_timings(json.loads((project / "metrics" / f"{name}.json").read_text())) for name in MODELS}
 
 
 def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice):
@@ -111,9 +128,7 @@ def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice
 
     result = dvc("repro", cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
-    expected = {name: dict(values) for name, values in uninterrupted.items()}
-    for values in expected.values():
-        values.pop("train_seconds", None)
+    expected = {name: without_timings(values) for name, values in uninterrupted.items()}
     assert read_metrics(project) == expected
     assert not list(project.rglob(".*.tmp-*"))  # no temporary file survives the crash and the re-run
 

@@ -1,0 +1,34 @@
+"""The distillation methods, chosen by name (``distill.method``) from one registry.
+
+Each module holds one method: a :class:`~distillation.methods.base.StudentTrainer` subclass
+with the same interface. Add a method by writing its module, adding it here, and giving its
+params a section ``distill.<name>`` in ``params.yaml`` and rules in ``distillation.params``.
+"""
+from __future__ import annotations
+
+from distillation.methods.base import StudentTrainer, TrainingContext
+from distillation.methods.dkd import DecoupledKD
+from distillation.methods.dml import DeepMutualLearning
+from distillation.methods.fitnets import FitNets
+from distillation.methods.kd import KnowledgeDistillation
+from distillation.methods.label_smoothing import LabelSmoothing
+from distillation.methods.teacher_free import TeacherFree
+
+METHODS: dict[str, type[StudentTrainer]] = {
+    "kd": KnowledgeDistillation,
+    "dkd": DecoupledKD,
+    "fitnets": FitNets,
+    "dml": DeepMutualLearning,
+    "label_smoothing": LabelSmoothing,
+    "teacher_free": TeacherFree,
+}
+# Controls: no real teacher's knowledge in them, only regularisation of the labels.
+CONTROLS = ("label_smoothing", "teacher_free")
+
+__all__ = ["CONTROLS", "METHODS", "StudentTrainer", "TrainingContext", "method_trainer"]
+
+
+def method_trainer(name: str) -> type[StudentTrainer]:
+    if name not in METHODS:
+        raise ValueError(f"params.yaml: distill.method must be one of {', '.join(METHODS)}, got {name!r}")
+    return METHODS[name]

@@ -1,0 +1,61 @@
+"""What every distillation method shares: a ``keras.Model`` that trains the student MLP.
+
+A method is a subclass of :class:`StudentTrainer` that says which stored teacher outputs it
+reads (``teacher_outputs``) and defines ``compute_loss``. ``fit(images, targets)`` takes
+``targets`` as a dict: ``labels`` always, ``teacher_logits`` / ``teacher_hidden`` when the
+method asks for them, so the teacher never runs during training. Whatever else a method trains
+(a hint regressor, DML's peers) lives in the trainer and is thrown away: only ``student``, a
+plain Sequential MLP, is saved.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import keras
+from keras import ops
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """Facts about the run that some methods need beyond their own params."""
+
+    num_classes: int
+    steps_per_epoch: int  # DKD's warm-up is counted in optimizer steps
+    hidden_units: int  # DML builds its MLP peers like the student
+    dropout: float
+    teacher_hidden_width: int | None = None  # FitNets' regressor maps onto it
+
+
+class StudentTrainer(keras.Model):
+    """Base of every method: reports the student's accuracy and cross-entropy on the true labels.
+
+    Those two metrics (``accuracy``, ``ce``; ``val_accuracy``, ``val_ce`` on val) are the same
+    for every method, so early stopping and the comparison treat all methods alike, whatever
+    their training loss.
+    """
+
+    teacher_outputs: ClassVar[tuple[str, ...]] = ()  # of "logits", "hidden"
+
+    def __init__(self, student: keras.Model, settings: dict[str, Any], context: TrainingContext):
+        super().__init__(name=f"{type(self).__name__.lower()}_trainer")
+        self.student = student
+        self.settings = dict(settings)
+        self.context = context
+        self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        self.cross_entropy_metric = keras.metrics.Mean(name="ce")
+
+    def call(self, images, training: bool = False):
+        return self.student(images, training=training)
+
+    def student_logits(self, y_pred):
+        """The student's logits within what :meth:`call` returns."""
+        return y_pred
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        logits = self.student_logits(y_pred)
+        self.accuracy_metric.update_state(y["labels"], logits)
+        self.cross_entropy_metric.update_state(
+            ops.sparse_categorical_crossentropy(y["labels"], logits, from_logits=True)
+        )
+        return self.get_metrics_result()

@@ -1,0 +1,31 @@
+"""``dkd``: Decoupled KD (Zhao, Cui, Song, Qiu & Liang, CVPR 2022) on the stored teacher logits.
+
+``CE(y, z_s) + w·T²·(α·TCKD + β·NCKD)``, where ``w`` rises linearly from 0 to 1 over the first
+``warmup_epochs`` epochs (counted in optimizer steps, so it rises smoothly within an epoch; the
+authors step it once per epoch). Params ``distill.dkd``: ``temp``, ``alpha``, ``beta``,
+``warmup_epochs``.
+"""
+from __future__ import annotations
+
+from keras import ops
+
+from distillation.losses import decoupled_kd_loss
+from distillation.methods.base import StudentTrainer
+
+
+class DecoupledKD(StudentTrainer):
+    teacher_outputs = ("logits",)
+
+    def warmup(self):
+        """The distillation term's weight now: step / warm-up steps, at most 1."""
+        warmup_steps = self.settings["warmup_epochs"] * self.context.steps_per_epoch
+        if warmup_steps == 0:
+            return 1.0
+        return ops.minimum(ops.cast(self.optimizer.iterations, "float32") / warmup_steps, 1.0)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        settings = self.settings
+        return ops.mean(decoupled_kd_loss(
+            y["labels"], y["teacher_logits"], y_pred,
+            settings["temp"], settings["alpha"], settings["beta"], self.warmup(),
+        ))

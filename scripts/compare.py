@@ -1,0 +1,124 @@
+"""Compare every distillation method honestly, through DVC's queue (``make compare``).
+
+    python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2]
+
+1. Queues each method's grid at replicate 0 (``comparison.yaml``); the first experiment runs
+   alone, so the teacher is trained once and every later run restores it from DVC's run-cache.
+2. Chooses each method's setting on **val** accuracy, then queues the chosen settings over the
+   replicates; each experiment also trains the baseline with its replicate (restored from the
+   run-cache after the first time), so gains are paired.
+3. Writes the reports (``scripts.report``): ``reports/methods.md`` and a gain chart per source.
+
+Runs already present (same source, method, setting and replicate) are not queued again, so an
+interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every run
+(a path is made absolute, since queued runs happen in temporary copies of the workspace).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distillation.cli import run_stage
+from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments
+from distillation.params import load_params
+from distillation.report import experiments_table, setting_label, source_label
+from scripts.report import write_reports
+
+
+def dvc(*arguments: str, capture: bool = False) -> str:
+    """Run DVC with this interpreter; a failure is one line naming the command."""
+    result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=capture, text=True, check=False)
+    if result.returncode != 0:
+        detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
+        raise ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
+    return result.stdout if capture else ""
+
+
+def experiments() -> pd.DataFrame:
+    return experiments_table(json.loads(dvc("exp", "show", "--json", capture=True)))
+
+
+def already_run(table: pd.DataFrame, source: str, method: str, settings: dict[str, Any], replicate: int) -> bool:
+    if table.empty:
+        return False
+    rows = table[(table["source"] == source) & (table["method"] == method) & (table["replicate"] == replicate)]
+    return any(row_settings == settings for row_settings in rows["settings"])
+
+
+def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> int:
+    """Queue ``runs`` (each a ``{dotted.key: value}`` of -S overrides) and run them all; return how many."""
+    for overrides in runs:
+        dvc("exp", "run", "--queue", *set_arguments(overrides), capture=True)
+    if runs:
+        dvc("exp", "run", "--run-all", "-j", str(jobs))
+    return len(runs)
+
+
+def method_settings(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The method's own section as the run will see it: shipped values with the grid's applied."""
+    method = overrides["distill.method"]
+    settings = dict(params["distill"][method])
+    for key, value in overrides.items():
+        if key.startswith(f"distill.{method}."):
+            settings[key.rsplit(".", 1)[1]] = value
+    return settings
+
+
+def pending(points: list[dict[str, Any]], params: dict[str, Any], source: str, replicate: int, table: pd.DataFrame, common: dict) -> list[dict]:
+    return [
+        {**common, **point, "replicate": replicate}
+        for point in points
+        if not already_run(table, source, point["distill.method"], method_settings(params, point), replicate)
+    ]
+
+
+def compare(config_path: Path, source: str | None, jobs: int) -> None:
+    started = time.perf_counter()
+    params = load_params()
+    common = {"data.source": source} if source else {}
+    effective = source_label(source or params["data"]["source"])
+    config = load_comparison(config_path, {**params, "data": {**params["data"], **({"source": source} if source else {})}})
+    selection = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
+
+    todo = pending(selection, params, effective, 0, experiments(), common)
+    # The first run alone trains the teacher (and the baseline of replicate 0); the rest reuse them.
+    ran = queue_and_run(todo[:1], 1) + queue_and_run(todo[1:], jobs)
+    print(f"selection: {ran} new runs of {len(selection)} grid points", flush=True)
+
+    table = experiments()
+    chosen = choose_settings(table, effective)
+    replicate_runs = []
+    for method, setting in chosen.items():
+        point = next(p for p in selection if p["distill.method"] == method and
+                     setting_label(method_settings(params, p)) == setting)
+        for replicate in range(1, config["replicates"]):
+            replicate_runs += pending([point], params, effective, replicate, table, common)
+    ran = queue_and_run(replicate_runs, jobs)
+    print(f"replicates: {ran} new runs; chosen on val: {chosen}", flush=True)
+    write_reports(experiments_table(json.loads(dvc("exp", "show", "--json", capture=True))))
+    print(f"comparison on {effective} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", help="data.source for every run (default: params.yaml's)")
+    parser.add_argument("--config", type=Path, default=Path("comparison.yaml"))
+    parser.add_argument("--jobs", type=int, default=2, help="queued experiments run at once")
+    arguments = parser.parse_args()
+    source = arguments.source
+    if source and source not in ("synthetic", "emnist"):
+        if not Path(source).is_file():
+            raise ValueError(f"--source '{source}': no such file")
+        source = str(Path(source).resolve())
+    compare(arguments.config, source, arguments.jobs)
+
+
+if __name__ == "__main__":
+    run_stage(main)

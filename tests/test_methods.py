@@ -1,0 +1,90 @@
+"""Every distillation method trains the seed MLP on tiny data and saves it as a plain model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillation.methods import METHODS
+from distillation.prepared import load_prepared
+from distillation.training import load_model, save_model
+from stages.convert import convert
+from stages.soft_targets import teacher_outputs
+from stages.train_student import load_teacher_outputs, train_student
+from stages.train_teacher import train_teacher
+from test_stages import DISTILL, TRAINING
+
+HIDDEN = 32
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tiny_letters_mat):
+    directory = tmp_path_factory.mktemp("methods")
+    convert(tiny_letters_mat, directory, 0.2, seed=0)
+    splits = load_prepared(directory)
+    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    logits, hidden = teacher_outputs(teacher, splits)
+    return splits, {"logits": logits, "hidden": hidden}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_method_trains_and_saves_the_plain_mlp(tiny, tmp_path, method):
+    splits, teacher = tiny
+    needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
+    settings = {**DISTILL, "method": method, "epochs": 8, "batch_size": 32, "patience": 8}
+    student, metrics = train_student(splits, needed, settings, HIDDEN, seed=0)
+    assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26  # no regressor, no peers
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 8
+    assert metrics["val_accuracy"] > 3 / 26  # learned something: chance is 1/26
+    assert metrics["train_images_per_second"] > 0
+    save_model(student, tmp_path / "student.keras")
+    loaded = load_model(tmp_path / "student.keras")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
+    assert loaded.get_layer("hidden").units == HIDDEN
+    np.testing.assert_allclose(loaded.predict(splits["test"].images, verbose=0),
+                               student.predict(splits["test"].images, verbose=0), rtol=1e-5)
+
+
+def test_methods_differ_from_each_other(tiny):
+    splits, teacher = tiny
+    weights = {}
+    for method in ("kd", "label_smoothing", "dml"):
+        needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
+        student, _ = train_student(splits, needed, {**DISTILL, "method": method, "epochs": 1}, HIDDEN, seed=0)
+        weights[method] = student.get_layer("logits").get_weights()[0]
+    # Same seed, same initialisation: only the loss tells them apart.
+    assert not np.allclose(weights["kd"], weights["label_smoothing"])
+    assert not np.allclose(weights["kd"], weights["dml"])
+
+
+def test_dml_can_take_the_cnn_as_a_peer(tiny):
+    splits, _ = tiny
+    settings = {**DISTILL, "method": "dml", "epochs": 1, "dml": {"peers": 2, "cnn_peer": True}}
+    _, metrics = train_student(splits, {}, settings, HIDDEN, seed=0)
+    assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26
+
+
+def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny):
+    from distillation.teacher_logits import save_teacher_logits
+
+    splits, teacher = tiny
+    # Only the logits file exists here; KD reads it, DML reads nothing, FitNets wants the hidden file.
+    save_teacher_logits(tmp_path / "logits.npz", teacher["logits"], splits)
+    import stages.train_student as stage
+
+    original = stage.TEACHER_FILES
+    stage.TEACHER_FILES = {"logits": (tmp_path / "logits.npz", original["logits"][1]),
+                           "hidden": (tmp_path / "absent.npz", original["hidden"][1])}
+    try:
+        assert set(load_teacher_outputs("kd", splits)) == {"logits"}
+        assert load_teacher_outputs("dml", splits) == {}
+        with pytest.raises(ValueError, match="absent.npz: teacher hidden activations not found"):
+            load_teacher_outputs("fitnets", splits)
+    finally:
+        stage.TEACHER_FILES = original
+
+
+def test_teacher_free_refuses_a_probability_at_or_below_chance(tiny):
+    splits, _ = tiny
+    settings = {**DISTILL, "method": "teacher_free", "teacher_free": {"correct_probability": 0.03, "temp": 20, "lambda": 0.5}}
+    with pytest.raises(ValueError, match="distill.teacher_free.correct_probability must lie in"):
+        train_student(splits, {}, settings, HIDDEN, seed=0)
