@@ -91,6 +91,15 @@ def fit_with_early_stopping(
     return TrainingRun(epochs_run=epochs_run, best_epoch=best_epoch, seconds=seconds, images_per_second=images * epochs_run / seconds)
 
 
+def training_device() -> str:
+    """Where Keras trains: the first visible GPU's name, or ``CPU``."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "CPU"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return f"GPU ({details.get('device_name', gpus[0].name)})"
+
+
 def make_optimizer(settings: dict[str, Any]) -> keras.optimizers.Optimizer:
     """Adam, or Adadelta as the original scripts used (give it learning_rate 1.0, Keras 2's default)."""
     optimizers = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
@@ -136,6 +145,7 @@ def classifier_metrics(model: keras.Model, splits: dict[str, PreparedSplit], run
         "best_epoch": run.best_epoch,
         "train_seconds": round(run.seconds, 2),
         "train_images_per_second": round(run.images_per_second),
+        "device": training_device(),
     }
 
 

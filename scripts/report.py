@@ -1,6 +1,10 @@
 """Collect all DVC experiments into ``reports/``: the runs, the KD sweep, and the method comparison.
 
     python -m scripts.report            # or: make report
+    python -m scripts.report --no-pull  # only this clone's experiments
+
+First pulls every experiment pushed to the git remote ``origin`` (``dvc exp pull --all-commits``),
+when the repository has that remote, so a report on any clone covers every host's sweep.
 
 Writes ``report.md`` (every run, ranked by val accuracy; KD's gain over replicates),
 ``student_accuracy_heatmap.png`` (KD over T × λ), and, where ``make compare`` has run,
@@ -8,6 +12,7 @@ Writes ``report.md`` (every run, ranked by val accuracy; KD's gain over replicat
 """
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -53,7 +58,26 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
     return written
 
 
+def pull_experiments(git_remote: str) -> bool:
+    """``dvc exp pull --all-commits`` from ``git_remote`` if the repository has it; False if not."""
+    remotes = subprocess.run(["git", "remote"], capture_output=True, text=True, check=False).stdout.split()
+    if git_remote not in remotes:
+        return False
+    pulled = subprocess.run([sys.executable, "-m", "dvc", "exp", "pull", "--all-commits", git_remote],
+                            capture_output=True, text=True, check=False)
+    if pulled.returncode != 0:
+        last = (pulled.stderr.strip().splitlines() or [f"exit {pulled.returncode}"])[-1]
+        raise ValueError(f"dvc exp pull {git_remote} failed ({last}); run with --no-pull to report local experiments only")
+    return True
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--git-remote", default="origin", help="pull every experiment pushed there first")
+    parser.add_argument("--no-pull", action="store_true", help="report only the experiments of this clone")
+    arguments = parser.parse_args()
+    if not arguments.no_pull and pull_experiments(arguments.git_remote):
+        print(f"pulled every experiment pushed to {arguments.git_remote}")
     shown = subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True, check=False
     )
