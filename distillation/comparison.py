@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from distillation.atomic import atomic_output
 from distillation.methods import CONTROLS, METHODS
-from distillation.params import ParamsError, validate
+from distillation.params import ParamsError, flatten, read_yaml, unflatten, validate
 
 CONFIDENCE = 0.95
 
@@ -30,12 +29,7 @@ CONFIDENCE = 0.95
 def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     """``comparison.yaml``: ``replicates`` and a grid per method, checked against the params rules."""
     path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    config = read_yaml(path)
     if not isinstance(config, dict) or not isinstance(config.get("grids"), dict):
         raise ValueError(f"{path}: expected 'replicates' and a 'grids' mapping of method → {{param: [values]}}")
     replicates = config.get("replicates")
@@ -60,15 +54,8 @@ def grid_points(method: str, grid: dict[str, list]) -> list[dict[str, Any]]:
 
 
 def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``params`` with ``{dotted.key: value}`` set, as ``dvc exp run -S`` would."""
-    result = yaml.safe_load(yaml.safe_dump(params))
-    for dotted, value in overrides.items():
-        node = result
-        *parents, leaf = dotted.split(".")
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return result
+    """``params`` with ``{dotted.key: value}`` set, as ``dvc exp run -S`` would (a new tree)."""
+    return unflatten({**flatten(params), **overrides})
 
 
 def set_arguments(overrides: dict[str, Any]) -> list[str]:

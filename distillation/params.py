@@ -127,18 +127,20 @@ METHOD_NAMES = tuple(dict.fromkeys(key.split(".")[1] for key in RULES if key.sta
 MOVED = {f"distill.{name}": f"distill.kd.{name}" for name in ("temp", "lambda", "t2_scale")}
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``: the dotted keys that ``dvc exp run -S`` takes."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat
 
 
-def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`flatten`."""
     tree: dict[str, Any] = {}
     for name, value in flat.items():
         node = tree
@@ -153,7 +155,7 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     """Check every key of the whole params tree; return it with values converted."""
     if not isinstance(raw, dict):
         raise ParamsError("params.yaml: expected a mapping of sections at the top level")
-    flat = _flatten(raw)
+    flat = flatten(raw)
     for key in flat:
         if key in MOVED:
             raise ParamsError(f"params.yaml: '{key}' is now '{MOVED[key]}' (each method has its own section)")
@@ -167,16 +169,20 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     checked = {key: RULES[key](key, value) for key, value in flat.items()}
     if checked["distill.method"] not in METHOD_NAMES:
         raise ParamsError(f"params.yaml: distill.method must be one of {', '.join(METHOD_NAMES)}, got {checked['distill.method']!r}")
-    return _unflatten(checked)
+    return unflatten(checked)
+
+
+def read_yaml(path: str | Path, missing_hint: str = "") -> Any:
+    """The YAML content of ``path``; a missing or malformed file is one line naming it."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: file not found{missing_hint}") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Load and validate the whole of ``params.yaml``."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: file not found (run stages from the project root)") from None
-    except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    return validate(raw)
+    return validate(read_yaml(path, " (run stages from the project root)"))
