@@ -63,24 +63,19 @@ def test_dml_can_take_the_cnn_as_a_peer(tiny):
     assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26
 
 
-def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny):
-    from distillation.teacher_logits import save_teacher_logits
+def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny, monkeypatch):
+    import stages.train_student as stage
+    from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
 
     splits, teacher = tiny
     # Only the logits file exists here; KD reads it, DML reads nothing, FitNets wants the hidden file.
     save_teacher_logits(tmp_path / "logits.npz", teacher["logits"], splits)
-    import stages.train_student as stage
-
-    original = stage.TEACHER_FILES
-    stage.TEACHER_FILES = {"logits": (tmp_path / "logits.npz", original["logits"][1]),
-                           "hidden": (tmp_path / "absent.npz", original["hidden"][1])}
-    try:
-        assert set(load_teacher_outputs("kd", splits)) == {"logits"}
-        assert load_teacher_outputs("dml", splits) == {}
-        with pytest.raises(ValueError, match="absent.npz: teacher hidden activations not found"):
-            load_teacher_outputs("fitnets", splits)
-    finally:
-        stage.TEACHER_FILES = original
+    monkeypatch.setattr(stage, "TEACHER_FILES", {"logits": (tmp_path / "logits.npz", load_teacher_logits),
+                                                  "hidden": (tmp_path / "absent.npz", load_teacher_hidden)})
+    assert set(load_teacher_outputs("kd", splits)) == {"logits"}
+    assert load_teacher_outputs("dml", splits) == {}
+    with pytest.raises(ValueError, match="absent.npz: teacher hidden activations not found"):
+        load_teacher_outputs("fitnets", splits)
 
 
 def test_teacher_free_refuses_a_probability_at_or_below_chance(tiny):
