@@ -93,13 +93,14 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
     print(f"selection: {ran} new runs of {len(selection)} grid points", flush=True)
 
     table = experiments()
-    chosen = choose_settings(table, effective)
+    # Choose among this grid's points only, whatever other runs the repository holds.
+    points = {(p["distill.method"], setting_label(method_settings(params, p))): p for p in selection}
+    in_grid = [(method, setting) in points for method, setting in zip(table["method"], table["setting"])]
+    chosen = choose_settings(table[in_grid], effective)
     replicate_runs = []
     for method, setting in chosen.items():
-        point = next(p for p in selection if p["distill.method"] == method and
-                     setting_label(method_settings(params, p)) == setting)
         for replicate in range(1, config["replicates"]):
-            replicate_runs += pending([point], params, effective, replicate, table, common)
+            replicate_runs += pending([points[(method, setting)]], params, effective, replicate, table, common)
     ran = queue_and_run(replicate_runs, jobs)
     print(f"replicates: {ran} new runs; chosen on val: {chosen}", flush=True)
     write_reports(experiments_table(json.loads(dvc("exp", "show", "--json", capture=True))))
