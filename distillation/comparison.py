@@ -180,7 +180,7 @@ def methods_markdown(summaries: dict[str, pd.DataFrame], teacher_test: dict[str,
                 f"{_points(row['gain_mean'])} {_interval(row['gain_low'], row['gain_high'])} {row['gain_verdict']}")
             versus = "" if pd.isna(row.get("versus_mean", np.nan)) else (
                 f"{_points(row['versus_mean'])} {_interval(row['versus_low'], row['versus_high'])} "
-                f"{row['versus_verdict']} than {row['versus_control']}")
+                f"{row['versus_verdict']} {'from' if row['versus_verdict'] == 'not distinguishable' else 'than'} {row['versus_control']}")
             epochs = "" if pd.isna(row.get("best_epoch_max")) else f"{row['best_epoch_max']:.0f} / {row['epoch_cap']:.0f}"
             speed = "" if pd.isna(row.get("images_per_second")) else f"{row['images_per_second']:,.0f}"
             lines.append(
@@ -212,8 +212,8 @@ def save_gain_chart(summary: pd.DataFrame, source: str, path: str | Path) -> Non
         axis.errorbar(mean, position, xerr=[[low], [high]], fmt="o", color=colour, capsize=4)
     axis.axvline(0, color="black", linewidth=1)
     axis.set_yticks(positions, [f"{m} (control)" if c else m for m, c in zip(rows["method"], rows["control"])])
-    axis.set_xlabel("test accuracy gain over the baseline MLP (points), paired; 95 % interval")
-    axis.set_title(f"{source}: {int(rows['replicates'].min())}+ replicates per method", fontsize=10)
+    axis.set_xlabel("test-accuracy gain over the baseline MLP, points (paired, 95 % CI)")
+    axis.set_title(f"{source}: {int(rows['replicates'].min())} replicates each; ranked by val accuracy", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)
