@@ -87,6 +87,11 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
     config = load_comparison(config_path, {**params, "data": {**params["data"], **({"source": source} if source else {})}})
     selection = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
 
+    if not source:
+        # On a fresh clone the committed dvc.lock names a teacher that the local cache lacks, and
+        # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
+        # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
+        dvc("repro", "soft_targets", "train_baseline")
     todo = pending(selection, params, effective, 0, experiments(), common)
     # The first run alone trains the teacher (and the baseline of replicate 0); the rest reuse them.
     ran = queue_and_run(todo[:1], 1) + queue_and_run(todo[1:], jobs)

@@ -40,21 +40,27 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
     assert (project / "reports" / "student_accuracy_heatmap.png").stat().st_size > 10_000
 
 
-def test_compare_chooses_on_val_runs_replicates_and_trains_the_teacher_once(tmp_path):
-    """`make compare` on a tiny grid: every method, 2 replicates, one teacher training in all."""
+def test_compare_on_a_fresh_clone_chooses_on_val_and_trains_the_teacher_once(tmp_path):
+    """`make compare` as a new user runs it: a clone whose dvc.lock names outputs its cache lacks."""
     import json
 
     tiny_epochs = {"epochs": 2, "patience": 2}
-    project = scratch_git_project(tmp_path, {"teacher": tiny_epochs, "baseline": tiny_epochs, "distill": tiny_epochs})
-    (project / "comparison.yaml").write_text(
+    (tmp_path / "origin").mkdir()
+    origin = scratch_git_project(tmp_path / "origin", {"teacher": tiny_epochs, "baseline": tiny_epochs, "distill": tiny_epochs})
+    (origin / "comparison.yaml").write_text(
         "replicates: 2\n"
         "grids:\n"
         "  kd: {distill.kd.temp: [2, 5]}\n"
         "  dkd: {}\n  fitnets: {}\n  dml: {}\n  label_smoothing: {}\n  teacher_free: {}\n"
     )
-    assert git("add", "-A", cwd=project).returncode == 0 and git("commit", "-qm", "grid", cwd=project).returncode == 0
+    assert dvc("repro", cwd=origin).returncode == 0
+    assert git("add", "-A", cwd=origin).returncode == 0 and git("commit", "-qm", "results", cwd=origin).returncode == 0
+    project = tmp_path / "fresh"
+    assert git("clone", "-q", str(origin), str(project), cwd=tmp_path).returncode == 0
+
     result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert result.stdout.count("Running stage 'train_teacher'") == 1  # once, in the workspace
     assert "selection: 7 new runs of 7 grid points" in result.stdout
     assert "replicates: 6 new runs" in result.stdout
 
@@ -62,7 +68,7 @@ def test_compare_chooses_on_val_runs_replicates_and_trains_the_teacher_once(tmp_
     names = [rev["name"] for entry in shown for experiment in entry.get("experiments") or [] for rev in experiment["revs"]]
     assert len(names) == 13
     logs = [dvc("queue", "logs", name, cwd=project).stdout for name in names]
-    assert sum("Running stage 'train_teacher'" in log for log in logs) == 1  # trained once, then restored
+    assert not any("Running stage 'train_teacher'" in log for log in logs)  # every queued run reused it
     assert all("Running stage 'train_student'" in log for log in logs)
 
     methods = (project / "reports" / "methods.md").read_text()
