@@ -153,7 +153,7 @@ def markdown_report(table: pd.DataFrame, seeds: pd.DataFrame) -> str:
 
 
 def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
-    """KD student val accuracy over T × λ (mean over replicates), test beside; best val in bold.
+    """KD student val accuracy over T × λ at replicate 0, test beside; best val in bold.
 
     Returns False (and writes nothing) when there are no KD runs to draw.
     """
@@ -164,10 +164,11 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
     from matplotlib.colors import TwoSlopeNorm
 
     kd = kd_runs(table)
+    kd = kd[kd["replicate"] == 0]  # the selection runs: the same rule as the comparison's choice
     if kd.empty:
         return False
-    val = kd.pivot_table(index="lambda", columns="temp", values="student_val", aggfunc="mean").sort_index()
-    test = kd.pivot_table(index="lambda", columns="temp", values="student", aggfunc="mean").reindex_like(val)
+    val = kd.pivot_table(index="lambda", columns="temp", values="student_val", aggfunc="last").sort_index()
+    test = kd.pivot_table(index="lambda", columns="temp", values="student", aggfunc="last").reindex_like(val)
     baseline = 100 * float(kd["baseline_val"].mean())
     values = val.to_numpy() * 100
     spread = max(float(np.nanmax(np.abs(values - baseline))), 0.1)
@@ -185,10 +186,10 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
             weight = "bold" if (row, column) == best else "normal"
             colour = "white" if abs(value - baseline) > 0.6 * spread else "black"
             axis.text(column, row, label, ha="center", va="center", fontsize=8, fontweight=weight, color=colour)
-    colorbar = figure.colorbar(image, ax=axis, label="KD student val accuracy (%); black line: baseline val")
+    colorbar = figure.colorbar(image, ax=axis, label="val accuracy (%); black line: baseline")
     colorbar.ax.axhline(baseline, color="black", linewidth=2)
     axis.set_title(
-        f"KD student val accuracy (mean over replicates; test beside), {kd['source'].iloc[0]}"
+        f"KD student val accuracy, replicate 0 (test beside), {kd['source'].iloc[0]}"
         f"\nblue beats the baseline's val {baseline:.2f} %; bold: best val (the one to choose)",
         fontsize=10,
     )
