@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from distillation.cli import run_stage
+from distillation.cli import run_dvc, run_stage
 from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments
 from distillation.params import load_params
 from distillation.report import experiments_table, setting_label, source_label
@@ -33,12 +31,8 @@ from scripts.report import write_reports
 
 
 def dvc(*arguments: str, capture: bool = False) -> str:
-    """Run DVC with this interpreter; a failure is one line naming the command."""
-    result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=capture, text=True, check=False)
-    if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
-        raise ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
-    return result.stdout if capture else ""
+    """DVC with its output shown live (long runs), unless ``capture``."""
+    return run_dvc(*arguments, capture=capture)
 
 
 def experiments() -> pd.DataFrame:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from distillation.atomic import atomic_output
-from distillation.cli import run_stage
+from distillation.cli import run_dvc, run_stage
 from distillation.comparison import chart_name, choose_settings, methods_markdown, save_gain_chart, summarise_methods
 from distillation.report import experiments_table, markdown_report, save_heatmap, seed_summary
 
@@ -78,12 +78,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if not arguments.no_pull and pull_experiments(arguments.git_remote):
         print(f"pulled every experiment pushed to {arguments.git_remote}")
-    shown = subprocess.run(
-        [sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True, check=False
-    )
-    if shown.returncode != 0:
-        raise ValueError(f"dvc exp show failed: {shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else shown.returncode}")
-    for path in write_reports(experiments_table(json.loads(shown.stdout))):
+    for path in write_reports(experiments_table(json.loads(run_dvc("exp", "show", "--json")))):
         print(f"wrote {path}")
 
 

@@ -25,7 +25,7 @@ import subprocess
 import sys
 from typing import Any
 
-from distillation.cli import run_stage
+from distillation.cli import run_dvc as dvc, run_stage
 from distillation.comparison import set_arguments
 
 
@@ -67,16 +67,8 @@ def shard_points(grid: list[tuple[str, list[str]]], index: int, count: int) -> l
     return [(f"{name}-{position}", point) for position, point in enumerate(points) if position % count == index - 1]
 
 
-def dvc(*arguments: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
-        raise ValueError(f"`dvc {' '.join(arguments[:2])}` failed: {detail[0]}")
-    return result
-
-
 def existing_experiments() -> set[str]:
-    return set(dvc("exp", "list", "--name-only").stdout.split())
+    return set(dvc("exp", "list", "--name-only").split())
 
 
 def sweep(grid: list[tuple[str, list[str]]], index: int, count: int, git_remote: str, jobs: int) -> list[str]:
