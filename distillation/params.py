@@ -183,6 +183,11 @@ def read_yaml(path: str | Path, missing_hint: str = "") -> Any:
         raise ParamsError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
 
+def setting_label(settings: dict[str, Any]) -> str:
+    """A method's own params as one stable string, e.g. ``lambda=0.5, t2_scale=False, temp=10``."""
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(settings.items()))
+
+
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     """Load and validate the whole of ``params.yaml``."""
     return validate(read_yaml(path, " (run stages from the project root)"))

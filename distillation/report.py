@@ -5,6 +5,7 @@ beside it and never used to choose anything.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
@@ -13,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from distillation.atomic import atomic_output
+from distillation.params import setting_label
 from distillation.paths import MODEL_NAMES
 
 KD_COLUMNS = ("temp", "lambda", "t2_scale")
+logger = logging.getLogger(__name__)
 
 
 def _walk(entries: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict]]:
@@ -37,14 +40,28 @@ def _lookup(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
     return tree
 
 
-def setting_label(settings: dict[str, Any]) -> str:
-    """A method's own params as one stable string, e.g. ``lambda=0.5, t2_scale=False, temp=10``."""
-    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(settings.items()))
-
-
 def source_label(source: str) -> str:
     """``synthetic``, ``emnist``, or a source file's name without folders."""
     return Path(str(source)).name if source not in (None, "synthetic", "emnist") else str(source)
+
+
+def _stale_outputs(params: dict[str, Any], method: str | None, setting: str, metrics: dict[str, Any]) -> str:
+    """Why a run's metrics cannot come from its own params ("" when they can, or cannot tell).
+
+    The MLPs record what trained them (``seed``; the student also ``method`` and ``setting``).
+    A queued experiment killed mid-stage can still be saved by DVC with the outputs of the
+    commit it started from; its params then disagree with those records.
+    """
+    seed, replicate = params.get("seed"), params.get("replicate")
+    expected_seed = seed + replicate if isinstance(seed, int) and isinstance(replicate, int) else None
+    expected = {"student": {"method": method, "setting": setting, "seed": expected_seed}, "baseline": {"seed": expected_seed}}
+    for model, fields in expected.items():
+        recorded = _lookup(metrics, (f"metrics/{model}.json", "data")) or {}
+        for field, value in fields.items():
+            # Metrics written before these records existed cannot be checked: trust them.
+            if field in recorded and value is not None and recorded[field] != value:
+                return f"its {model} was trained with {field} {recorded[field]!r}, its params say {value!r}"
+    return ""
 
 
 def experiments_table(exp_show: list[dict[str, Any]]) -> pd.DataFrame:
@@ -75,6 +92,11 @@ def experiments_table(exp_show: list[dict[str, Any]]) -> pd.DataFrame:
             if model == "student":
                 for key in ("epochs", "best_epoch", "train_images_per_second", "train_seconds"):
                     row[f"student_{key}"] = model_metrics.get(key)
+        mismatch = _stale_outputs(params, method, row["setting"], metrics)
+        if mismatch:
+            logger.warning(f"warning: experiment {name} ({rev[:7]}) left out: {mismatch} "
+                           "(its stages did not run for these params, e.g. a queued run killed mid-stage that DVC saved anyway)")
+            continue
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:

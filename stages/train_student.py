@@ -19,7 +19,7 @@ from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.methods import StudentTrainer, TrainingContext, method_trainer
 from distillation.models import build_mlp
-from distillation.params import load_params
+from distillation.params import load_params, setting_label
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path, training_log_dir
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
@@ -87,7 +87,10 @@ def train_student(
     # Evaluated like the other models: plain cross-entropy and accuracy at T = 1.
     student = trainer.student
     compile_classifier(student, settings)
-    return student, classifier_metrics(student, splits, run)
+    method = settings["method"]
+    # What trained it, in the metrics: a report can then tell this run's results from stale ones.
+    trained_with = {"method": method, "setting": setting_label(settings[method]), "seed": seed}
+    return student, {**classifier_metrics(student, splits, run), **trained_with}
 
 
 def main() -> None:

@@ -110,3 +110,20 @@ def test_a_bad_comparison_file_is_named_with_the_problem(tmp_path, text, message
     with pytest.raises(ValueError, match=message) as error:
         load_comparison(path, SHIPPED)
     assert str(path) in str(error.value)
+
+
+def test_runs_whose_metrics_do_not_match_their_params_are_left_out(caplog):
+    # What a killed queued run looked like once: DVC saved a `dml` experiment at replicate 2
+    # whose outputs were the starting commit's (kd, replicate 0).
+    stale = exp_row("moved-skat", 2, 0.905, 0.934, method="dml", settings={"peers": 2, "cnn_peer": False})
+    stale["data"]["metrics"]["metrics/student.json"]["data"].update(method="kd", setting="lambda=0.5, t2_scale=False, temp=10", seed=42)
+    good = exp_row("glued-bate", 2, 0.906, 0.911, method="dml", settings={"peers": 2, "cnn_peer": False})
+    good["data"]["metrics"]["metrics/student.json"]["data"].update(method="dml", setting="cnn_peer=False, peers=2", seed=44)
+    good["data"]["metrics"]["metrics/baseline.json"]["data"].update(seed=44)
+    stale_baseline = exp_row("old-base", 3, 0.905, 0.911, method="dml", settings={"peers": 2, "cnn_peer": False})
+    stale_baseline["data"]["metrics"]["metrics/baseline.json"]["data"].update(seed=42)
+    table = experiments_table(exp_show(exp_row("main", 0, 0.90, 0.93), stale, good, stale_baseline))
+    assert list(table["experiment"]) == ["main", "glued-bate"]
+    warnings = [record.getMessage() for record in caplog.records]
+    assert any("moved-skat" in line and "method 'kd'" in line and "'dml'" in line for line in warnings)
+    assert any("old-base" in line and "baseline was trained with seed 42" in line and "45" in line for line in warnings)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from distillation.methods import METHODS
+from distillation.params import setting_label
 from distillation.prepared import load_prepared
 from distillation.training import load_model, save_model
 from stages.convert import convert
@@ -36,6 +37,9 @@ def test_each_method_trains_and_saves_the_plain_mlp(tiny, tmp_path, method):
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 8
     assert metrics["val_accuracy"] > 3 / 26  # learned something: chance is 1/26
     assert metrics["train_images_per_second"] > 0
+    # What trained it is recorded, so a report can spot outputs that are not this run's.
+    assert (metrics["method"], metrics["seed"]) == (method, 0)
+    assert metrics["setting"] == setting_label(settings[method])
     save_model(student, tmp_path / "student.keras")
     loaded = load_model(tmp_path / "student.keras")
     assert [type(layer).__name__ for layer in loaded.layers] == ["Flatten", "Dense", "Dropout", "Dense"]

@@ -86,6 +86,7 @@ def test_training_is_deterministic_for_a_seed(tiny_letters_mat, tmp_path):
     first = train_baseline(splits, {**TRAINING, "hidden_units": 64}, seed=3)[1]
     second = train_baseline(splits, {**TRAINING, "hidden_units": 64}, seed=3)[1]
     assert without_timings(first) == without_timings(second)
+    assert first["seed"] == 3  # recorded, so a report can tell this run's metrics from stale ones
 
 
 def test_original_procedure_runs_every_epoch_with_adadelta(tiny_letters_mat, tmp_path):
