@@ -31,7 +31,7 @@ from distillation.params import load_params  # noqa: E402
 from distillation.prepared import prepare_splits  # noqa: E402
 from distillation.training import configure_runtime, make_optimizer  # noqa: E402
 from stages.soft_targets import teacher_outputs  # noqa: E402
-from stages.train_student import build_trainer, student_targets  # noqa: E402
+from stages.train_student import build_trainer, method_teacher_outputs, student_targets  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_MAT = PROJECT_ROOT.parent / "shared" / "data" / "emnist-byclass-letters.mat"
@@ -83,7 +83,8 @@ def main() -> None:
 
     def method_variant(method: str):
         def build():
-            teacher = {kind: stored[kind] for kind in METHODS[method].teacher_outputs}
+            teacher = method_teacher_outputs({kind: stored[kind] for kind in METHODS[method].teacher_outputs},
+                                             {**settings, "method": method})
             trainer = build_trainer(splits, teacher, {**settings, "method": method}, hidden_units)
             return trainer, student_targets(splits, teacher, "train")
         return build

@@ -114,6 +114,7 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "distill.fitnets.hint_weight": NON_NEGATIVE_FLOAT,
     "distill.fitnets.temp": POSITIVE_FLOAT,
     "distill.fitnets.lambda": NON_NEGATIVE_FLOAT,
+    "distill.fitnets.hint_components": _number(int, 0),  # 0: the full hint; its upper bound is the teacher's width
     "distill.dml.peers": _number(int, 2),
     "distill.dml.cnn_peer": _boolean,
     "distill.label_smoothing.epsilon": FRACTION,

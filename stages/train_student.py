@@ -41,10 +41,19 @@ def load_teacher_outputs(method: str, splits: dict[str, PreparedSplit]) -> dict[
     return {kind: load(path, splits) for kind, (path, load) in TEACHER_FILES.items() if kind in method_trainer(method).teacher_outputs}
 
 
+def method_teacher_outputs(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The stored teacher outputs as ``settings["method"]`` trains on them (FitNets may reduce its hint)."""
+    method = settings["method"]
+    return method_trainer(method).prepare_teacher_outputs(teacher, settings[method])
+
+
 def build_trainer(
     splits: dict[str, PreparedSplit], teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any], hidden_units: int
 ) -> StudentTrainer:
-    """A fresh MLP wrapped in the trainer of ``settings["method"]``, compiled; ``.student`` is the MLP."""
+    """A fresh MLP wrapped in the trainer of ``settings["method"]``, compiled; ``.student`` is the MLP.
+
+    ``teacher`` is as the method trains on it (:func:`method_teacher_outputs`).
+    """
     method = settings["method"]
     train = splits["train"]
     context = TrainingContext(
@@ -78,6 +87,7 @@ def train_student(
     ``teacher`` holds the stored teacher outputs the method reads (:func:`load_teacher_outputs`).
     """
     configure_runtime(seed)
+    teacher = method_teacher_outputs(teacher, settings)
     trainer = build_trainer(splits, teacher, settings, hidden_units)
     train, val = splits["train"], splits["val"]
     run = fit_with_early_stopping(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -24,7 +25,7 @@ class TrainingContext:
     steps_per_epoch: int  # DKD's warm-up is counted in optimizer steps
     hidden_units: int  # DML builds its MLP peers like the student
     dropout: float
-    teacher_hidden_width: int | None = None  # FitNets' regressor maps onto it
+    teacher_hidden_width: int | None = None  # FitNets' regressor maps onto it (after prepare_teacher_outputs)
 
 
 class StudentTrainer(keras.Model):
@@ -44,6 +45,16 @@ class StudentTrainer(keras.Model):
         self.context = context
         self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.cross_entropy_metric = keras.metrics.Mean(name="ce")
+
+    @classmethod
+    def prepare_teacher_outputs(
+        cls, teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """The stored teacher outputs (kind → split → array) as this method trains on them.
+
+        Called once before training, with the method's own params; unchanged by default.
+        """
+        return teacher
 
     def call(self, images, training: bool = False):
         return self.student(images, training=training)
