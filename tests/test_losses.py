@@ -12,6 +12,7 @@ from distillation.losses import (
     label_smoothing_loss,
     mutual_learning_loss,
 )
+from distillation.methods.fitnets import principal_hint_coordinates
 
 N, K = 8, 5
 
@@ -148,3 +149,41 @@ def test_handmade_teacher_puts_the_chosen_probability_on_the_true_class():
     np.testing.assert_allclose(probabilities[0, [0, 1, 3]], 0.1, rtol=1e-5)
     with pytest.raises(ValueError, match="1/K"):
         handmade_teacher_logits(labels, 4, 0.2)
+
+
+def _hints(rows=300, width=24, seed=0):
+    """Hint-like activations: ReLU of correlated Gaussians, so a few directions dominate."""
+    generator = np.random.default_rng(seed)
+    mixing = generator.normal(size=(6, width)) * 3 + generator.normal(size=(width, width))[:6] * 0.3
+    return np.maximum(generator.normal(size=(rows, 6)) @ mixing + generator.normal(size=(rows, width)) * 0.2, 0)
+
+
+def test_principal_hint_coordinates_with_every_direction_keep_the_hint_loss_exactly():
+    hints = _hints()
+    prediction = hints + np.random.default_rng(1).normal(size=hints.shape)
+    coordinates, kept = principal_hint_coordinates({"train": hints, "other": prediction}, hints.shape[1])
+    assert kept == pytest.approx(1.0)
+    # An orthonormal basis of the whole space, scaled by √(D/D) = 1: distances are unchanged.
+    np.testing.assert_allclose(np.asarray(hint_loss(coordinates["other"], coordinates["train"])),
+                               np.asarray(hint_loss(prediction.astype(np.float32), hints.astype(np.float32))), rtol=1e-4)
+
+
+def test_principal_hint_coordinates_give_the_full_loss_part_inside_the_leading_directions():
+    hints = _hints()
+    width, components = hints.shape[1], 4
+    prediction = hints + np.random.default_rng(2).normal(size=hints.shape)
+    coordinates, kept = principal_hint_coordinates({"train": hints, "other": prediction}, components)
+    # Reference: the same directions from NumPy's SVD of the centred hints.
+    centred = hints - hints.mean(axis=0)
+    _, singular_values, directions = np.linalg.svd(centred, full_matrices=False)
+    assert kept == pytest.approx((singular_values[:components] ** 2).sum() / (singular_values ** 2).sum(), rel=1e-4)
+    inside = (prediction - hints) @ directions[:components].T
+    expected = (inside ** 2).sum(axis=1) / width  # the full mean-over-D loss, restricted to those directions
+    np.testing.assert_allclose(np.asarray(hint_loss(coordinates["other"], coordinates["train"])), expected, rtol=1e-3, atol=1e-6)
+    assert np.all(expected <= ((prediction - hints) ** 2).mean(axis=1) + 1e-9)
+
+
+@pytest.mark.parametrize("components", [0, -1, 25])
+def test_principal_hint_coordinates_refuse_a_count_outside_the_hint_width(components):
+    with pytest.raises(ValueError, match="distill.fitnets.hint_components must be 0 .* or 1..24"):
+        principal_hint_coordinates({"train": _hints()}, components)

@@ -87,3 +87,21 @@ def test_teacher_free_refuses_a_probability_at_or_below_chance(tiny):
     settings = {**DISTILL, "method": "teacher_free", "teacher_free": {"correct_probability": 0.03, "temp": 20, "lambda": 0.5}}
     with pytest.raises(ValueError, match="distill.teacher_free.correct_probability must lie in"):
         train_student(splits, {}, settings, HIDDEN, seed=0)
+
+
+def test_fitnets_with_a_reduced_hint_trains_a_small_regressor_and_saves_the_plain_mlp(tiny, monkeypatch):
+    from stages.train_student import build_trainer, method_teacher_outputs
+
+    splits, teacher = tiny
+    settings = {**DISTILL, "method": "fitnets", "epochs": 2,
+                "fitnets": {**DISTILL["fitnets"], "hint_components": 8}}
+    reduced = method_teacher_outputs(teacher, settings)
+    assert {split: values.shape[1] for split, values in reduced["hidden"].items()} == {"train": 8, "val": 8, "test": 8}
+    assert reduced["logits"] is teacher["logits"]
+    assert build_trainer(splits, reduced, settings, HIDDEN).regressor.units == 8
+    _, metrics = train_student(splits, teacher, settings, HIDDEN, seed=0)
+    assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26
+    assert "hint_components=8" in metrics["setting"]
+    too_many = {**settings, "fitnets": {**settings["fitnets"], "hint_components": 2048}}
+    with pytest.raises(ValueError, match=r"distill.fitnets.hint_components must be 0 \(the full hint\) or 1..1024"):
+        train_student(splits, teacher, too_many, HIDDEN, seed=0)
