@@ -103,8 +103,8 @@ def main() -> None:
 
     variants = {method: method_variant(method) for method in METHODS}
     variants[LIVE] = live_teacher_variant
-    # Interleaved rounds, best of each: the first runs in a process are slower (warm-up), and the
-    # machine is shared; the best round is the least disturbed one.
+    # Interleaved rounds, fastest epoch of each: the first runs in a process are slower (warm-up),
+    # and the machine is shared; the fastest epoch is the least disturbed one.
     speeds: dict[str, float] = {}
     for round_number in range(arguments.rounds):
         for name, build in variants.items():
@@ -112,7 +112,7 @@ def main() -> None:
             model, targets = build()
             speed = images_per_second(model, train.images, targets, arguments.epochs, settings["batch_size"])
             speeds[name] = max(speeds.get(name, 0.0), speed)
-            print(f"round {round_number + 1}: {name}: {speed:,.0f} training images/s", flush=True)
+            print(f"round {round_number + 1}: {name}: {speed:,.0f} training images/s (fastest epoch)", flush=True)
     rows = [(name, speed) for name, speed in speeds.items() if name != LIVE]
     live_speed, stored_speed = speeds[LIVE], speeds["kd"]
 
@@ -120,8 +120,8 @@ def main() -> None:
         f"# Student training throughput per method ({source}, {len(train.labels):,} training images)",
         "",
         f"`python bench/methods_benchmark.py --epochs {arguments.epochs} --rounds {arguments.rounds}` — fastest of epochs 2..{arguments.epochs}, batch "
-        f"{settings['batch_size']}, one process; {arguments.rounds} interleaved rounds over all variants, best "
-        f"round of each; {os.cpu_count()} CPU cores.",
+        f"{settings['batch_size']}, one process; {arguments.rounds} interleaved rounds over all variants, fastest "
+        f"epoch of each; {os.cpu_count()} CPU cores.",
         "",
         "| method | training images/s | relative to kd |",
         "|---|---:|---:|",
