@@ -127,3 +127,16 @@ def test_runs_whose_metrics_do_not_match_their_params_are_left_out(caplog):
     warnings = [record.getMessage() for record in caplog.records]
     assert any("moved-skat" in line and "method 'kd'" in line and "'dml'" in line for line in warnings)
     assert any("old-base" in line and "baseline was trained with seed 42" in line and "45" in line for line in warnings)
+
+
+def test_compare_queues_again_a_run_whose_saved_outputs_are_stale():
+    from scripts.compare import pending
+
+    dml = {"peers": 2, "cnn_peer": False}
+    stale = exp_row("moved-skat", 2, 0.905, 0.934, method="dml", settings=dml)
+    stale["data"]["metrics"]["metrics/student.json"]["data"].update(method="kd", seed=42)
+    done = exp_row("spiky-tule", 1, 0.903, 0.910, method="dml", settings=dml)
+    table = experiments_table(exp_show(exp_row("main", 0, 0.90, 0.93), stale, done))
+    point = {"distill.method": "dml", "distill.dml.peers": 2}
+    assert pending([point], SHIPPED, "synthetic", 1, table, {}) == []
+    assert pending([point], SHIPPED, "synthetic", 2, table, {}) == [{**point, "replicate": 2}]
