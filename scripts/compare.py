@@ -19,14 +19,15 @@ import argparse
 import json
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from distillation.cli import run_dvc, run_stage
+from distillation.cli import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, run_stage
 from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments
-from distillation.params import load_params
-from distillation.report import experiments_table, setting_label, source_label
+from distillation.params import load_params, setting_label
+from distillation.report import experiments_table, source_label
 from scripts.report import write_reports
 
 
@@ -46,13 +47,33 @@ def already_run(table: pd.DataFrame, source: str, method: str, settings: dict[st
     return any(row_settings == settings for row_settings in rows["settings"])
 
 
-def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> int:
-    """Queue ``runs`` (each a ``{dotted.key: value}`` of -S overrides) and run them all; return how many."""
-    for overrides in runs:
-        dvc("exp", "run", "--queue", *set_arguments(overrides), capture=True)
-    if runs:
-        dvc("exp", "run", "--run-all", "-j", str(jobs))
-    return len(runs)
+def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> None:
+    """Queue ``runs`` (each a ``{dotted.key: value}`` of -S overrides) and run them all."""
+    names = [queue_experiment(*set_arguments(overrides)) for overrides in runs]
+    if names:
+        run_queue(names, jobs)
+
+
+def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, first_alone: bool = False) -> int:
+    """Run what ``missing()`` lists until it lists nothing; return how many were missing at first.
+
+    ``missing`` is asked again after each pass, so runs that DVC's queue lost are queued again
+    (up to ``QUEUE_ATTEMPTS`` passes). With ``first_alone`` the first run goes before the others: it
+    trains what they all restore from the run-cache (the teacher).
+    """
+    todo = missing()
+    count = len(todo)
+    for _ in range(QUEUE_ATTEMPTS):
+        if not todo:
+            return count
+        if first_alone:
+            queue_and_run(todo[:1], 1)
+            todo, first_alone = todo[1:], False
+        queue_and_run(todo, jobs)
+        todo = missing()
+    if todo:
+        raise ValueError(f"{len(todo)} runs still missing after {QUEUE_ATTEMPTS} passes through DVC's queue; see `dvc queue status`")
+    return count
 
 
 def method_settings(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -86,9 +107,8 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         dvc("repro", "soft_targets", "train_baseline")
-    todo = pending(selection, params, effective, 0, experiments(), common)
     # The first run alone trains the teacher (and the baseline of replicate 0); the rest reuse them.
-    ran = queue_and_run(todo[:1], 1) + queue_and_run(todo[1:], jobs)
+    ran = run_missing(lambda: pending(selection, params, effective, 0, experiments(), common), jobs, first_alone=True)
     print(f"selection: {ran} new runs of {len(selection)} grid points", flush=True)
 
     table = experiments()
@@ -96,11 +116,13 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
     points = {(p["distill.method"], setting_label(method_settings(params, p))): p for p in selection}
     in_grid = [(method, setting) in points for method, setting in zip(table["method"], table["setting"])]
     chosen = choose_settings(table[in_grid], effective)
-    replicate_runs = []
-    for method, setting in chosen.items():
-        for replicate in range(1, config["replicates"]):
-            replicate_runs += pending([points[(method, setting)]], params, effective, replicate, table, common)
-    ran = queue_and_run(replicate_runs, jobs)
+
+    def missing_replicates() -> list[dict[str, Any]]:
+        table = experiments()
+        return [run for method, setting in chosen.items() for replicate in range(1, config["replicates"])
+                for run in pending([points[(method, setting)]], params, effective, replicate, table, common)]
+
+    ran = run_missing(missing_replicates, jobs)
     print(f"replicates: {ran} new runs; chosen on val: {chosen}", flush=True)
     write_reports(experiments_table(json.loads(dvc("exp", "show", "--json", capture=True))))
     print(f"comparison on {effective} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)

@@ -25,7 +25,8 @@ import subprocess
 import sys
 from typing import Any
 
-from distillation.cli import run_dvc as dvc, run_stage
+from distillation.cli import QUEUE_ATTEMPTS, queue_experiment, run_queue, run_stage
+from distillation.cli import run_dvc as dvc
 from distillation.comparison import set_arguments
 
 
@@ -75,13 +76,16 @@ def sweep(grid: list[tuple[str, list[str]]], index: int, count: int, git_remote:
     """Pull, queue and run this host's share, push it; return the experiment names."""
     points = shard_points(grid, index, count)
     dvc("pull", "--run-cache", "--allow-missing")
-    done = existing_experiments()
     names = [name for name, _ in points]
-    for name, point in points:
-        if name not in done:  # an interrupted sweep resumes
-            dvc("exp", "run", "--queue", "--name", name, *set_arguments(point))
-    if any(name not in done for name in names):
-        dvc("exp", "run", "--run-all", "-j", str(jobs))
+    for _ in range(QUEUE_ATTEMPTS):  # runs that DVC's queue lost are queued again
+        done = existing_experiments()
+        # An interrupted sweep resumes: only what is not there yet is queued.
+        queued = [queue_experiment("--name", name, *set_arguments(point)) for name, point in points if name not in done]
+        if not queued or not run_queue(queued, jobs):
+            break
+    missing = sorted(set(names) - existing_experiments())
+    if missing:
+        raise ValueError(f"experiments still missing after {QUEUE_ATTEMPTS} passes through DVC's queue: {' '.join(missing)}")
     if names:
         dvc("exp", "push", git_remote, *names)  # the experiments and their outputs
         shared = subprocess.run([sys.executable, "-m", "dvc", "push", "--run-cache"], capture_output=True, text=True, check=False)

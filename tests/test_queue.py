@@ -1,0 +1,65 @@
+"""Running DVC's queue without `dvc exp run --run-all`, which hangs when the queue loses a task."""
+from __future__ import annotations
+
+import pytest
+
+import distillation.cli as cli
+
+STATUS = """Task     Name        Created    Status
+36826ce  elder-chat  09:09 AM   {elder}
+1957e7f  grade-vacs  09:08 AM   {grade}
+
+Worker status: {workers} active, 0 idle
+"""
+
+
+class FakeQueue:
+    """Answers `dvc queue …` from a script of `status` outputs; records every command."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+        self.commands = []
+
+    def __call__(self, *arguments, capture=True):
+        self.commands.append(arguments)
+        if arguments[:2] == ("queue", "status"):
+            elder, grade, workers = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+            return STATUS.format(elder=elder, grade=grade, workers=workers)
+        if arguments[:3] == ("exp", "run", "--queue"):
+            return "Queueing with overrides '{'params.yaml': ['x=2']}'.\nQueued experiment 'pudgy-cors' for future execution.\n"
+        return ""
+
+
+def test_queue_status_reads_tasks_and_workers(monkeypatch):
+    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Running", "Success", 2)]))
+    assert cli.queue_status() == ({"elder-chat": "Running", "grade-vacs": "Success"}, 2)
+
+
+def test_queue_experiment_returns_the_name_dvc_gave(monkeypatch):
+    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Queued", "Queued", 0)]))
+    assert cli.queue_experiment("-S", "x=2") == "pudgy-cors"
+
+
+def test_a_task_left_running_without_workers_is_killed_and_reported_lost(monkeypatch, capsys):
+    # As seen in a test run: one task done, the other "Running" forever with every worker gone.
+    fake = FakeQueue([("Running", "Running", 2), ("Running", "Success", 0)])
+    monkeypatch.setattr(cli, "run_dvc", fake)
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0) == ["elder-chat"]
+    assert ("queue", "kill", "elder-chat") in fake.commands
+    assert fake.commands.count(("queue", "start", "-j", "2")) == 2  # workers started again for what is left
+    assert "lost elder-chat" in capsys.readouterr().err
+
+
+def test_a_pause_shorter_than_the_stall_limit_is_waited_out(monkeypatch):
+    # No worker for a poll or two happens between tasks; nothing is killed then.
+    pause = [("Queued", "Success", 0)] * (cli.STALLED_POLLS - 1)
+    fake = FakeQueue([("Running", "Running", 1), *pause, ("Running", "Success", 1), ("Success", "Success", 0)])
+    monkeypatch.setattr(cli, "run_dvc", fake)
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0) == []
+    assert not any(command[:2] == ("queue", "kill") for command in fake.commands)
+
+
+def test_a_run_that_fails_on_its_own_is_one_error_naming_it(monkeypatch):
+    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Failed", "Success", 0)]))
+    with pytest.raises(ValueError, match=r"queued experiments failed: elder-chat; see `dvc queue logs elder-chat`"):
+        cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0)
