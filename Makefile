@@ -1,22 +1,34 @@
 # Two commands do all set-up:  `make repro` runs the pipeline, `make test` runs the tests.
-# Both create .venv and install the pinned requirements on first use.
+# Both create .venv on first use and install exactly the lock: every package, transitive ones
+# included, at a pinned version with its hashes.
 PYTHON ?= python3
 # GPU=1: TensorFlow with CUDA (requirements-gpu.txt) in its own environment, never beside the CPU build.
 VENV := $(if $(GPU),.venv-gpu,.venv)
-REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+LOCK := $(if $(GPU),requirements-gpu.txt,requirements.txt)
 BIN := $(VENV)/bin
 # DVC runs each stage as `python -m stages.<name>`: the venv's python must come first.
 export PATH := $(abspath $(BIN)):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL := 2
 JOBS ?= 2
 MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
+# `make lock` resolves as of this day (uv's --exclude-newer), so the same inputs give the same lock.
+LOCK_DATE ?= $(shell date -u +%F)
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: repro test metrics report compare sweep clean-venv
+.PHONY: repro test metrics report compare sweep lock clean-venv
 
-$(BIN)/.installed: $(REQUIREMENTS) requirements-common.txt
+# uv itself comes from the lock too (hash-checked by pip), then installs the rest of it.
+$(BIN)/.installed: $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r $(REQUIREMENTS)
+	sed -n '/^uv==/,/# via/p' $(LOCK) > $(VENV)/uv-requirement.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
 	touch $@
+
+# Re-resolve both locks from the *.in files as of LOCK_DATE (default today); then `make test`.
+lock: $(BIN)/.installed
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-gpu.in -o requirements-gpu.txt
 
 repro: $(BIN)/.installed
 	$(BIN)/dvc repro

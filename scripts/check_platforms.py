@@ -1,93 +1,138 @@
-"""Prove which TensorFlow each platform gets from requirements.txt, with pip's own resolution.
+"""Check the locks: current, fully pinned, one TensorFlow per platform, installable everywhere.
 
     python -m scripts.check_platforms
 
-For Linux x86-64, Linux aarch64, macOS arm64 and Windows x86-64: evaluates the environment
-markers of requirements.txt's TensorFlow lines for that platform (exactly one must apply: never
-both builds, never none), then asks pip to resolve that requirement for the platform's wheel
-tags without downloading (``pip install --dry-run --only-binary=:all: --platform …``). Prints
-a line per platform; exits 1 if any platform would get no TensorFlow, two, or no wheel.
+``requirements.txt`` (CPU: Linux x86-64 and aarch64, macOS arm64, Windows x86-64) and
+``requirements-gpu.txt`` (CUDA: Linux x86-64) are uv's universal locks of the ``*.in`` files
+(``make lock``). For each lock this checks that every package is pinned (``==``) with hashes;
+that re-running the command in its header (``--exclude-newer`` makes it repeatable) gives the
+same lock, i.e. nobody edited an input without re-locking; and, per platform, that uv's own
+resolver (``uv pip install --dry-run --python-platform …``) installs it there with exactly one
+TensorFlow build. Prints a line per platform; exits 1 naming what failed.
 """
 from __future__ import annotations
 
-import json
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from distillation.cli import run_stage
 
-REQUIREMENTS = Path("requirements.txt")
-# name → (marker environment, pip platform tags of its wheels)
+CPU_LOCK = Path("requirements.txt")
+GPU_LOCK = Path("requirements-gpu.txt")
+# name → uv's --python-platform target
 PLATFORMS = {
-    "Linux x86-64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix"},
-                     ["manylinux_2_27_x86_64", "manylinux_2_28_x86_64"]),
-    "Linux aarch64": ({"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "aarch64", "os_name": "posix"},
-                      ["manylinux_2_27_aarch64", "manylinux_2_28_aarch64"]),
-    "macOS arm64": ({"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64", "os_name": "posix"},
-                    ["macosx_12_0_arm64"]),
-    "Windows x86-64": ({"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64", "os_name": "nt"},
-                       ["win_amd64"]),
+    "Linux x86-64": "x86_64-manylinux_2_28",
+    "Linux aarch64": "aarch64-manylinux_2_28",
+    "macOS arm64": "aarch64-apple-darwin",
+    "Windows x86-64": "x86_64-pc-windows-msvc",
 }
+LOCK_PLATFORMS = {CPU_LOCK: list(PLATFORMS), GPU_LOCK: ["Linux x86-64"]}
 PYTHON_VERSION = "3.11"
+TENSORFLOW_BUILDS = ("tensorflow", "tensorflow-cpu")
+_OFFLINE_SIGNS = ("Failed to fetch", "dns error", "Network is unreachable", "Could not connect", "error sending request")
 
 
-def tensorflow_requirements(path: Path = REQUIREMENTS) -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    requirements = [Requirement(line) for line in lines if line and not line.startswith("-")]
-    return [requirement for requirement in requirements if requirement.name.startswith("tensorflow")]
+class IndexUnreachable(ConnectionError):
+    """The package index cannot be reached from here."""
 
 
-def selected(requirements: list[Requirement], marker_environment: dict[str, str]) -> list[Requirement]:
-    environment = {**default_environment(), **marker_environment, "python_version": PYTHON_VERSION,
-                   "python_full_version": f"{PYTHON_VERSION}.0"}
-    return [r for r in requirements if r.marker is None or r.marker.evaluate(environment)]
+def locked_requirements(lock: Path) -> list[tuple[Requirement, list[str]]]:
+    """Every entry of a lock: the requirement (with its marker) and its ``--hash`` values."""
+    entries = []
+    for entry in re.sub(r"\\\n", " ", lock.read_text()).splitlines():
+        entry = entry.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        requirement_text, *hash_options = entry.split(" --hash=")
+        entries.append((Requirement(requirement_text.strip()), [option.strip() for option in hash_options]))
+    return entries
 
 
-def pip_resolves(requirement: Requirement, platform_tags: list[str]) -> str:
-    """What pip would install for ``requirement`` on those wheel tags ('' if nothing)."""
-    specifier = f"{requirement.name}{requirement.specifier}"
+def unpinned(lock: Path) -> list[str]:
+    """Entries of ``lock`` without an exact version or without hashes."""
+    return [str(requirement) for requirement, hashes in locked_requirements(lock)
+            if not hashes or len(requirement.specifier) != 1 or next(iter(requirement.specifier)).operator != "=="]
+
+
+def pins_for_this_interpreter(lock: Path) -> dict[str, str]:
+    """{package: version} that ``lock`` installs on the running platform and Python."""
+    pins = {}
+    for requirement, _ in locked_requirements(lock):
+        if requirement.marker is None or requirement.marker.evaluate():
+            pins[canonicalize_name(requirement.name)] = next(iter(requirement.specifier)).version
+    return pins
+
+
+def installed_packages() -> dict[str, str]:
+    """{package: version} of every distribution installed in the running environment."""
+    return {canonicalize_name(distribution.metadata["Name"]): distribution.version for distribution in metadata.distributions()}
+
+
+def _uv(*arguments: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "uv", *arguments], capture_output=True, text=True, check=False)
+    if result.returncode != 0 and any(sign in result.stderr for sign in _OFFLINE_SIGNS):
+        raise IndexUnreachable("uv cannot reach the package index")
+    return result
+
+
+def planned_install(lock: Path, platform: str) -> dict[str, str]:
+    """{package: version} that uv would install from ``lock`` on ``platform`` (nothing is installed)."""
     with tempfile.TemporaryDirectory() as target:
-        command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--only-binary=:all:",
-                   "--python-version", PYTHON_VERSION, "--target", target, "--quiet", "--report", "-", specifier]
-        for tag in platform_tags:
-            command += ["--platform", tag]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = _uv("pip", "install", "--dry-run", "--no-deps", "--require-hashes", "--python-platform", PLATFORMS[platform],
+                     "--python-version", PYTHON_VERSION, "--target", target, "-r", str(lock))
     if result.returncode != 0:
-        if any(sign in result.stderr for sign in ("Failed to establish", "NewConnectionError", "Network is unreachable", "Temporary failure in name resolution")):
-            raise ConnectionError("pip cannot reach the package index")
-        return ""
+        raise ValueError(f"{lock}: uv cannot install it on {platform}: {result.stderr.strip().splitlines()[-1]}")
+    planned = re.findall(r"^ \+ (\S+)==(\S+)$", result.stderr + result.stdout, flags=re.MULTILINE)
+    return {canonicalize_name(name): version for name, version in planned}
 
-    report = json.loads(result.stdout)
-    return ", ".join(f"{item['metadata']['name']} {item['metadata']['version']} ({Path(item['download_info']['url']).name})"
-                     for item in report.get("install", []))
+
+def relocked_differences(lock: Path) -> list[str]:
+    """Lines that differ between ``lock`` and what the command in its header makes now."""
+    header = lock.read_text().splitlines()[1].lstrip("# ").strip()
+    command = shlex.split(header)
+    if command[:3] != ["uv", "pip", "compile"] or "-o" not in command:
+        raise ValueError(f"{lock}: its second line is not the `uv pip compile … -o {lock}` command that made it")
+    with tempfile.TemporaryDirectory() as folder:
+        fresh = Path(folder) / lock.name
+        command[command.index("-o") + 1] = str(fresh)
+        result = _uv(*command[1:], "--quiet")
+        if result.returncode != 0:
+            raise ValueError(f"{lock}: re-locking failed: {result.stderr.strip().splitlines()[-1]}")
+        old, new = lock.read_text().splitlines()[2:], fresh.read_text().splitlines()[2:]
+    return [line for line in set(old) ^ set(new)]
+
+
+def check_lock(lock: Path) -> list[str]:
+    """Print what ``lock`` gives each of its platforms; return the failures (empty when all is well)."""
+    failures = [f"{lock}: not pinned with hashes: {entry}" for entry in unpinned(lock)]
+    changed = relocked_differences(lock)
+    if changed:
+        failures.append(f"{lock}: `make lock` with its own date gives a different lock ({len(changed)} lines differ, e.g. {sorted(changed)[0]!r}); "
+                        "an input changed without re-locking")
+    for platform in LOCK_PLATFORMS[lock]:
+        planned = planned_install(lock, platform)
+        builds = [f"{name}=={planned[name]}" for name in TENSORFLOW_BUILDS if name in planned]
+        print(f"{lock} on {platform}: {len(planned)} packages, {', '.join(builds) or 'NO TENSORFLOW'}")
+        if len(builds) != 1:
+            failures.append(f"{lock}: {platform} gets {len(builds)} TensorFlow builds ({', '.join(builds) or 'none'}); expected exactly one")
+    return failures
 
 
 def main() -> None:
-    requirements = tensorflow_requirements()
     try:
-        report_platforms(requirements)
-    except ConnectionError as error:
-        raise ValueError(f"{REQUIREMENTS}: cannot check platforms: {error}") from None
-
-
-def report_platforms(requirements: list[Requirement]) -> None:
-    failures = 0
-    for name, (environment, tags) in PLATFORMS.items():
-        chosen = selected(requirements, environment)
-        if len(chosen) != 1:
-            failures += 1
-            print(f"{name}: {len(chosen)} TensorFlow requirements apply ({', '.join(map(str, chosen)) or 'none'}); expected exactly one")
-            continue
-        resolved = pip_resolves(chosen[0], tags)
-        failures += not resolved
-        print(f"{name}: {chosen[0].name}{chosen[0].specifier} → {resolved or 'NO WHEEL FOUND'}")
+        failures = [failure for lock in LOCK_PLATFORMS for failure in check_lock(lock)]
+    except IndexUnreachable as error:
+        raise ValueError(f"cannot check the locks: {error}") from None
     if failures:
-        raise ValueError(f"{REQUIREMENTS}: {failures} platform(s) without exactly one installable TensorFlow")
+        raise ValueError("; ".join(failures))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every platform gets exactly one TensorFlow build from requirements.txt, and pip finds its wheel."""
+"""The locks: every package pinned with hashes, this environment exactly the lock, one TensorFlow per platform."""
 from __future__ import annotations
 
 import subprocess
@@ -7,24 +7,30 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT
-from scripts.check_platforms import PLATFORMS, selected, tensorflow_requirements
+from scripts.check_platforms import CPU_LOCK, GPU_LOCK, installed_packages, pins_for_this_interpreter, unpinned
 
 EXPECTED = {"Linux x86-64": "tensorflow-cpu", "Linux aarch64": "tensorflow", "macOS arm64": "tensorflow", "Windows x86-64": "tensorflow-cpu"}
 
 
-@pytest.mark.parametrize("platform", list(PLATFORMS))
-def test_markers_pick_exactly_one_tensorflow(platform):
-    environment, _ = PLATFORMS[platform]
-    [requirement] = selected(tensorflow_requirements(PROJECT_ROOT / "requirements.txt"), environment)
-    assert requirement.name == EXPECTED[platform]
+@pytest.mark.parametrize("lock", [CPU_LOCK, GPU_LOCK])
+def test_every_locked_package_is_pinned_with_hashes(lock):
+    assert unpinned(PROJECT_ROOT / lock) == []
 
 
-def test_pip_resolves_a_wheel_for_every_platform():
+def test_this_environment_is_exactly_the_lock():
+    """Every installed package at its locked version, and nothing the lock does not hold."""
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("not running in the project's virtual environment")
+    assert installed_packages() == pins_for_this_interpreter(PROJECT_ROOT / CPU_LOCK)
+
+
+def test_uv_installs_the_locks_on_every_platform_with_one_tensorflow():
     result = subprocess.run([sys.executable, "-m", "scripts.check_platforms"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=600)
     if "cannot reach the package index" in result.stderr:
         pytest.skip("no package index reachable from here")
     assert result.returncode == 0, result.stdout + result.stderr
     for platform, package in EXPECTED.items():
-        line = next(line for line in result.stdout.splitlines() if line.startswith(platform))
-        assert f"→ {package.replace('-', '_')} 2.21.0" in line, line
+        line = next(line for line in result.stdout.splitlines() if line.startswith(f"{CPU_LOCK} on {platform}:"))
+        assert line.endswith(f"{package}==2.21.0"), line
+    assert f"{GPU_LOCK} on Linux x86-64:" in result.stdout and result.stdout.rstrip().endswith("tensorflow==2.21.0")
