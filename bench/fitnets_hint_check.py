@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from distillation.comparison import mean_interval  # noqa: E402
 from distillation.emnist import read_emnist_mat  # noqa: E402
 from distillation.params import load_params  # noqa: E402
-from distillation.prepared import prepare_splits  # noqa: E402
+from distillation.splitting import prepare_splits  # noqa: E402
 from stages.soft_targets import teacher_outputs  # noqa: E402
 from stages.train_student import train_student  # noqa: E402
 from stages.train_teacher import train_teacher  # noqa: E402

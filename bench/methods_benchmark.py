@@ -28,7 +28,7 @@ from distillation.emnist import read_emnist_mat  # noqa: E402
 from distillation.methods import METHODS  # noqa: E402
 from distillation.models import build_teacher  # noqa: E402
 from distillation.params import load_params  # noqa: E402
-from distillation.prepared import prepare_splits  # noqa: E402
+from distillation.splitting import prepare_splits  # noqa: E402
 from distillation.training import configure_runtime, make_optimizer  # noqa: E402
 from stages.soft_targets import teacher_outputs  # noqa: E402
 from stages.train_student import build_trainer, method_teacher_outputs, student_targets  # noqa: E402

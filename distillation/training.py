@@ -1,4 +1,4 @@
-"""Seeding, fitting with early stopping on val, one final evaluation, and model files."""
+"""Seeding, fitting with early stopping on val, and one final evaluation (model files: :mod:`distillation.model_files`)."""
 from __future__ import annotations
 
 import os
@@ -17,10 +17,9 @@ from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 from scmrepo.exceptions import SCMError
 
-from distillation.atomic import atomic_output
+from distillation.model_files import EVALUATION_BATCH
 from distillation.prepared import PreparedSplit
 
-EVALUATION_BATCH = 1024
 # Every MLP, the baseline and the student of every method, stops on the same quantity: its own
 # val accuracy. A method's own loss is not comparable across methods (KD's soft term, DML's
 # peers), and accuracy is what the comparison selects on.
@@ -147,29 +146,6 @@ def classifier_metrics(model: keras.Model, splits: dict[str, PreparedSplit], run
         "train_images_per_second": round(run.images_per_second),
         "device": training_device(),
     }
-
-
-def save_model(model: keras.Model, path: str | Path) -> None:
-    """Save architecture and weights as a native ``.keras`` file, atomically.
-
-    No optimizer state: the files are for inference, and their sizes are compared across models.
-    """
-    inference_model = type(model).from_config(model.get_config())  # uncompiled: no optimizer
-    inference_model.set_weights(model.get_weights())
-    with atomic_output(path) as temporary:
-        inference_model.save(temporary)
-
-
-def load_model(path: str | Path) -> keras.Model:
-    """Load a ``.keras`` model in safe mode (no code from the file is executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: model not found; run the stage that trains it first")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
-
-
-def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    return model.predict(images, batch_size=EVALUATION_BATCH, verbose=0).astype(np.float32)
 
 
 def train_classifier(

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from distillation.atomic import atomic_output
-from distillation.cli import run_dvc, run_stage
+from distillation.cli import run_stage
+from distillation.dvc_queue import run_dvc
 from distillation.comparison import chart_name, choose_settings, methods_markdown, save_gain_chart, summarise_methods
 from distillation.report import experiments_table, markdown_report, save_heatmap, seed_summary
 

@@ -25,8 +25,9 @@ import subprocess
 import sys
 from typing import Any
 
-from distillation.cli import QUEUE_ATTEMPTS, queue_experiment, run_queue, run_stage
-from distillation.cli import run_dvc as dvc
+from distillation.cli import run_stage
+from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_queue
+from distillation.dvc_queue import run_dvc as dvc
 from distillation.comparison import set_arguments
 
 

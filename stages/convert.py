@@ -12,7 +12,8 @@ from distillation.emnist import read_emnist_mat
 from distillation.params import load_params
 from distillation.plots import save_sample_grid
 from distillation.paths import PREPARED_DIR, RAW_MAT, SAMPLES_PLOT
-from distillation.prepared import PreparedSplit, prepare_splits, save_split
+from distillation.prepared import PreparedSplit, save_split
+from distillation.splitting import prepare_splits
 
 
 def convert(mat_path: Path, output_dir: Path, val_fraction: float, seed: int) -> dict[str, PreparedSplit]:

@@ -32,7 +32,7 @@ from distillation.paths import (
 )
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_logits
-from distillation.training import load_model, predict_logits
+from distillation.model_files import load_model, predict_logits
 
 LATENCY_REPEATS = {1: 200, 256: 20}
 

@@ -14,7 +14,7 @@ from distillation.models import with_hidden_output
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, model_path
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import save_teacher_hidden, save_teacher_logits
-from distillation.training import EVALUATION_BATCH, load_model
+from distillation.model_files import EVALUATION_BATCH, load_model
 
 
 def teacher_outputs(teacher: keras.Model, splits: dict[str, PreparedSplit]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

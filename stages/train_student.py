@@ -18,6 +18,7 @@ import numpy as np
 from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.methods import StudentTrainer, TrainingContext, method_trainer
+from distillation.model_files import save_model
 from distillation.models import build_mlp
 from distillation.params import load_params, setting_label
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path, training_log_dir
@@ -30,7 +31,6 @@ from distillation.training import (
     configure_runtime,
     fit_with_early_stopping,
     make_optimizer,
-    save_model,
 )
 
 TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEACHER_HIDDEN, load_teacher_hidden)}

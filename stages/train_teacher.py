@@ -12,7 +12,8 @@ from distillation.models import build_teacher
 from distillation.params import load_params
 from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
 from distillation.prepared import PreparedSplit, load_prepared
-from distillation.training import configure_runtime, save_model, train_classifier
+from distillation.model_files import save_model
+from distillation.training import configure_runtime, train_classifier
 
 
 def train_teacher(

@@ -7,7 +7,7 @@ import pytest
 from distillation.methods import METHODS
 from distillation.params import setting_label
 from distillation.prepared import load_prepared
-from distillation.training import load_model, save_model
+from distillation.model_files import load_model, save_model
 from stages.convert import convert
 from stages.soft_targets import teacher_outputs
 from stages.train_student import load_teacher_outputs, train_student

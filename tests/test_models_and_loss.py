@@ -53,7 +53,8 @@ def test_lambda_zero_and_t_one_is_cross_entropy_against_the_teacher_distribution
 
 
 def test_saved_model_round_trips_in_safe_mode_without_optimizer_state(tmp_path):
-    from distillation.training import compile_classifier, load_model, save_model
+    from distillation.model_files import load_model, save_model
+    from distillation.training import compile_classifier
 
     model = compile_classifier(build_mlp(26), {"optimizer": "adam", "learning_rate": 1e-3})
     images, labels = np.random.default_rng(0).random((16, 28, 28, 1), np.float32), np.arange(16) % 26

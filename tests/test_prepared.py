@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from distillation.emnist import read_emnist_mat
-from distillation.prepared import load_split, prepare_splits, save_split, stratified_validation_mask
+from distillation.prepared import load_split, save_split
+from distillation.splitting import prepare_splits, stratified_validation_mask
 
 
 def test_validation_mask_takes_the_fraction_of_every_class_and_is_seeded():

@@ -103,7 +103,7 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
     assert git("push", "-q", "origin", "student@v1.0.0", cwd=project).returncode == 0
     fetched = dvc("artifacts", "get", str(bare), "student", "-o", str(tmp_path / "student.keras"), cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr[-3000:]
-    from distillation.training import load_model
+    from distillation.model_files import load_model
 
     assert load_model(tmp_path / "student.keras").count_params() > 0
 

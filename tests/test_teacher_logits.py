@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from distillation.emnist import read_emnist_mat
-from distillation.prepared import PreparedSplit, prepare_splits
+from distillation.prepared import PreparedSplit
+from distillation.splitting import prepare_splits
 from distillation.teacher_logits import load_teacher_logits, save_teacher_logits
 
 

@@ -1,0 +1,88 @@
+"""Running DVC and its task queue from the scripts (``make compare``, ``make sweep``, ``make report``)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+# `dvc queue status` costs a second of CPU that the runs need: poll often at first (short runs),
+# then back off to this.
+QUEUE_POLL_SECONDS = 15.0
+# Polls in a row with tasks left but no worker before the queue counts as stalled: workers
+# take a moment to start, and between two tasks.
+STALLED_POLLS = 3
+QUEUE_ATTEMPTS = 3  # passes through the queue before a run that keeps going missing is an error
+
+
+def run_dvc(*arguments: str, capture: bool = True) -> str:
+    """Run DVC with this interpreter (its output shown live unless ``capture``); return stdout.
+
+    A failure is one ``ValueError`` line naming the command and, when captured, DVC's last word.
+    """
+    result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=capture, text=True, check=False)
+    if result.returncode != 0:
+        detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
+        raise ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
+    return result.stdout if capture else ""
+
+
+def queue_experiment(*arguments: str) -> str:
+    """``dvc exp run --queue`` with ``arguments`` (e.g. ``-S key=value``); return the queued run's name."""
+    output = run_dvc("exp", "run", "--queue", *arguments)
+    named = re.search(r"Queued experiment '([^']+)'", output)
+    if not named:
+        raise ValueError(f"`dvc exp run --queue {' '.join(arguments)}` did not say which experiment it queued")
+    return named.group(1)
+
+
+def queue_status() -> tuple[dict[str, str], int]:
+    """``dvc queue status`` as ({experiment name: status}, number of workers, active or idle)."""
+    tasks, workers = {}, 0
+    for line in run_dvc("queue", "status").splitlines():
+        fields = line.split()
+        counts = re.match(r"Worker status: (\d+) active, (\d+) idle", line.strip())
+        if counts:
+            workers = int(counts.group(1)) + int(counts.group(2))
+        elif len(fields) >= 3 and fields[0] != "Task" and fields[-1] in ("Queued", "Running", "Success", "Failed"):
+            tasks[fields[1]] = fields[-1]
+    return tasks, workers
+
+
+def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECONDS) -> list[str]:
+    """Run the queued experiments ``names`` on ``jobs`` workers; return those DVC's queue lost.
+
+    Not ``dvc exp run --run-all``: that waits forever when DVC's task queue loses a task (every
+    worker gone, one task left "Running" with no log; treeverse/dvc#8165, #10398, #10562 — it
+    happened to our tests). This starts workers, polls ``dvc queue status``, starts workers again
+    when queued tasks are left without any, and kills tasks left "Running" without a worker.
+    The killed ones are returned for the caller to queue again. A run that fails on its own
+    raises one ``ValueError`` line that names it.
+    """
+    lost: list[str] = []
+    stalled, done_before, delay = 0, -1, min(1.0, poll_seconds)
+    run_dvc("queue", "start", "-j", str(jobs))
+    while True:
+        time.sleep(delay)
+        delay = min(2 * delay, poll_seconds)
+        tasks, workers = queue_status()
+        mine = {name: tasks.get(name, "Success") for name in names if name not in lost}
+        done = sum(status == "Success" for status in mine.values())
+        if done != done_before:
+            print(f"queue: {done} of {len(names)} runs done", flush=True)
+            done_before = done
+        failed = [name for name, status in mine.items() if status == "Failed"]
+        if failed:
+            raise ValueError(f"queued experiments failed: {', '.join(failed)}; see `dvc queue logs {failed[0]}`")
+        waiting = [name for name, status in mine.items() if status == "Queued"]
+        running = [name for name, status in mine.items() if status == "Running"]
+        if not waiting and not running:
+            return lost
+        stalled = 0 if workers else stalled + 1
+        if stalled >= STALLED_POLLS:
+            if running:
+                run_dvc("queue", "kill", *running)
+                lost += running
+                print(f"warning: DVC's queue lost {', '.join(running)} (no worker runs it); will queue it again", file=sys.stderr)
+            run_dvc("queue", "start", "-j", str(jobs))
+            stalled = 0

@@ -1,0 +1,43 @@
+"""Every stage depends on exactly the project code it imports, derived from the code itself."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import PROJECT_ROOT
+from scripts.check_stage_deps import dependency_problems, import_closure
+
+
+def test_every_stage_depends_on_exactly_its_import_closure():
+    assert dependency_problems(PROJECT_ROOT) == []
+
+
+def test_the_closure_follows_imports_through_modules_and_parent_packages():
+    closure = {str(path) for path in import_closure("stages.train_student", PROJECT_ROOT)}
+    # stage → methods registry → one method → losses; and the packages on the way.
+    assert {"stages/train_student.py", "distillation/methods/__init__.py", "distillation/methods/fitnets.py",
+            "distillation/losses.py", "distillation/__init__.py", "stages/__init__.py"} <= closure
+    # Nothing the student never runs: the report, the comparison, DVC's queue runner.
+    assert not closure & {"distillation/report.py", "distillation/comparison.py", "distillation/dvc_queue.py"}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_a_missing_and_an_extra_code_dependency_are_each_named(tmp_path):
+    _write(tmp_path, {
+        "stages/__init__.py": '"""Stages."""\n',
+        "stages/train.py": "from distillation.helpers import fit\n",
+        "distillation/__init__.py": '"""Library."""\n',
+        "distillation/helpers.py": "from distillation.shared import SEED\n",
+        "distillation/shared.py": "SEED = 1\n",
+        "distillation/report.py": "X = 1\n",
+        "dvc.yaml": "stages:\n  train:\n    cmd: python -m stages.train\n    deps:\n"
+                    "      - stages/train.py\n      - distillation/helpers.py\n      - distillation/report.py\n      - data/in.csv\n",
+    })
+    assert dependency_problems(tmp_path) == [
+        "dvc.yaml: stage train runs code it does not depend on: distillation/shared.py",
+        "dvc.yaml: stage train depends on code it never runs: distillation/report.py",
+    ]
