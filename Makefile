@@ -46,7 +46,7 @@ metrics: $(BIN)/.installed
 report: $(BIN)/.installed
 	$(BIN)/python -m scripts.report $(if $(NO_PULL),--no-pull)
 
-# One host's share of a grid, e.g. make sweep GRID="distill.kd.temp=1,2,5,10 distill.kd.lambda=0.1,0.5" SHARD=1/2
+# One host's share of a grid, e.g. make sweep GRID="distill.temp=1,2,5,10 distill.lambda=0.1,0.5" SHARD=1/2
 SHARD ?= 1/1
 sweep: $(BIN)/.installed
 	$(BIN)/python -m scripts.sweep --grid "$(GRID)" --shard $(SHARD) --jobs $(JOBS)

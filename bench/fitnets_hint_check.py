@@ -73,7 +73,7 @@ def main() -> None:
         "",
         f"`python bench/fitnets_hint_check.py --components {' '.join(map(str, arguments.components))} "
         f"--replicates {arguments.replicates}`; shipped params otherwise (hint_weight "
-        f"{params['distill']['fitnets']['hint_weight']:g}, T {params['distill']['fitnets']['temp']:g}, "
+        f"{params['distill']['fitnets']['hint_weight']:g}, T {params['distill']['temp']:g}, "
         f"λ {params['distill']['fitnets']['lambda']:g}); teacher test {100 * teacher_metrics['test_accuracy']:.2f} %; "
         f"variants interleaved per replicate in one process; {os.cpu_count()} CPU cores; "
         f"{(time.perf_counter() - started) / 60:.1f} min in all.",

@@ -83,7 +83,7 @@ def main() -> None:
 
     from keras.distillation import Distiller, LogitsDistillation
 
-    kd = params["distill"]["kd"]
+    distill = params["distill"]
 
     def method_variant(method: str):
         def build():
@@ -97,7 +97,7 @@ def main() -> None:
         # The same KD epoch with the teacher run inside every step, as Keras's own Distiller does.
         student = build_trainer(splits, {"logits": logits}, {**settings, "method": "kd"}, hidden_units).student
         live = Distiller(teacher=teacher_model, student=student,
-                         distillation_losses=LogitsDistillation(temperature=kd["temp"]), student_loss_weight=kd["lambda"])
+                         distillation_losses=LogitsDistillation(temperature=distill["temp"]), student_loss_weight=distill["lambda"])
         live.compile(optimizer=make_optimizer(settings), loss="sparse_categorical_crossentropy")
         return live, train.labels
 

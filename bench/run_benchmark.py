@@ -6,7 +6,7 @@
 
 It copies the project into a temporary directory, makes an EMNIST-layout `.mat` with the
 synthetic generator, runs every stage as DVC would (one process each, timed with its own peak
-resident memory), then times a no-op `dvc repro` and `dvc exp run -S distill.kd.temp=7`. The
+resident memory), then times a no-op `dvc repro` and `dvc exp run -S distill.temp=7`. The
 Markdown table goes to stdout and to `bench/results-<label>.md`.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def run(scale: float, original: bool) -> str:
         subprocess.run(["git", "commit", "-qm", "bench"], cwd=directory, check=True)
         noop_seconds, _ = timed([sys.executable, "-m", "dvc", "repro"], directory, log)
         experiment_seconds, _ = timed(
-            [sys.executable, "-m", "dvc", "exp", "run", "-S", "distill.kd.temp=7"], directory, log
+            [sys.executable, "-m", "dvc", "exp", "run", "-S", "distill.temp=7"], directory, log
         )
 
     lines = [
@@ -108,7 +108,7 @@ def run(scale: float, original: bool) -> str:
         f"| **total** | **{total:.1f}** ({total / 60:.1f} min) | | | | |",
         "",
         f"- no-op `dvc repro` (everything up to date): {noop_seconds:.2f} s",
-        f"- `dvc exp run -S distill.kd.temp=7` (only the student and evaluate re-run): {experiment_seconds:.1f} s",
+        f"- `dvc exp run -S distill.temp=7` (only the student and evaluate re-run): {experiment_seconds:.1f} s",
         f"- machine: {os.cpu_count()} CPU cores; Python {sys.version.split()[0]}",
         "",
     ]

@@ -103,29 +103,30 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "baseline.hidden_units": POSITIVE_INT,
     **_training_rules("distill"),
     "distill.method": _text,  # checked against the method sections below, in validate()
+    # Shared by the methods that declare them (StudentTrainer.shared_params): one knob, one meaning.
+    "distill.temp": POSITIVE_FLOAT,
+    "distill.lambda": NON_NEGATIVE_FLOAT,
     # One section per method (distill.<method>): only the running method's is a DVC dependency.
-    "distill.kd.temp": POSITIVE_FLOAT,
-    "distill.kd.lambda": NON_NEGATIVE_FLOAT,
     "distill.kd.t2_scale": _boolean,
-    "distill.dkd.temp": POSITIVE_FLOAT,
     "distill.dkd.alpha": NON_NEGATIVE_FLOAT,
     "distill.dkd.beta": NON_NEGATIVE_FLOAT,
     "distill.dkd.warmup_epochs": _number(int, 0),
     "distill.fitnets.hint_weight": NON_NEGATIVE_FLOAT,
-    "distill.fitnets.temp": POSITIVE_FLOAT,
-    "distill.fitnets.lambda": NON_NEGATIVE_FLOAT,
     "distill.fitnets.hint_components": _number(int, 0),  # 0: the full hint; its upper bound is the teacher's width
     "distill.dml.peers": _number(int, 2),
     "distill.dml.cnn_peer": _boolean,
     "distill.label_smoothing.epsilon": FRACTION,
     "distill.teacher_free.correct_probability": _number(float, 0, 1, low_open=True, high_open=True),
-    "distill.teacher_free.temp": POSITIVE_FLOAT,
-    "distill.teacher_free.lambda": NON_NEGATIVE_FLOAT,
 }
 # The methods are the sections under distill that have params of their own.
 METHOD_NAMES = tuple(dict.fromkeys(key.split(".")[1] for key in RULES if key.startswith("distill.") and key.count(".") == 2))
-# Keys that moved into the kd section when other methods arrived.
-MOVED = {f"distill.{name}": f"distill.kd.{name}" for name in ("temp", "lambda", "t2_scale")}
+# Keys of earlier versions → their keys now: each method's temperature and λ became the shared
+# distill.temp / distill.lambda, and T² scaling is KD's own.
+MOVED = {
+    **{f"distill.{method}.temp": "distill.temp" for method in ("kd", "dkd", "fitnets", "teacher_free")},
+    **{f"distill.{method}.lambda": "distill.lambda" for method in ("kd", "fitnets", "teacher_free")},
+    "distill.t2_scale": "distill.kd.t2_scale",
+}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -159,7 +160,7 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     flat = flatten(raw)
     for key in flat:
         if key in MOVED:
-            raise ParamsError(f"params.yaml: '{key}' is now '{MOVED[key]}' (each method has its own section)")
+            raise ParamsError(f"params.yaml: '{key}' is now '{MOVED[key]}'")
         if key not in RULES:
             nearest = difflib.get_close_matches(key, RULES, n=1)
             hint = f"; did you mean '{nearest[0]}'?" if nearest else ""

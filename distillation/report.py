@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from distillation.atomic import atomic_output
+from distillation.methods import METHODS, method_settings
 from distillation.params import setting_label
 from distillation.paths import MODEL_NAMES
 
@@ -72,7 +73,7 @@ def experiments_table(exp_show: list[dict[str, Any]]) -> pd.DataFrame:
         metrics = data.get("metrics") or {}
         distill = params.get("distill") or {}
         method = distill.get("method")
-        settings = distill.get(method) if isinstance(distill.get(method), dict) else {}
+        settings = method_settings(distill) if method in METHODS else {}
         row: dict[str, Any] = {
             "experiment": name,
             "rev": rev,
@@ -84,7 +85,7 @@ def experiments_table(exp_show: list[dict[str, Any]]) -> pd.DataFrame:
             "epoch_cap": distill.get("epochs"),
         }
         for column in KD_COLUMNS:
-            row[column] = (distill.get("kd") or {}).get(column) if method == "kd" else None
+            row[column] = settings.get(column) if method == "kd" else None
         for model in MODEL_NAMES:
             model_metrics = _lookup(metrics, (f"metrics/{model}.json", "data")) or {}
             row[model] = model_metrics.get("test_accuracy")

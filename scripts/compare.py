@@ -26,7 +26,8 @@ import pandas as pd
 
 from distillation.cli import run_stage
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue
-from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments
+from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments, with_overrides
+from distillation.methods import method_settings
 from distillation.params import load_params, setting_label
 from distillation.report import experiments_table, source_label
 from scripts.report import write_reports
@@ -77,21 +78,16 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, first_al
     return count
 
 
-def method_settings(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """The method's own section as the run will see it: shipped values with the grid's applied."""
-    method = overrides["distill.method"]
-    settings = dict(params["distill"][method])
-    for key, value in overrides.items():
-        if key.startswith(f"distill.{method}."):
-            settings[key.rsplit(".", 1)[1]] = value
-    return settings
+def run_settings(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """What the run's method will read: shipped values with the grid point's applied."""
+    return method_settings(with_overrides(params, overrides)["distill"])
 
 
 def pending(points: list[dict[str, Any]], params: dict[str, Any], source: str, replicate: int, table: pd.DataFrame, common: dict) -> list[dict]:
     return [
         {**common, **point, "replicate": replicate}
         for point in points
-        if not already_run(table, source, point["distill.method"], method_settings(params, point), replicate)
+        if not already_run(table, source, point["distill.method"], run_settings(params, point), replicate)
     ]
 
 
@@ -114,7 +110,7 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
 
     table = experiments()
     # Choose among this grid's points only, whatever other runs the repository holds.
-    points = {(p["distill.method"], setting_label(method_settings(params, p))): p for p in selection}
+    points = {(p["distill.method"], setting_label(run_settings(params, p))): p for p in selection}
     in_grid = [(method, setting) in points for method, setting in zip(table["method"], table["setting"])]
     chosen = choose_settings(table[in_grid], effective)
 

@@ -1,7 +1,7 @@
 """Run one host's share of a parameter grid through DVC's queue, and share the results.
 
-    python -m scripts.sweep --grid "distill.kd.temp=1,2,5,10 distill.kd.lambda=0.1,0.5" --shard 1/2
-    make sweep GRID="distill.kd.temp=1,2,5,10 distill.kd.lambda=0.1,0.5" SHARD=1/2
+    python -m scripts.sweep --grid "distill.temp=1,2,5,10 distill.lambda=0.1,0.5" --shard 1/2
+    make sweep GRID="distill.temp=1,2,5,10 distill.lambda=0.1,0.5" SHARD=1/2
 
 Every host runs the same command with its own ``SHARD=k/n``. The grid's points are listed in a
 fixed order (the product of the values, in the order given) and host k takes every n-th point
@@ -40,7 +40,7 @@ def parse_grid(text: str) -> list[tuple[str, list[str]]]:
             raise ValueError(f"GRID: '{item}' is not key=value[,value...]")
         grid.append((key, values.split(",")))
     if not grid:
-        raise ValueError("GRID: empty; give e.g. GRID=\"distill.kd.temp=1,2 distill.kd.lambda=0.5\"")
+        raise ValueError("GRID: empty; give e.g. GRID=\"distill.temp=1,2 distill.lambda=0.5\"")
     return grid
 
 
@@ -99,7 +99,7 @@ def sweep(grid: list[tuple[str, list[str]]], index: int, count: int, git_remote:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", required=True, help='e.g. "distill.kd.temp=1,2,5 distill.kd.lambda=0.1,0.5"')
+    parser.add_argument("--grid", required=True, help='e.g. "distill.temp=1,2,5 distill.lambda=0.1,0.5"')
     parser.add_argument("--shard", default="1/1", help="k/n: this host's share, e.g. 1/2")
     parser.add_argument("--git-remote", default="origin")
     parser.add_argument("--jobs", type=int, default=1)

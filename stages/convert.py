@@ -1,17 +1,23 @@
 """Stage ``convert``: EMNIST ``.mat`` → upright float32 ``.npz`` splits (train / val / test).
 
 The val split is carved from train (stratified, seeded); test is left untouched. A grid of
-samples per class is drawn so a person sees at once that letters are upright and labelled.
+samples per class is drawn so a person sees at once that letters are upright and labelled, and
+``metrics/data.json`` counts the images per split and per class, so ``dvc metrics diff`` shows
+what a new data source or val fraction changed.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.emnist import read_emnist_mat
 from distillation.params import load_params
 from distillation.plots import save_sample_grid
-from distillation.paths import PREPARED_DIR, RAW_MAT, SAMPLES_PLOT
+from distillation.paths import PREPARED_DIR, RAW_MAT, SAMPLES_PLOT, metrics_path
 from distillation.prepared import PreparedSplit, save_split
 from distillation.splitting import prepare_splits
 
@@ -24,10 +30,24 @@ def convert(mat_path: Path, output_dir: Path, val_fraction: float, seed: int) ->
     return splits
 
 
+def data_metrics(splits: dict[str, PreparedSplit]) -> dict[str, Any]:
+    """How many classes, and how many images each split holds, in all and per class."""
+    classes = splits["train"].classes
+    return {
+        "classes": len(classes),
+        "images": {name: int(split.labels.shape[0]) for name, split in splits.items()},
+        "images_per_class": {
+            name: dict(zip(classes, map(int, np.bincount(split.labels, minlength=len(classes)))))
+            for name, split in splits.items()
+        },
+    }
+
+
 def main() -> None:
     params = load_params()
     splits = convert(RAW_MAT, PREPARED_DIR, params["data"]["val_fraction"], params["seed"])
     save_sample_grid(splits["train"], SAMPLES_PLOT)
+    write_json(metrics_path("data"), data_metrics(splits))
     sizes = ", ".join(f"{name} {split.labels.shape[0]}" for name, split in splits.items())
     print(f"wrote {PREPARED_DIR}: {sizes} images, {len(splits['train'].classes)} classes")
 

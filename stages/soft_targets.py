@@ -2,18 +2,25 @@
 
 Logits, not temperature-softened probabilities, so a new temperature never re-runs this; and,
 in a separate file, the teacher's hidden-layer activations that FitNets regresses on. Both come
-from one forward pass.
+from one forward pass. ``metrics/soft_targets.json`` describes the stored outputs per split (the
+teacher's accuracy on the labels, its mean probability of the true class at T = 1, and the
+share of hidden units ever active), all computed from the files as written and none depending
+on a temperature, so a new temperature still re-runs only the student.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
+from scipy.special import log_softmax
 
+from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.models import with_hidden_output
-from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, model_path
+from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path
 from distillation.prepared import PreparedSplit, load_prepared
-from distillation.teacher_logits import save_teacher_hidden, save_teacher_logits
+from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_hidden, save_teacher_logits
 from distillation.model_files import EVALUATION_BATCH, load_model
 
 
@@ -26,11 +33,30 @@ def teacher_outputs(teacher: keras.Model, splits: dict[str, PreparedSplit]) -> t
     return logits, hidden
 
 
+def teacher_output_metrics(
+    logits: dict[str, np.ndarray], hidden: dict[str, np.ndarray], splits: dict[str, PreparedSplit]
+) -> dict[str, Any]:
+    """Per split: accuracy of the stored logits on the labels, mean true-class probability (T = 1), active hidden units."""
+    metrics = {}
+    for name, split in splits.items():
+        rows = np.arange(split.labels.shape[0])
+        true_class_probability = np.exp(log_softmax(logits[name].astype(np.float64), axis=1)[rows, split.labels])
+        metrics[name] = {
+            "images": int(rows.shape[0]),
+            "accuracy": round(float(np.mean(logits[name].argmax(axis=1) == split.labels)), 6),
+            "true_class_probability": round(float(true_class_probability.mean()), 6),
+            "active_hidden_fraction": round(float(np.mean((hidden[name] > 0).any(axis=0))), 6),
+        }
+    return metrics
+
+
 def main() -> None:
     splits = load_prepared(PREPARED_DIR)
     logits, hidden = teacher_outputs(load_model(model_path("teacher")), splits)
     save_teacher_logits(TEACHER_LOGITS, logits, splits)
     save_teacher_hidden(TEACHER_HIDDEN, hidden, splits)
+    stored = teacher_output_metrics(load_teacher_logits(TEACHER_LOGITS, splits), load_teacher_hidden(TEACHER_HIDDEN, splits), splits)
+    write_json(metrics_path("soft_targets"), stored)
     print(f"wrote {TEACHER_LOGITS} and {TEACHER_HIDDEN}: " + ", ".join(f"{name} {array.shape}" for name, array in hidden.items()))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.methods import StudentTrainer, TrainingContext, method_trainer
+from distillation.methods import StudentTrainer, TrainingContext, method_settings, method_trainer
 from distillation.model_files import save_model
 from distillation.models import build_mlp
 from distillation.params import load_params, setting_label
@@ -43,8 +43,7 @@ def load_teacher_outputs(method: str, splits: dict[str, PreparedSplit]) -> dict[
 
 def method_teacher_outputs(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """The stored teacher outputs as ``settings["method"]`` trains on them (FitNets may reduce its hint)."""
-    method = settings["method"]
-    return method_trainer(method).prepare_teacher_outputs(teacher, settings[method])
+    return method_trainer(settings["method"]).prepare_teacher_outputs(teacher, method_settings(settings))
 
 
 def build_trainer(
@@ -64,7 +63,7 @@ def build_trainer(
         teacher_hidden_width=teacher["hidden"]["train"].shape[1] if "hidden" in teacher else None,
     )
     student = build_mlp(context.num_classes, hidden_units, settings["dropout"], name="student")
-    trainer = method_trainer(method)(student, settings[method], context)
+    trainer = method_trainer(method)(student, method_settings(settings), context)
     trainer.compile(optimizer=make_optimizer(settings))
     return trainer
 
@@ -99,7 +98,7 @@ def train_student(
     compile_classifier(student, settings)
     method = settings["method"]
     # What trained it, in the metrics: a report can then tell this run's results from stale ones.
-    trained_with = {"method": method, "setting": setting_label(settings[method]), "seed": seed}
+    trained_with = {"method": method, "setting": setting_label(method_settings(settings)), "seed": seed}
     return student, {**classifier_metrics(student, splits, run), **trained_with}
 
 

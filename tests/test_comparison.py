@@ -83,12 +83,12 @@ def test_summary_pairs_each_method_with_the_baseline_of_its_replicate():
 
 
 def test_grid_points_and_their_command_line():
-    points = grid_points("kd", {"distill.kd.temp": [2, 10], "distill.kd.t2_scale": [True]})
+    points = grid_points("kd", {"distill.temp": [2, 10], "distill.kd.t2_scale": [True]})
     assert points == [
-        {"distill.method": "kd", "distill.kd.temp": 2, "distill.kd.t2_scale": True},
-        {"distill.method": "kd", "distill.kd.temp": 10, "distill.kd.t2_scale": True},
+        {"distill.method": "kd", "distill.temp": 2, "distill.kd.t2_scale": True},
+        {"distill.method": "kd", "distill.temp": 10, "distill.kd.t2_scale": True},
     ]
-    assert set_arguments(points[0]) == ["-S", "distill.method=kd", "-S", "distill.kd.temp=2", "-S", "distill.kd.t2_scale=true"]
+    assert set_arguments(points[0]) == ["-S", "distill.method=kd", "-S", "distill.temp=2", "-S", "distill.kd.t2_scale=true"]
 
 
 def test_shipped_comparison_is_valid_and_covers_every_method():
@@ -101,7 +101,7 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
 @pytest.mark.parametrize("text, message", [
     ("replicates: 1\ngrids: {kd: {}}", "replicates must be an integer ≥ 2"),
     ("replicates: 3\ngrids: {kdd: {}}", "grids.kdd: not a method"),
-    ("replicates: 3\ngrids: {kd: {distill.kd.temp: [0]}}", r"grids.kd: params.yaml: distill.kd.temp must be > 0"),
+    ("replicates: 3\ngrids: {kd: {distill.temp: [0]}}", r"grids.kd: params.yaml: distill.temp must be > 0"),
     ("replicates: 3\ngrids: {kd: {distill.kd.tmp: [1]}}", "unknown key 'distill.kd.tmp'"),
 ])
 def test_a_bad_comparison_file_is_named_with_the_problem(tmp_path, text, message):

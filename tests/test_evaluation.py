@@ -45,8 +45,10 @@ def test_summary_reports_gain_and_compression():
 def exp_row(name, replicate, baseline, student, method="kd", settings=None, student_val=None, source="synthetic"):
     """One row of `dvc exp show --json` as DVC writes it."""
     settings = settings if settings is not None else {"temp": 10, "lambda": 0.5, "t2_scale": False}
+    shared = {key: value for key, value in settings.items() if key in ("temp", "lambda")}
+    own = {key: value for key, value in settings.items() if key not in shared}
     params = {"seed": 42, "replicate": replicate, "data": {"source": source},
-              "distill": {"method": method, "epochs": 100, method: settings}}
+              "distill": {"method": method, "epochs": 100, **shared, method: own}}
     student_metrics = {"test_accuracy": student, "val_accuracy": student if student_val is None else student_val,
                        "epochs": 30, "best_epoch": 25, "train_images_per_second": 50_000, "train_seconds": 20.0}
     metrics = {
@@ -84,3 +86,49 @@ def test_report_collects_experiments_and_summarises_replicates():
     # Ranked by val, not test: exp-hot has the best test accuracy but the worst val accuracy.
     ranked = [line.split(" | ")[0].lstrip("| ") for line in report.splitlines() if line.startswith("| exp-") or line.startswith("| main")]
     assert ranked[-1] == "exp-hot"
+
+
+def test_evaluate_stage_summarises_tiny_models_and_writes_confusions(tmp_path, monkeypatch, tiny_letters_mat):
+    """``evaluate_models`` in a scratch project: every summary field against values computed here."""
+    import csv
+    import json
+
+    import stages.evaluate as evaluate_stage
+    from distillation.model_files import save_model
+    from distillation.prepared import load_prepared
+    from stages.convert import convert
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(evaluate_stage, "LATENCY_REPEATS", {1: 2, 256: 2})
+    convert(tiny_letters_mat, tmp_path / "prepared", 0.25, seed=0)
+    splits = load_prepared(tmp_path / "prepared")
+    test = splits["test"]
+    models = {"teacher": build_mlp(26, hidden_units=64), "baseline": build_mlp(26, hidden_units=16),
+              "student": build_mlp(26, hidden_units=16)}
+    accuracies = {"teacher": 0.9, "baseline": 0.7, "student": 0.75}
+    (tmp_path / "metrics").mkdir()
+    for name, model in models.items():
+        save_model(model, tmp_path / "models" / f"{name}.keras")
+        metrics = {"test_accuracy": accuracies[name], "params": model.count_params()}
+        (tmp_path / "metrics" / f"{name}.json").write_text(json.dumps(metrics))
+    teacher_logits = np.random.default_rng(0).normal(size=(test.labels.shape[0], 26)).astype(np.float32)
+
+    summary = evaluate_stage.evaluate_models(splits, teacher_logits)
+
+    student_predictions = models["student"].predict(test.images, verbose=0).argmax(axis=1)
+    assert summary["student_teacher_agreement"] == pytest.approx(np.mean(student_predictions == teacher_logits.argmax(axis=1)), abs=1e-6)
+    assert summary["student_gain_over_baseline"] == pytest.approx(0.05)
+    assert summary["compression_ratio"] == pytest.approx(models["teacher"].count_params() / models["student"].count_params(), abs=1e-3)
+    for name, model in models.items():
+        block = summary[name]
+        assert block["params"] == model.count_params() and block["test_accuracy"] == accuracies[name]
+        assert block["model_bytes"] == (tmp_path / "models" / f"{name}.keras").stat().st_size
+        assert block["latency_ms_batch_1"] > 0 and block["latency_ms_per_image_batch_256"] > 0
+    for name, predictions in (("student", student_predictions), ("teacher", teacher_logits.argmax(axis=1))):
+        with (tmp_path / "plots" / "confusion" / f"{name}.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        classes = np.asarray(test.classes)
+        assert len(rows) == test.labels.shape[0]  # one row per test image
+        assert [row["actual"] for row in rows] == list(classes[test.labels])
+        assert [row["predicted"] for row in rows] == list(classes[predictions])
+        assert (tmp_path / "plots" / "confusion" / f"{name}.png").stat().st_size > 1000

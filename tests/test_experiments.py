@@ -15,7 +15,7 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
     assert git("add", "-A", cwd=project).returncode == 0
     assert git("commit", "-qm", "baseline results", cwd=project).returncode == 0
 
-    assert dvc("exp", "run", "--queue", "-S", "distill.kd.temp=2,4", cwd=project).returncode == 0
+    assert dvc("exp", "run", "--queue", "-S", "distill.temp=2,4", cwd=project).returncode == 0
     result = dvc("exp", "run", "--run-all", "-j", "1", cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -50,7 +50,7 @@ def test_compare_on_a_fresh_clone_chooses_on_val_and_trains_the_teacher_once(tmp
     (origin / "comparison.yaml").write_text(
         "replicates: 2\n"
         "grids:\n"
-        "  kd: {distill.kd.temp: [2, 5]}\n"
+        "  kd: {distill.temp: [2, 5]}\n"
         "  dkd: {}\n  fitnets: {}\n  dml: {}\n  label_smoothing: {}\n  teacher_free: {}\n"
     )
     assert dvc("repro", cwd=origin).returncode == 0

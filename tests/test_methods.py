@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.methods import METHODS
+from distillation.methods import METHODS, method_settings
 from distillation.params import setting_label
 from distillation.prepared import load_prepared
 from distillation.model_files import load_model, save_model
@@ -39,7 +39,7 @@ def test_each_method_trains_and_saves_the_plain_mlp(tiny, tmp_path, method):
     assert metrics["train_images_per_second"] > 0
     # What trained it is recorded, so a report can spot outputs that are not this run's.
     assert (metrics["method"], metrics["seed"]) == (method, 0)
-    assert metrics["setting"] == setting_label(settings[method])
+    assert metrics["setting"] == setting_label(method_settings(settings))
     save_model(student, tmp_path / "student.keras")
     loaded = load_model(tmp_path / "student.keras")
     assert [type(layer).__name__ for layer in loaded.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
@@ -84,7 +84,7 @@ def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny, monkey
 
 def test_teacher_free_refuses_a_probability_at_or_below_chance(tiny):
     splits, _ = tiny
-    settings = {**DISTILL, "method": "teacher_free", "teacher_free": {"correct_probability": 0.03, "temp": 20, "lambda": 0.5}}
+    settings = {**DISTILL, "method": "teacher_free", "temp": 20, "teacher_free": {"correct_probability": 0.03}}
     with pytest.raises(ValueError, match="distill.teacher_free.correct_probability must lie in"):
         train_student(splits, {}, settings, HIDDEN, seed=0)
 

@@ -24,12 +24,12 @@ def with_value(key: str, value):
 
 def test_shipped_params_are_valid():
     params = load_params(PROJECT_ROOT / "params.yaml")
-    assert params["distill"]["kd"]["temp"] > 0 and params["data"]["source"] == "synthetic"
+    assert params["distill"]["temp"] == 10 and params["distill"]["lambda"] == 0.5 and params["data"]["source"] == "synthetic"
 
 
 def test_values_given_as_strings_are_converted():
-    params = validate(with_value("distill.kd.temp", "10"))
-    assert params["distill"]["kd"]["temp"] == 10.0
+    params = validate(with_value("distill.temp", "10"))
+    assert params["distill"]["temp"] == 10.0
     assert validate(with_value("distill.kd.t2_scale", "true"))["distill"]["kd"]["t2_scale"] is True
     assert validate(with_value("teacher.epochs", "3"))["teacher"]["epochs"] == 3
 
@@ -37,13 +37,13 @@ def test_values_given_as_strings_are_converted():
 @pytest.mark.parametrize(
     "key, value",
     [
-        ("distill.kd.temp", 0),
+        ("distill.temp", 0),
         ("distill.dkd.beta", -1),
         ("distill.dml.peers", 1),
         ("distill.label_smoothing.epsilon", 1.0),
         ("distill.teacher_free.correct_probability", 1.0),
         ("distill.method", "fitnet"),
-        ("distill.kd.lambda", -0.1),
+        ("distill.lambda", -0.1),
         ("data.val_fraction", 0.6),
         ("data.val_fraction", 0),
         ("teacher.epochs", 2.5),
@@ -60,16 +60,33 @@ def test_bad_values_name_the_key(key, value):
 
 def test_unknown_key_suggests_the_nearest():
     params = copy.deepcopy(SHIPPED)
-    params["distill"]["kd"]["tmp"] = 5
-    with pytest.raises(ParamsError, match=r"unknown key 'distill\.kd\.tmp'.*'distill\.kd\.temp'"):
+    params["distill"]["tmp"] = 5
+    with pytest.raises(ParamsError, match=r"unknown key 'distill\.tmp'.*'distill\.temp'"):
         validate(params)
 
 
-def test_a_key_that_moved_into_the_kd_section_says_where_it_went():
-    params = copy.deepcopy(SHIPPED)
-    params["distill"]["temp"] = 10
-    with pytest.raises(ParamsError, match=r"'distill\.temp' is now 'distill\.kd\.temp'"):
-        validate(params)
+@pytest.mark.parametrize("old, new", [("distill.kd.temp", "distill.temp"), ("distill.kd.lambda", "distill.lambda"),
+                                      ("distill.dkd.temp", "distill.temp"), ("distill.fitnets.lambda", "distill.lambda"),
+                                      ("distill.teacher_free.temp", "distill.temp"), ("distill.t2_scale", "distill.kd.t2_scale")])
+def test_a_key_of_an_earlier_version_says_its_new_name_in_one_line(old, new):
+    with pytest.raises(ParamsError) as error:
+        validate(with_value(old, 10))
+    assert str(error.value) == f"params.yaml: '{old}' is now '{new}'"
+
+
+def test_each_method_reads_the_shared_knobs_it_declares_and_its_own_section():
+    from distillation.methods import method_settings
+
+    distill = SHIPPED["distill"]
+    assert method_settings({**distill, "method": "kd"}) == {"temp": 10, "lambda": 0.5, "t2_scale": False}
+    assert set(method_settings({**distill, "method": "dkd"})) == {"temp", "alpha", "beta", "warmup_epochs"}
+    assert set(method_settings({**distill, "method": "fitnets"})) == {"temp", "lambda", "hint_weight", "hint_components"}
+    assert set(method_settings({**distill, "method": "teacher_free"})) == {"temp", "lambda", "correct_probability"}
+    assert set(method_settings({**distill, "method": "dml"})) == {"peers", "cnn_peer"}
+    assert set(method_settings({**distill, "method": "label_smoothing"})) == {"epsilon"}
+    # Params of an earlier version, temperature inside the section, read the same.
+    earlier = {"method": "kd", "kd": {"temp": 10, "lambda": 0.5, "t2_scale": False}}
+    assert method_settings(earlier) == method_settings({**distill, "method": "kd"})
 
 
 def test_every_method_in_the_registry_has_a_params_section_and_no_more():

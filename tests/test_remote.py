@@ -110,7 +110,7 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
 
 def test_two_hosts_split_a_sweep_and_a_third_reports_both(published):
     base, bare, _ = published
-    grid = "distill.kd.temp=2,4"
+    grid = "distill.temp=2,4"
     names = {}
     for shard in ("1/2", "2/2"):
         host = clone(bare, base / f"host-{shard[0]}")
@@ -134,19 +134,19 @@ def test_two_hosts_split_a_sweep_and_a_third_reports_both(published):
 def test_shards_are_disjoint_and_cover_the_grid():
     from scripts.sweep import parse_grid, shard_points
 
-    grid = parse_grid("distill.kd.temp=1,2,5,10 distill.kd.lambda=0.1,0.5")
+    grid = parse_grid("distill.temp=1,2,5,10 distill.lambda=0.1,0.5")
     shares = [shard_points(grid, index, 3) for index in (1, 2, 3)]
     names = [name for share in shares for name, _ in share]
     assert len(names) == len(set(names)) == 8
-    points = sorted((point["distill.kd.temp"], point["distill.kd.lambda"]) for share in shares for _, point in share)
+    points = sorted((point["distill.temp"], point["distill.lambda"]) for share in shares for _, point in share)
     assert points == sorted((t, l) for t in ("1", "2", "5", "10") for l in ("0.1", "0.5"))
-    assert shard_points(grid, 2, 3) == shard_points(parse_grid("distill.kd.temp=1,2,5,10 distill.kd.lambda=0.1,0.5"), 2, 3)
+    assert shard_points(grid, 2, 3) == shard_points(parse_grid("distill.temp=1,2,5,10 distill.lambda=0.1,0.5"), 2, 3)
 
 
 @pytest.mark.parametrize("grid, shard, message", [
-    ("distill.kd.temp", "1/2", "GRID: 'distill.kd.temp' is not key=value"),
-    ("distill.kd.temp=1,2", "3/2", "SHARD: '3/2' needs"),
-    ("distill.kd.temp=1,2", "half", "SHARD: 'half' is not k/n"),
+    ("distill.temp", "1/2", "GRID: 'distill.temp' is not key=value"),
+    ("distill.temp=1,2", "3/2", "SHARD: '3/2' needs"),
+    ("distill.temp=1,2", "half", "SHARD: 'half' is not k/n"),
 ])
 def test_bad_sweep_arguments_get_one_line(grid, shard, message, tmp_path):
     result = subprocess.run([sys.executable, "-m", "scripts.sweep", "--grid", grid, "--shard", shard],

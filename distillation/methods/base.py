@@ -37,6 +37,9 @@ class StudentTrainer(keras.Model):
     """
 
     teacher_outputs: ClassVar[tuple[str, ...]] = ()  # of "logits", "hidden"
+    # The distill-level knobs this method reads ("temp", "lambda"), beside its own section:
+    # they are in ``settings`` with the section's keys, and in the run's recorded setting.
+    shared_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, student: keras.Model, settings: dict[str, Any], context: TrainingContext):
         super().__init__(name=f"{type(self).__name__.lower()}_trainer")

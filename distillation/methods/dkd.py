@@ -2,8 +2,8 @@
 
 ``CE(y, z_s) + w·T²·(α·TCKD + β·NCKD)``, where ``w`` rises linearly from 0 to 1 over the first
 ``warmup_epochs`` epochs (counted in optimizer steps, so it rises smoothly within an epoch; the
-authors step it once per epoch). Params ``distill.dkd``: ``temp``, ``alpha``, ``beta``,
-``warmup_epochs``.
+authors step it once per epoch). Params: ``distill.temp`` (the paper uses 4), ``distill.dkd``:
+``alpha``, ``beta``, ``warmup_epochs``. DKD has no λ: its CE term has weight 1.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from distillation.methods.base import StudentTrainer
 
 class DecoupledKD(StudentTrainer):
     teacher_outputs = ("logits",)
+    shared_params = ("temp",)
 
     def warmup(self):
         """The distillation term's weight now: step / warm-up steps, at most 1."""

@@ -7,7 +7,8 @@ one-hidden-layer student the guided layer is the whole body, so the two stages w
 the hidden layer to the teacher alone and then let KD move it freely. Training both at once
 (as later benchmarks of FitNets do, e.g. Tian et al.'s CRD code) keeps one run with the same
 early stopping as every other method. The regressor is thrown away; the saved student is the
-plain MLP. Params ``distill.fitnets``: ``hint_weight``, ``temp``, ``lambda``, ``hint_components``.
+plain MLP. Params: ``distill.temp``, ``distill.lambda`` (the KD term); ``distill.fitnets``:
+``hint_weight``, ``hint_components``.
 
 ``hint_components: k > 0`` regresses the hint's coordinates in its ``k`` leading principal
 directions (fitted once on the train split's hints) instead of all 1024 units; ``0`` is the
@@ -63,6 +64,7 @@ def principal_hint_coordinates(hidden: dict[str, np.ndarray], components: int) -
 
 class FitNets(StudentTrainer):
     teacher_outputs = ("logits", "hidden")
+    shared_params = ("temp", "lambda")
 
     @classmethod
     def prepare_teacher_outputs(cls, teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:

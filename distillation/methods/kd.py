@@ -1,7 +1,7 @@
 """``kd``: knowledge distillation (Hinton, Vinyals & Dean, 2015) on the stored teacher logits.
 
 The seed experiment's loss, unchanged: ``λ·CE(y, z_s) + s·CE(softmax(z_t/T), softmax(z_s/T))``,
-``s = T²`` when ``t2_scale``. Params ``distill.kd``: ``temp``, ``lambda``, ``t2_scale``.
+``s = T²`` when ``t2_scale``. Params: ``distill.temp``, ``distill.lambda``; ``distill.kd.t2_scale``.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from distillation.methods.base import StudentTrainer
 
 class KnowledgeDistillation(StudentTrainer):
     teacher_outputs = ("logits",)
+    shared_params = ("temp", "lambda")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         settings = self.settings

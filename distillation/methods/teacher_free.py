@@ -2,8 +2,8 @@
 
 The virtual teacher puts ``correct_probability`` on the true class and spreads the rest evenly;
 the student learns from it with exactly KD's loss (temperature, λ). It carries no knowledge of
-which wrong letters look alike, so what KD gains beyond it is the real teacher's. Params
-``distill.teacher_free``: ``correct_probability``, ``temp``, ``lambda``.
+which wrong letters look alike, so what KD gains beyond it is the real teacher's. Params:
+``distill.temp``, ``distill.lambda`` (as KD's); ``distill.teacher_free.correct_probability``.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from distillation.methods.base import StudentTrainer
 
 class TeacherFree(StudentTrainer):
     teacher_outputs = ()
+    shared_params = ("temp", "lambda")
 
     def __init__(self, student, settings, context):
         super().__init__(student, settings, context)
