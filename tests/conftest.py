@@ -35,3 +35,14 @@ def real_sample() -> Path:
 
 def random_upright_images(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def trained_repo(tmp_path_factory) -> Path:
+    """The tiny pipeline run once through `dvc repro` in a git repository, results committed.
+
+    Read-only for tests: clone it (``project.clone_trained``) to change anything.
+    """
+    from project import trained_repository
+
+    return trained_repository(tmp_path_factory.mktemp("trained") / "origin")

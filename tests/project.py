@@ -1,6 +1,8 @@
 """Helpers that run the stages as DVC does: in a scratch copy of the project, as subprocesses."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,4 +60,35 @@ def scratch_git_project(directory: Path, params_changes: dict | None = None) -> 
     scratch_project(directory, params_changes)
     init_git_repository(directory)
     assert dvc("config", "core.autostage", "true", cwd=directory).returncode == 0
+    return directory
+
+
+def trained_repository(directory: Path) -> Path:
+    """A git + DVC repository with tiny params whose pipeline ran once, results committed.
+
+    Built once per test session (``trained_repo`` in conftest); tests clone it rather than
+    train their own teacher.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    scratch_git_project(directory)
+    result = dvc("repro", cwd=directory)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert git("add", "-A", cwd=directory).returncode == 0
+    assert git("commit", "-qm", "pipeline results", cwd=directory).returncode == 0
+    return directory
+
+
+def clone_trained(origin: Path, directory: Path, with_cache: bool = True) -> Path:
+    """A git clone of ``origin``; ``with_cache``: its DVC cache too (hard links), outputs checked out.
+
+    A copy, not a shared cache: one test's run-cache entries must not satisfy another's runs.
+    Without the cache, the clone is what a new user has: a dvc.lock naming outputs it lacks.
+    """
+    assert git("clone", "-q", str(origin), str(directory), cwd=origin.parent).returncode == 0
+    for key, value in (("user.email", "scratch@localhost"), ("user.name", "scratch")):
+        git("config", key, value, cwd=directory)
+    if with_cache:
+        shutil.copytree(origin / ".dvc" / "cache", directory / ".dvc" / "cache", copy_function=os.link)
+        checkout = dvc("checkout", cwd=directory)
+        assert checkout.returncode == 0, checkout.stderr[-3000:]
     return directory

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from project import dvc, run_stage, scratch_project, start_dvc, without_timings
+from project import clone_trained, dvc, run_stage, scratch_project, start_dvc, without_timings
 
 MODELS = ("teacher", "baseline", "student")
 
@@ -46,17 +46,18 @@ def test_invalid_param_fails_before_any_work(tmp_path):
     assert not (project / "data").exists()
 
 
+def read_metrics(project) -> dict:
+    return {name: json.loads((project / "metrics" / f"{name}.json").read_text()) for name in MODELS}
+
+
 @pytest.fixture(scope="module")
-def repro_twice(tmp_path_factory):
-    """`dvc repro`, then `dvc repro --force`; the metrics of both runs, and the project."""
-    project = scratch_project(tmp_path_factory.mktemp("project"))
-    assert dvc("init", "--no-scm", cwd=project).returncode == 0
-    runs = []
-    for arguments in (["repro"], ["repro", "--force"]):
-        result = dvc(*arguments, cwd=project)
-        assert result.returncode == 0, result.stderr[-3000:]
-        runs.append({name: json.loads((project / "metrics" / f"{name}.json").read_text()) for name in MODELS})
-    return project, runs
+def repro_twice(trained_repo, tmp_path_factory):
+    """The shared trained project's metrics, then those of `dvc repro --force` in a clone of it."""
+    project = clone_trained(trained_repo, tmp_path_factory.mktemp("rerun") / "project")
+    first = read_metrics(project)
+    result = dvc("repro", "--force", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return project, [first, read_metrics(project)]
 
 
 def test_repro_writes_every_model_and_metric(repro_twice):
@@ -65,6 +66,8 @@ def test_repro_writes_every_model_and_metric(repro_twice):
         assert (project / "models" / f"{name}.keras").is_file()
         assert {"val_accuracy", "test_accuracy", "test_loss", "params", "epochs", "train_seconds"} <= set(first[name])
     assert (project / "plots" / "samples.png").is_file()
+    for stage_metrics in ("data", "soft_targets", "summary"):
+        assert (project / "metrics" / f"{stage_metrics}.json").is_file()
 
 
 def test_two_forced_runs_give_identical_metrics(repro_twice):
@@ -72,8 +75,6 @@ def test_two_forced_runs_give_identical_metrics(repro_twice):
     for name in MODELS:
         # Everything but the wall-clock timings is the same, bit for bit.
         assert without_timings(first[name]) == without_timings(second[name]), name
-
-
 
 
 def test_only_the_running_methods_params_are_dependencies(repro_twice):
@@ -100,15 +101,10 @@ def test_only_the_running_methods_params_are_dependencies(repro_twice):
         params_file.write_text(original)
 
 
-def read_metrics(project):
-    return {name: without_timings(json.loads((project / "metrics" / f"{name}.json").read_text())) for name in MODELS}
-
-
-def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice):
+def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, trained_repo, repro_twice):
     _, (uninterrupted, _) = repro_twice
-    project = scratch_project(tmp_path)
-    assert dvc("init", "--no-scm", cwd=project).returncode == 0
-    repro = start_dvc("repro", cwd=project)
+    project = clone_trained(trained_repo, tmp_path / "project")
+    repro = start_dvc("repro", "--force", "--downstream", "train_teacher", cwd=project)
     stage = None
     for line in repro.stdout:
         stage = line.split("'")[1] if line.startswith("Running stage") else stage
@@ -122,7 +118,7 @@ def test_killed_training_stage_resumes_to_the_same_metrics(tmp_path, repro_twice
     result = dvc("repro", cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
     expected = {name: without_timings(values) for name, values in uninterrupted.items()}
-    assert read_metrics(project) == expected
+    assert {name: without_timings(values) for name, values in read_metrics(project).items()} == expected
     assert not list(project.rglob(".*.tmp-*"))  # no temporary file survives the crash and the re-run
 
 
