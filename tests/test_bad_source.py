@@ -1,8 +1,10 @@
 """A malformed ``.mat`` given as ``data.source`` fails in ``source``, through ``dvc repro``.
 
-For every kind of broken file the reader knows: one line naming the path as the user typed it,
-no traceback, nothing new in ``data/raw``, ``dvc.lock`` unchanged, the stage still out of date;
-and the same project completes once the param points at a good file again.
+One line naming the path as the user typed it, no traceback, nothing new in ``data/raw``,
+``dvc.lock`` unchanged, the stage still out of date; and the same project completes once the
+param points at a good file again. Through DVC for two kinds of broken file, one unreadable
+and one structurally wrong: the reader's message for every kind is checked in-process by
+test_emnist, and the stage turns any of them into the same one line.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import pytest
 import yaml
 
-from malformed_mats import MALFORMED, write_malformed
+from malformed_mats import write_malformed
 from project import dvc, scratch_project
 
 RAW = "data/raw/emnist.mat"
@@ -51,7 +53,7 @@ def assert_refused_cleanly(project, result, given: str, problem: str, lock_befor
     assert "source" in status  # still out of date: nothing was recorded as good
 
 
-@pytest.mark.parametrize("kind", sorted(MALFORMED))
+@pytest.mark.parametrize("kind", ["truncated_body", "label_not_in_mapping"])
 def test_malformed_source_file_is_refused_by_dvc_repro(recorded_project, tiny_letters_mat, kind):
     project = recorded_project
     given = f"inputs/../inputs/{kind}.mat"  # relative, and not in resolved form: shown as typed

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from project import dvc, git, run, scratch_git_project
+from project import clone_trained, dvc, run
 
 
-def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path):
-    project = scratch_git_project(tmp_path, {"teacher": {"epochs": 1}, "baseline": {"epochs": 1}, "distill": {"epochs": 1}})
-    result = dvc("repro", cwd=project)
-    assert result.returncode == 0, result.stderr[-3000:]
-    # Metrics and curves are `cache: false` outputs: git must hold them, or every queued run
-    # would find them missing and retrain the teacher.
-    assert git("add", "-A", cwd=project).returncode == 0
-    assert git("commit", "-qm", "baseline results", cwd=project).returncode == 0
+def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path, trained_repo):
+    # Its results are committed: metrics are `cache: false` outputs, and git must hold them, or
+    # every queued run would find them missing and retrain the teacher.
+    project = clone_trained(trained_repo, tmp_path / "project")
 
     assert dvc("exp", "run", "--queue", "-S", "distill.temp=2,4", cwd=project).returncode == 0
     result = dvc("exp", "run", "--run-all", "-j", "1", cwd=project)
@@ -40,39 +36,37 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
     assert (project / "reports" / "student_accuracy_heatmap.png").stat().st_size > 10_000
 
 
-def test_compare_on_a_fresh_clone_chooses_on_val_and_trains_the_teacher_once(tmp_path):
-    """`make compare` as a new user runs it: a clone whose dvc.lock names outputs its cache lacks."""
+def test_compare_on_a_fresh_clone_chooses_on_val_and_trains_the_teacher_once(tmp_path, trained_repo):
+    """`make compare` as a new user runs it: a clone whose dvc.lock names outputs its cache lacks.
+
+    Two methods (a method with a grid of two, a control with one point) over two replicates keep
+    it to five queued runs; every method's training is covered in-process by test_methods.
+    """
     import json
 
-    tiny_epochs = {"epochs": 2, "patience": 2}
-    (tmp_path / "origin").mkdir()
-    origin = scratch_git_project(tmp_path / "origin", {"teacher": tiny_epochs, "baseline": tiny_epochs, "distill": tiny_epochs})
-    (origin / "comparison.yaml").write_text(
+    project = clone_trained(trained_repo, tmp_path / "fresh", with_cache=False)
+    (project / "comparison.yaml").write_text(
         "replicates: 2\n"
         "grids:\n"
         "  kd: {distill.temp: [2, 5]}\n"
-        "  dkd: {}\n  fitnets: {}\n  dml: {}\n  label_smoothing: {}\n  teacher_free: {}\n"
+        "  label_smoothing: {}\n"
     )
-    assert dvc("repro", cwd=origin).returncode == 0
-    assert git("add", "-A", cwd=origin).returncode == 0 and git("commit", "-qm", "results", cwd=origin).returncode == 0
-    project = tmp_path / "fresh"
-    assert git("clone", "-q", str(origin), str(project), cwd=tmp_path).returncode == 0
 
     result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert result.stdout.count("Running stage 'train_teacher'") == 1  # once, in the workspace
-    assert "selection: 7 new runs of 7 grid points" in result.stdout
-    assert "replicates: 6 new runs" in result.stdout
+    assert "selection: 3 new runs of 3 grid points" in result.stdout
+    assert "replicates: 2 new runs" in result.stdout
 
     shown = json.loads(dvc("exp", "show", "--json", cwd=project).stdout)
     names = [rev["name"] for entry in shown for experiment in entry.get("experiments") or [] for rev in experiment["revs"]]
-    assert len(names) == 13
+    assert len(names) == 5
     logs = [dvc("queue", "logs", name, cwd=project).stdout for name in names]
     assert not any("Running stage 'train_teacher'" in log for log in logs)  # every queued run reused it
     assert all("Running stage 'train_student'" in log for log in logs)
 
     methods = (project / "reports" / "methods.md").read_text()
-    for method in ("kd", "dkd", "fitnets", "dml", "label_smoothing (control)", "teacher_free (control)", "baseline (MLP alone)"):
+    for method in ("kd", "label_smoothing (control)", "baseline (MLP alone)"):
         assert f"| {method} |" in methods, method
     assert "| 2 |" in methods  # two replicates per method
     assert (project / "reports" / "method_gains-synthetic.png").stat().st_size > 5_000
