@@ -36,8 +36,11 @@ repro: $(BIN)/.installed
 	$(BIN)/dvc repro
 	@$(MAKE) --no-print-directory metrics
 
+# Test files spread over TEST_WORKERS processes (pytest-xdist): much of each DVC test is waiting
+# on subprocesses and DVC's queue, which the other worker's tests fill.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Per-model metrics, then the comparison (one table each: together they are too wide to read).
 metrics: $(BIN)/.installed
