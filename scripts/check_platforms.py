@@ -107,7 +107,7 @@ def relocked_differences(lock: Path) -> list[str]:
         if result.returncode != 0:
             raise ValueError(f"{lock}: re-locking failed: {result.stderr.strip().splitlines()[-1]}")
         old, new = lock.read_text().splitlines()[2:], fresh.read_text().splitlines()[2:]
-    return [line for line in set(old) ^ set(new)]
+    return sorted(set(old) ^ set(new))
 
 
 def check_lock(lock: Path) -> list[str]:
@@ -115,7 +115,7 @@ def check_lock(lock: Path) -> list[str]:
     failures = [f"{lock}: not pinned with hashes: {entry}" for entry in unpinned(lock)]
     changed = relocked_differences(lock)
     if changed:
-        failures.append(f"{lock}: `make lock` with its own date gives a different lock ({len(changed)} lines differ, e.g. {sorted(changed)[0]!r}); "
+        failures.append(f"{lock}: `make lock` with its own date gives a different lock ({len(changed)} lines differ, e.g. {changed[0]!r}); "
                         "an input changed without re-locking")
     for platform in LOCK_PLATFORMS[lock]:
         planned = planned_install(lock, platform)
