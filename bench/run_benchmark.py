@@ -1,13 +1,19 @@
-"""Benchmark the whole pipeline at EMNIST-letters size on this machine; print and write a table.
+"""Benchmark the whole pipeline under several training recipes, side by side in one run.
 
-    python bench/run_benchmark.py                      # full size: 4,800 train + 800 test per class
-    python bench/run_benchmark.py --scale 0.1          # a tenth of that, to try the script out
-    python bench/run_benchmark.py --original           # the original procedure's settings instead
+    python bench/run_benchmark.py                       # full size: 4,800 train + 800 test per class
+    python bench/run_benchmark.py --scale 0.1           # a tenth of that, to try the script out
+    python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes today,new
+    python bench/run_benchmark.py --original            # the original procedure alone
 
-It copies the project into a temporary directory, makes an EMNIST-layout `.mat` with the
-synthetic generator, runs every stage as DVC would (one process each, timed with its own peak
-resident memory), then times a no-op `dvc repro` and `dvc exp run -S distill.temp=7`. The
-Markdown table goes to stdout and to `bench/results-<label>.md`.
+Recipes: ``original`` (the three Keras scripts: Adadelta at Keras 2's learning rate, fixed
+epochs), ``today`` (the recipe shipped until the one-cycle schedule: Adam, halve the rate on a
+val plateau, batch 128) and ``new`` (``params.yaml`` as it is). The data are made once — the
+synthetic generator at EMNIST-letters size, or ``--source`` — and every recipe runs every stage
+on that same file in its own temporary copy of the project, one process per stage as DVC runs
+them, timed with its peak resident memory. The last recipe then times a no-op ``dvc repro`` and
+``dvc exp run -S distill.temp=7``. Prints a Markdown table with each stage's time and each
+model's test accuracy per recipe and the ratios to the first recipe, and writes it to
+``bench/results-<label>.md``.
 """
 from __future__ import annotations
 
@@ -24,12 +30,22 @@ from scratch import PROJECT_ROOT as PROJECT, copy_project, environment, init_git
 
 STAGES = ("source", "convert", "train_teacher", "soft_targets", "train_baseline", "train_student", "evaluate")
 TRAINING_STAGES = {"train_teacher": "teacher", "train_baseline": "baseline", "train_student": "student"}
+ONE_STEP_PLATEAU = {"schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "batch_size": 128}
 # The original three Keras scripts: Adadelta at Keras 2's learning rate, fixed epochs.
 ORIGINAL = {
-    "teacher": {"optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 26},
-    "baseline": {"optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
-    "distill": {"optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
+    "teacher": {**ONE_STEP_PLATEAU, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 26},
+    "baseline": {**ONE_STEP_PLATEAU, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
+    "distill": {**ONE_STEP_PLATEAU, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 50},
 }
+# The recipe shipped before the one-cycle schedule (commit bbcc5b9): Adam at 1e-3, halved on a val
+# plateau, early stopping (patience 3 for the teacher, 10 for every MLP, caps 20 and 100).
+_ADAM = {**ONE_STEP_PLATEAU, "optimizer": "adam", "learning_rate": 0.001, "early_stopping": True}
+TODAY = {
+    "teacher": {**_ADAM, "epochs": 20, "patience": 3},
+    "baseline": {**_ADAM, "epochs": 100, "patience": 10},
+    "distill": {**_ADAM, "epochs": 100, "patience": 10},
+}
+RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}}
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -45,11 +61,16 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
 
 
-def prepare_project(directory: Path, scale: float, original: bool) -> None:
+def make_data(scale: float, output: Path) -> float:
+    """Write the synthetic letters at ``scale`` × EMNIST-letters size to ``output``; return the seconds it took."""
+    sys.path.insert(0, str(PROJECT))
+    from distillation.params import load_params
+    from stages.source import materialise_source
+
     sizes = {"train_per_class": max(2, round(4800 * scale)), "test_per_class": max(1, round(800 * scale))}
-    changes = {"data": {"source": "synthetic", "synthetic": sizes}}
-    copy_project(directory, merge(changes, ORIGINAL) if original else changes)
-    init_git_repository(directory)
+    started = time.perf_counter()
+    materialise_source({"source": "synthetic", "synthetic": sizes}, load_params(PROJECT / "params.yaml")["seed"], output)
+    return time.perf_counter() - started
 
 
 def image_counts(directory: Path) -> dict[str, int]:
@@ -62,70 +83,107 @@ def image_counts(directory: Path) -> dict[str, int]:
     return counts
 
 
-def run(scale: float, original: bool) -> str:
-    label = ("original" if original else "pipeline") + ("" if scale == 1 else f"-scale{scale:g}")
-    with tempfile.TemporaryDirectory(prefix="kd-bench-") as scratch:
-        directory = Path(scratch)
-        prepare_project(directory, scale, original)
-        log = directory / "bench.log"
-        rows, total = [], 0.0
-        for stage in STAGES:
-            seconds, peak_mb = timed([sys.executable, "-m", f"stages.{stage}"], directory, log)
-            total += seconds
-            rows.append([stage, seconds, peak_mb])
-            print(f"{stage}: {seconds:.1f} s, peak {peak_mb:.0f} MB", file=sys.stderr)
-        counts = image_counts(directory)
-        throughput = {}
-        for stage, model in TRAINING_STAGES.items():
-            metrics = json.loads((directory / "metrics" / f"{model}.json").read_text())
-            throughput[stage] = (counts["train"] * metrics["epochs"] / metrics["train_seconds"], metrics)
-        # Record what ran, then time DVC itself.
+def run_recipe(name: str, source: Path, directory: Path, time_experiments: bool) -> dict:
+    """Every stage of the pipeline under recipe ``name`` on ``source``, in ``directory``."""
+    copy_project(directory, merge({"data": {"source": str(source)}}, RECIPES[name]))
+    init_git_repository(directory)
+    log = directory / "bench.log"
+    result: dict = {"stages": {}, "models": {}}
+    for stage in STAGES:
+        seconds, peak_mb = timed([sys.executable, "-m", f"stages.{stage}"], directory, log)
+        result["stages"][stage] = (seconds, peak_mb)
+        print(f"{name} {stage}: {seconds:.1f} s, peak {peak_mb:.0f} MB", file=sys.stderr, flush=True)
+    result["counts"] = image_counts(directory)
+    for model in TRAINING_STAGES.values():
+        result["models"][model] = json.loads((directory / "metrics" / f"{model}.json").read_text())
+    if time_experiments:
         subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q"], cwd=directory, check=True, env=environment())
         subprocess.run(["git", "add", "-A"], cwd=directory, check=True)
         subprocess.run(["git", "commit", "-qm", "bench"], cwd=directory, check=True)
-        noop_seconds, _ = timed([sys.executable, "-m", "dvc", "repro"], directory, log)
-        experiment_seconds, _ = timed(
-            [sys.executable, "-m", "dvc", "exp", "run", "-S", "distill.temp=7"], directory, log
-        )
+        result["noop"], _ = timed([sys.executable, "-m", "dvc", "repro"], directory, log)
+        result["experiment"], _ = timed([sys.executable, "-m", "dvc", "exp", "run", "-S", "distill.temp=7"], directory, log)
+    return result
 
-    lines = [
-        f"## {label}: {counts['train']:,} train / {counts['val']:,} val / {counts['test']:,} test images",
-        "",
-        "| stage | wall s | images/s | peak RSS MB | test accuracy | epochs |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    processed = {"convert": sum(counts.values()), "soft_targets": sum(counts.values())}
-    for stage, seconds, peak_mb in rows:
-        rate, accuracy, epochs = "", "", ""
-        if stage in throughput:
-            images_per_second, metrics = throughput[stage]
-            rate = f"{images_per_second:,.0f} (training)"
-            accuracy, epochs = f"{100 * metrics['test_accuracy']:.2f} %", str(metrics["epochs"])
-        elif stage in processed:
-            rate = f"{processed[stage] / seconds:,.0f} (whole stage)"
-        lines.append(f"| {stage} | {seconds:.1f} | {rate} | {peak_mb:,.0f} | {accuracy} | {epochs} |")
+
+def table(results: dict[str, dict], data_line: str) -> str:
+    names = list(results)
+    first = names[0]
+    ratio_header = "".join(f" | {name} / {first}" for name in names[1:])
+    lines = [data_line, "", f"| stage | {' | '.join(f'{name} s' for name in names)}{ratio_header} | peak RSS MB ({names[-1]}) |",
+             "|---|" + "---:|" * (2 * len(names))]
+    totals = {name: sum(seconds for seconds, _ in results[name]["stages"].values()) for name in names}
+    for stage in STAGES:
+        seconds = {name: results[name]["stages"][stage][0] for name in names}
+        cells = " | ".join(f"{seconds[name]:.1f}" for name in names)
+        ratios = "".join(f" | {seconds[name] / seconds[first]:.2f}" for name in names[1:])
+        lines.append(f"| {stage} | {cells}{ratios} | {results[names[-1]]['stages'][stage][1]:,.0f} |")
+    cells = " | ".join(f"**{totals[name]:.0f}** ({totals[name] / 60:.1f} min)" for name in names)
+    ratios = "".join(f" | **{totals[name] / totals[first]:.2f}**" for name in names[1:])
+    lines += [f"| **whole pipeline** | {cells}{ratios} | |", "",
+              f"| model | {' | '.join(f'{name}: test (val), epochs (best)' for name in names)} |", "|---|" + "---:|" * len(names)]
+    for model in TRAINING_STAGES.values():
+        cells = " | ".join(
+            f"{100 * m['test_accuracy']:.2f} % ({100 * m['val_accuracy']:.2f} %), {m['epochs']} ({m['best_epoch']})"
+            for m in (results[name]["models"][model] for name in names)
+        )
+        lines.append(f"| {model} | {cells} |")
+    last = results[names[-1]]
     lines += [
-        f"| **total** | **{total:.1f}** ({total / 60:.1f} min) | | | | |",
         "",
-        f"- no-op `dvc repro` (everything up to date): {noop_seconds:.2f} s",
-        f"- `dvc exp run -S distill.temp=7` (only the student and evaluate re-run): {experiment_seconds:.1f} s",
-        f"- machine: {os.cpu_count()} CPU cores; Python {sys.version.split()[0]}",
+        f"- `{names[-1]}`: no-op `dvc repro` {last['noop']:.2f} s; `dvc exp run -S distill.temp=7` (student and evaluate) {last['experiment']:.1f} s",
+        f"- machine: {os.cpu_count()} CPU cores ({cpu_model()}); Python {sys.version.split()[0]}",
         "",
     ]
-    table = "\n".join(lines)
-    output = PROJECT / "bench" / f"results-{label}.md"
-    output.write_text(table)
-    return table
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                flags = Path("/proc/cpuinfo").read_text()
+                vector = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
+                return f"{line.split(':', 1)[1].strip()}, {vector}"
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full EMNIST-letters size")
-    parser.add_argument("--original", action="store_true", help="the original procedure's settings")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full EMNIST-letters size (synthetic data)")
+    parser.add_argument("--source", type=Path, help="an EMNIST .mat file to run on instead of synthetic letters")
+    parser.add_argument("--recipes", default="original,today,new", help="comma-separated, from: " + ", ".join(RECIPES))
+    parser.add_argument("--original", action="store_true", help="the original procedure alone (--recipes original)")
     arguments = parser.parse_args()
+    recipes = ["original"] if arguments.original else [name.strip() for name in arguments.recipes.split(",")]
+    unknown = [name for name in recipes if name not in RECIPES]
+    if unknown:
+        sys.exit(f"error: --recipes: unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)}")
     if not 0 < arguments.scale <= 1:
         sys.exit("error: --scale must be in (0, 1]")
-    print(run(arguments.scale, arguments.original))
+    if arguments.source is not None and not arguments.source.is_file():
+        sys.exit(f"error: --source {arguments.source}: no such file")
+    with tempfile.TemporaryDirectory(prefix="kd-bench-") as scratch:
+        if arguments.source is None:
+            source = Path(scratch) / "letters.mat"
+            generated = make_data(arguments.scale, source)
+            origin = f"synthetic letters at scale {arguments.scale:g} (generated once in {generated:.0f} s)"
+            label = "side-by-side" + ("" if arguments.scale == 1 else f"-scale{arguments.scale:g}")
+        else:
+            source = arguments.source.resolve()
+            origin = f"`{arguments.source.name}`"
+            label = f"side-by-side-{arguments.source.stem}"
+        results = {}
+        for index, name in enumerate(recipes):
+            directory = Path(scratch) / name
+            directory.mkdir()
+            results[name] = run_recipe(name, source, directory, time_experiments=index == len(recipes) - 1)
+    counts = results[recipes[-1]]["counts"]
+    data_line = f"## {', '.join(recipes)} on {origin}: {counts['train']:,} train / {counts['val']:,} val / {counts['test']:,} test images"
+    text = table(results, data_line)
+    (PROJECT / "bench" / f"results-{label}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

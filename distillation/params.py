@@ -83,9 +83,14 @@ def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
         f"{section}.learning_rate": POSITIVE_FLOAT,
         f"{section}.patience": POSITIVE_INT,
         f"{section}.dropout": FRACTION,
+        # plateau: halve the rate when val stalls (the earlier recipe); cosine: warm-up, then one cosine cycle over `epochs`
+        f"{section}.schedule": _choice("plateau", "cosine"),
+        f"{section}.warmup_epochs": NON_NEGATIVE_FLOAT,
+        f"{section}.steps_per_execution": POSITIVE_INT,
     }
 
 
+TRAINING_SECTIONS = ("teacher", "baseline", "distill")
 RULES: dict[str, Callable[[str, Any], Any]] = {
     "seed": _number(int, 0),
     "replicate": _number(int, 0),
@@ -169,6 +174,11 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     if missing:
         raise ParamsError(f"params.yaml: missing key '{missing[0]}'")
     checked = {key: RULES[key](key, value) for key, value in flat.items()}
+    for section in TRAINING_SECTIONS:
+        warmup, epochs = checked[f"{section}.warmup_epochs"], checked[f"{section}.epochs"]
+        if checked[f"{section}.schedule"] == "cosine" and warmup >= epochs:
+            raise ParamsError(f"params.yaml: {section}.warmup_epochs must be less than {section}.epochs ({epochs}) "
+                              f"under schedule: cosine, got {warmup:g}")
     if checked["distill.method"] not in METHOD_NAMES:
         raise ParamsError(f"params.yaml: distill.method must be one of {', '.join(METHOD_NAMES)}, got {checked['distill.method']!r}")
     return unflatten(checked)

@@ -8,7 +8,6 @@ with one student.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from distillation.training import (
     configure_runtime,
     fit_with_early_stopping,
     make_optimizer,
+    steps_per_epoch,
 )
 
 TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEACHER_HIDDEN, load_teacher_hidden)}
@@ -57,14 +57,16 @@ def build_trainer(
     train = splits["train"]
     context = TrainingContext(
         num_classes=len(train.classes),
-        steps_per_epoch=math.ceil(train.labels.shape[0] / settings["batch_size"]),
+        steps_per_epoch=steps_per_epoch(train.labels.shape[0], settings),
         hidden_units=hidden_units,
         dropout=settings["dropout"],
         teacher_hidden_width=teacher["hidden"]["train"].shape[1] if "hidden" in teacher else None,
     )
     student = build_mlp(context.num_classes, hidden_units, settings["dropout"], name="student")
     trainer = method_trainer(method)(student, method_settings(settings), context)
-    trainer.compile(optimizer=make_optimizer(settings))
+    trainer.compile(
+        optimizer=make_optimizer(settings, context.steps_per_epoch), steps_per_execution=settings["steps_per_execution"]
+    )
     return trainer
 
 

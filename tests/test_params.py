@@ -51,6 +51,9 @@ def test_values_given_as_strings_are_converted():
         ("baseline.hidden_units", "many"),
         ("distill.learning_rate", -1e-3),
         ("distill.kd.t2_scale", "maybe"),
+        ("teacher.schedule", "one-cycle"),
+        ("baseline.warmup_epochs", -1),
+        ("distill.steps_per_execution", 0),
     ],
 )
 def test_bad_values_name_the_key(key, value):
@@ -95,3 +98,13 @@ def test_every_method_in_the_registry_has_a_params_section_and_no_more():
 
     assert tuple(METHODS) == METHOD_NAMES
     assert set(SHIPPED["distill"]) >= set(METHODS)
+
+
+def test_a_warm_up_as_long_as_the_cosine_cycle_is_named_in_one_line():
+    params = with_value("teacher.schedule", "cosine")
+    params["teacher"]["epochs"], params["teacher"]["warmup_epochs"] = 3, 3
+    with pytest.raises(ParamsError) as error:
+        validate(params)
+    assert str(error.value) == "params.yaml: teacher.warmup_epochs must be less than teacher.epochs (3) under schedule: cosine, got 3"
+    params["teacher"]["warmup_epochs"] = 0.5
+    assert validate(params)["teacher"]["warmup_epochs"] == 0.5

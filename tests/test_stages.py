@@ -18,7 +18,8 @@ from stages.train_teacher import train_teacher
 
 TRAINING = {
     "optimizer": "adam", "early_stopping": True, "epochs": 2, "batch_size": 64,
-    "learning_rate": 1e-3, "patience": 2, "dropout": 0.0,
+    "learning_rate": 2e-3, "patience": 2, "dropout": 0.0,
+    "schedule": "cosine", "warmup_epochs": 0.5, "steps_per_execution": 2,
 }
 # Every method's section as shipped, with KD at T = 4 and T² scaling.
 SHIPPED_DISTILL = load_params(PROJECT_ROOT / "params.yaml")["distill"]
@@ -94,7 +95,7 @@ def test_original_procedure_runs_every_epoch_with_adadelta(tiny_letters_mat, tmp
     splits = load_prepared(tmp_path)
     # Patience 1 would stop a 4-epoch run early if early stopping were on.
     original = {**TRAINING, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False,
-                "epochs": 4, "patience": 1, "hidden_units": 32}
+                "schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "epochs": 4, "patience": 1, "hidden_units": 32}
     metrics = train_baseline(splits, original, seed=0)[1]
     assert metrics["epochs"] == metrics["best_epoch"] == 4
     assert metrics["test_accuracy"] > 1 / 26

@@ -1,0 +1,78 @@
+"""Try training recipes on real letters in one process: time and accuracy of each, side by side.
+
+    python bench/recipe_search.py teacher '{"schedule": "cosine", "epochs": 4}' '{"batch_size": 256}'
+    python bench/recipe_search.py baseline '{"batch_size": 512, "steps_per_execution": 8}'
+    python bench/recipe_search.py student '{"epochs": 30, "schedule": "cosine"}'
+
+Each JSON argument is laid over the section of today's ``params.yaml`` (``teacher``, ``baseline``
+or ``distill``) and trained with the stage's own function on ``--source`` (default: the shared
+real letters), split as the pipeline splits it. The student learns from the teacher that the
+last ``teacher`` call here saved (``--teacher``). One row per recipe: wall seconds, epochs run
+(best), val and test accuracy. Selection among recipes is meant to read val; test is printed
+only to report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.chdir(Path(__file__).resolve().parents[1])  # params.yaml and the stages' relative paths
+
+from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.params import load_params  # noqa: E402
+from distillation.splitting import prepare_splits  # noqa: E402
+
+DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "emnist-byclass-letters.mat"
+SECTIONS = {"teacher": "teacher", "baseline": "baseline", "student": "distill"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=SECTIONS)
+    parser.add_argument("recipes", nargs="+", help="JSON objects laid over the model's params section")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--teacher", type=Path, default=Path("/tmp/recipe-search-teacher.keras"))
+    parser.add_argument("--seed", type=int, default=None, help="default: params.yaml's seed")
+    arguments = parser.parse_args()
+
+    params = load_params()
+    seed = params["seed"] if arguments.seed is None else arguments.seed
+    splits = prepare_splits(read_emnist_mat(arguments.source), params["data"]["val_fraction"], params["seed"])
+    rows = []
+    for recipe in arguments.recipes:
+        settings = {**params[SECTIONS[arguments.model]], **json.loads(recipe)}
+        started = time.perf_counter()
+        if arguments.model == "teacher":
+            from distillation.model_files import save_model
+            from stages.train_teacher import train_teacher
+
+            model, metrics = train_teacher(splits, settings, seed)
+            save_model(model, arguments.teacher)
+        elif arguments.model == "baseline":
+            from stages.train_baseline import train_baseline
+
+            _, metrics = train_baseline(splits, {**settings, "hidden_units": params["baseline"]["hidden_units"]}, seed)
+        else:
+            from distillation.model_files import load_model
+            from stages.soft_targets import teacher_outputs
+            from stages.train_student import train_student
+
+            logits, hidden = teacher_outputs(load_model(arguments.teacher), splits)
+            _, metrics = train_student(splits, {"logits": logits, "hidden": hidden}, settings, params["baseline"]["hidden_units"], seed)
+        seconds = time.perf_counter() - started
+        rows.append((recipe, seconds, metrics))
+        print(f"RESULT {arguments.model} {recipe}: {seconds:.0f} s, {metrics['epochs']} ({metrics['best_epoch']}) epochs, "
+              f"val {100 * metrics['val_accuracy']:.2f} %, test {100 * metrics['test_accuracy']:.2f} %", flush=True)
+    print(f"\n| {arguments.model} recipe | wall s | epochs (best) | val | test |\n|---|---:|---:|---:|---:|")
+    for recipe, seconds, metrics in rows:
+        print(f"| `{recipe}` | {seconds:.0f} | {metrics['epochs']} ({metrics['best_epoch']}) | "
+              f"{100 * metrics['val_accuracy']:.2f} % | {100 * metrics['test_accuracy']:.2f} % |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The training library's recipes: learning-rate schedules and steps per execution."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillation.models import build_mlp
+from distillation.training import compile_classifier, configure_runtime, fit_with_early_stopping, learning_rate
+
+RECIPE = {"optimizer": "adam", "learning_rate": 0.004, "epochs": 5, "batch_size": 16, "early_stopping": False,
+          "patience": 2, "dropout": 0.0, "schedule": "cosine", "warmup_epochs": 1, "steps_per_execution": 1}
+
+
+def test_plateau_keeps_a_constant_rate_for_the_callback_to_halve():
+    assert learning_rate({**RECIPE, "schedule": "plateau"}, steps_per_epoch=10) == 0.004
+
+
+def test_cosine_warms_up_to_the_rate_then_decays_to_zero_at_the_last_epoch():
+    schedule = learning_rate(RECIPE, steps_per_epoch=10)  # 50 steps, the first 10 warming up
+    rates = np.array([float(schedule(step)) for step in range(51)])
+    assert rates[0] == 0.0 and rates[10] == pytest.approx(0.004)
+    assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) < 0)
+    assert rates[30] == pytest.approx(0.002, rel=1e-5) and rates[50] == pytest.approx(0.0, abs=1e-9)
+    without_warmup = learning_rate({**RECIPE, "warmup_epochs": 0}, steps_per_epoch=10)
+    assert float(without_warmup(0)) == pytest.approx(0.004) and float(without_warmup(50)) == pytest.approx(0.0, abs=1e-9)
+
+
+def train_weights(settings: dict) -> list[np.ndarray]:
+    configure_runtime(0)
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((100, 28, 28, 1), np.float32), rng.integers(0, 4, 100)
+    model = compile_classifier(build_mlp(4, hidden_units=8), settings, steps_per_epoch=7)
+    run = fit_with_early_stopping(model, images, labels, (images[:20], labels[:20]), settings, monitor="val_accuracy")
+    assert run.epochs_run == settings["epochs"]
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)  # the cycle ended with the last step
+    return model.get_weights()
+
+
+def test_steps_per_execution_runs_the_same_steps_to_the_same_weights():
+    one_at_a_time = train_weights(RECIPE)
+    four_per_call = train_weights({**RECIPE, "steps_per_execution": 4})
+    for single, batched in zip(one_at_a_time, four_per_call):
+        np.testing.assert_array_equal(single, batched)
