@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +39,25 @@ def random_upright_images(count: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def trained_repo(tmp_path_factory) -> Path:
+def trained_repo(tmp_path_factory, request) -> Path:
     """The tiny pipeline run once through `dvc repro` in a git repository, results committed.
 
+    Built once per test run, whatever the number of pytest-xdist workers: the first worker to
+    need it builds it in the run's shared temporary folder while the others wait on a lock.
     Read-only for tests: clone it (``project.clone_trained``) to change anything.
     """
+    import fcntl
+
     from project import trained_repository
 
-    return trained_repository(tmp_path_factory.mktemp("trained") / "origin")
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker: its folder sits in the run's
+        shared = shared.parent
+    origin, built = shared / "trained" / "origin", shared / "trained" / "built"
+    with open(shared / "trained.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(origin, ignore_errors=True)  # a build that failed half-way
+            trained_repository(origin)
+            built.touch()
+    return origin
