@@ -52,25 +52,29 @@ def fit_with_early_stopping(
     log_dir: str | Path | None = None,
     monitor: str = "val_loss",
 ) -> TrainingRun:
-    """Fit on train with the section's learning-rate schedule; stop early on plateaus of ``monitor``.
+    """Fit on train with the section's learning-rate schedule, keeping the weights of the best val epoch.
 
     ``settings`` is a training section of params (``epochs``, ``batch_size``, ``patience``,
-    ``early_stopping``, ``schedule``). The weights of the best val epoch are restored at the end.
-    Under ``schedule: plateau`` the learning rate also halves when ``monitor`` stalls for half the
-    patience; under ``cosine`` it follows the schedule the optimizer was compiled with
-    (:func:`make_optimizer`). With ``early_stopping: false`` (the original procedure) every epoch
-    runs and the last weights are kept. With ``log_dir``, dvclive records train and val loss and
-    accuracy per epoch there.
+    ``early_stopping``, ``schedule``). With ``early_stopping: true`` the weights of the epoch
+    with the best val ``monitor`` are restored at the end. Under ``schedule: plateau`` training
+    also stops once ``monitor`` has not improved for ``patience`` epochs, and the learning rate
+    halves when it stalls for half of that. Under ``cosine`` the cycle always runs to its last
+    epoch: a cycle cut short at its high rates never anneals, and the annealing is where it gains
+    (measured: docs/speed.md). With ``early_stopping: false`` (the original procedure) every
+    epoch runs and the last weights are kept. With ``log_dir``, dvclive records train and val
+    loss and accuracy per epoch there.
     """
     callbacks: list[keras.callbacks.Callback] = []
     early_stopping = None
     if settings["early_stopping"]:
         mode = "max" if monitor.endswith("accuracy") else "min"
+        plateau = settings.get("schedule", "plateau") == "plateau"
         early_stopping = keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=settings["patience"], restore_best_weights=True
+            monitor=monitor, mode=mode, patience=settings["patience"] if plateau else settings["epochs"],
+            restore_best_weights=True,
         )
         callbacks.append(early_stopping)
-        if settings.get("schedule", "plateau") == "plateau":
+        if plateau:
             callbacks.append(keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, mode=mode, factor=0.5, patience=max(1, settings["patience"] // 2), min_lr=1e-6
             ))

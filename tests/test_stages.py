@@ -143,7 +143,7 @@ def test_teacher_learns_separable_classes_with_the_seed_architecture():
 def test_teacher_stops_on_its_val_loss_and_keeps_the_best_epoch():
     # Val labels are shuffled: the better the teacher fits train, the worse its val loss gets.
     splits = quadrant_splits(40, seed=1, random_val_labels=True)
-    _, metrics = train_teacher(splits, {**TRAINING, "epochs": 30, "patience": 2}, seed=0)
+    _, metrics = train_teacher(splits, {**TRAINING, "schedule": "plateau", "epochs": 30, "patience": 2}, seed=0)
     assert metrics["epochs"] < 30
     assert metrics["epochs"] == metrics["best_epoch"] + 2
     assert metrics["test_accuracy"] >= 0.9  # what it learned on train still holds on the true test labels

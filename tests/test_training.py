@@ -41,3 +41,17 @@ def test_steps_per_execution_runs_the_same_steps_to_the_same_weights():
     four_per_call = train_weights({**RECIPE, "steps_per_execution": 4})
     for single, batched in zip(one_at_a_time, four_per_call):
         np.testing.assert_array_equal(single, batched)
+
+
+def test_a_cosine_cycle_runs_to_its_end_and_keeps_the_best_val_epoch():
+    configure_runtime(0)
+    rng = np.random.default_rng(1)
+    images, labels = rng.random((100, 28, 28, 1), np.float32), rng.integers(0, 4, 100)
+    val = (images[:40], rng.permutation(labels[:40]))  # shuffled: val accuracy stalls at once
+    settings = {**RECIPE, "early_stopping": True, "epochs": 6, "patience": 1}
+    model = compile_classifier(build_mlp(4, hidden_units=8), settings, steps_per_epoch=7)
+    run = fit_with_early_stopping(model, images, labels, val, settings, monitor="val_accuracy")
+    accuracies = model.history.history["val_accuracy"]  # Keras keeps the last fit's history
+    assert run.epochs_run == 6  # patience 1 would have stopped a plateau schedule
+    assert run.best_epoch == int(np.argmax(accuracies)) + 1
+    assert model.evaluate(*val, verbose=0)[1] == pytest.approx(max(accuracies))
