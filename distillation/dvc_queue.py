@@ -6,9 +6,12 @@ import subprocess
 import sys
 import time
 
-# `dvc queue status` costs a second of CPU that the runs need: poll often at first (short runs),
-# then back off to this.
+# `dvc queue status` costs a second of CPU that the runs need: poll a tenth of the time waited so
+# far, so a short run is noticed within a second or two and a long one costs little, at most
+# every QUEUE_POLL_SECONDS.
 QUEUE_POLL_SECONDS = 15.0
+QUEUE_POLL_FRACTION = 0.1
+QUEUE_FIRST_POLL_SECONDS = 1.0
 # Polls in a row with tasks left but no worker before the queue counts as stalled: workers
 # take a moment to start, and between two tasks.
 STALLED_POLLS = 3
@@ -60,11 +63,12 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
     raises one ``ValueError`` line that names it.
     """
     lost: list[str] = []
-    stalled, done_before, delay = 0, -1, min(1.0, poll_seconds)
+    stalled, done_before = 0, -1
     run_dvc("queue", "start", "-j", str(jobs))
+    started = time.monotonic()
     while True:
-        time.sleep(delay)
-        delay = min(2 * delay, poll_seconds)
+        waited = time.monotonic() - started
+        time.sleep(min(poll_seconds, max(QUEUE_FIRST_POLL_SECONDS, QUEUE_POLL_FRACTION * waited)))
         tasks, workers = queue_status()
         mine = {name: tasks.get(name, "Success") for name in names if name not in lost}
         done = sum(status == "Success" for status in mine.values())

@@ -2,8 +2,9 @@
 
     python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2]
 
-1. Queues each method's grid at replicate 0 (``comparison.yaml``); the first experiment runs
-   alone, so the teacher is trained once and every later run restores it from DVC's run-cache.
+1. Queues each method's grid at replicate 0 (``comparison.yaml``). The teacher is trained once:
+   on params.yaml's source in the workspace first; with ``--source``, by a first experiment that
+   runs alone, and every later run restores it from DVC's run-cache.
 2. Chooses each method's setting on **val** accuracy, then queues the chosen settings over the
    replicates; each experiment also trains the baseline with its replicate (restored from the
    run-cache after the first time), so gains are paired.
@@ -104,8 +105,9 @@ def compare(config_path: Path, source: str | None, jobs: int) -> None:
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         dvc("repro", "soft_targets", "train_baseline")
-    # The first run alone trains the teacher (and the baseline of replicate 0); the rest reuse them.
-    ran = run_missing(lambda: pending(selection, params, effective, 0, experiments(), common), jobs, first_alone=True)
+    # With another source, the first run alone trains the teacher (and the baseline of replicate
+    # 0) on it and the rest reuse them; on params.yaml's own source the workspace has them now.
+    ran = run_missing(lambda: pending(selection, params, effective, 0, experiments(), common), jobs, first_alone=bool(source))
     print(f"selection: {ran} new runs of {len(selection)} grid points", flush=True)
 
     table = experiments()

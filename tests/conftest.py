@@ -34,6 +34,22 @@ def real_sample() -> Path:
     return REAL_SAMPLE
 
 
+# The files that take minutes, in the order pytest-xdist's workers should start them (with
+# `--dist loadfile --no-loadscope-reorder` each worker takes the next file when it is one file
+# from done): the comparison (which builds the trained tiny project first) on one worker while
+# the other runs the real-sample chain, then the remotes and the queued sweep, which reuse that
+# project once it is built. Every other file follows in its usual order.
+LONGEST_FIRST = ("test_make_compare.py", "test_stages.py", "test_remote.py", "test_experiments.py", "test_pipeline.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept
+
+
 def random_upright_images(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
 

@@ -63,3 +63,23 @@ def test_a_run_that_fails_on_its_own_is_one_error_naming_it(monkeypatch):
     monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Failed", "Success", 0)]))
     with pytest.raises(ValueError, match=r"queued experiments failed: elder-chat; see `dvc queue logs elder-chat`"):
         cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0)
+
+
+def test_polls_follow_the_time_waited_between_one_second_and_the_cap(monkeypatch):
+    # A short run is noticed within a second or two; a long one is polled at most every cap.
+    clock = {"now": 0.0}
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock["now"] += seconds
+
+    monkeypatch.setattr(cli.time, "sleep", sleep)
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Running", "Success", 1)] * 60 + [("Success", "Success", 0)]))
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1) == []
+    assert sleeps[:3] == [cli.QUEUE_FIRST_POLL_SECONDS] * 3
+    assert all(later >= earlier for earlier, later in zip(sleeps, sleeps[1:]))
+    assert max(sleeps) == cli.QUEUE_POLL_SECONDS
+    waited = sum(sleeps[:20])
+    assert sleeps[20] == max(cli.QUEUE_FIRST_POLL_SECONDS, min(cli.QUEUE_POLL_SECONDS, cli.QUEUE_POLL_FRACTION * waited))

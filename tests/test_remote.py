@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.scratch import environment
 from project import clone_trained, dvc, git, run
 
 def free_port() -> int:
@@ -106,11 +107,16 @@ def test_two_hosts_split_a_sweep_and_a_third_reports_both(published):
     base, bare, _ = published
     grid = "distill.temp=2,4"
     names = {}
-    for shard in ("1/2", "2/2"):
-        host = clone(bare, base / f"host-{shard[0]}")
-        result = run([sys.executable, "-m", "scripts.sweep", "--grid", grid, "--shard", shard], host)
-        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-        [name] = result.stdout.strip().split(": ")[-1].split()
+    # The two hosts run at the same time, as a team's would, pushing to the same remotes.
+    hosts = {shard: clone(bare, base / f"host-{shard[0]}") for shard in ("1/2", "2/2")}
+    sweeps = {shard: subprocess.Popen([sys.executable, "-m", "scripts.sweep", "--grid", grid, "--shard", shard],
+                                      cwd=host, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for shard, host in hosts.items()}
+    for shard, host in hosts.items():
+        output, _ = sweeps[shard].communicate(timeout=600)
+        assert sweeps[shard].returncode == 0, output[-3000:]
+        [summary] = [line for line in output.splitlines() if line.startswith(f"shard {shard}: ")]
+        [name] = summary.split(": ")[-1].split()
         names[shard] = name
         log = dvc("queue", "logs", name, cwd=host).stdout
         assert "Running stage 'train_student'" in log
