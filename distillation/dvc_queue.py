@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 # `dvc queue status` costs a second of CPU that the runs need: poll a tenth of the time waited so
@@ -28,6 +29,22 @@ def run_dvc(*arguments: str, capture: bool = True) -> str:
         detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
         raise ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
     return result.stdout if capture else ""
+
+
+def start_workers(jobs: int) -> None:
+    """``dvc queue start -j jobs``, returning as soon as the workers are started.
+
+    The workers DVC starts inherit this command's output: captured through a pipe, the call would
+    wait until the last worker exits, that is, until the queue is empty, and the watchdog would
+    only ever see the end. Their output goes to a temporary file instead.
+    """
+    with tempfile.TemporaryFile(mode="w+") as output:
+        status = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)],
+                                stdout=output, stderr=subprocess.STDOUT, check=False).returncode
+        if status != 0:
+            output.seek(0)
+            detail = output.read().strip().splitlines()[-1:]
+            raise ValueError(f"`dvc queue start -j {jobs}` failed (exit {status}){': ' + detail[0] if detail else ''}")
 
 
 def queue_experiment(*arguments: str) -> str:
@@ -64,7 +81,7 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
     """
     lost: list[str] = []
     stalled, done_before = 0, -1
-    run_dvc("queue", "start", "-j", str(jobs))
+    start_workers(jobs)
     started = time.monotonic()
     while True:
         waited = time.monotonic() - started
@@ -88,5 +105,5 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
                 run_dvc("queue", "kill", *running)
                 lost += running
                 print(f"warning: DVC's queue lost {', '.join(running)} (no worker runs it); will queue it again", file=sys.stderr)
-            run_dvc("queue", "start", "-j", str(jobs))
+            start_workers(jobs)
             stalled = 0

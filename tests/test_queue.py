@@ -14,7 +14,10 @@ Worker status: {workers} active, 0 idle
 
 
 class FakeQueue:
-    """Answers `dvc queue …` from a script of `status` outputs; records every command."""
+    """Answers `dvc queue …` from a script of `status` outputs; records every command.
+
+    ``install`` puts it in place of DVC: of every call through ``run_dvc``, and of starting workers.
+    """
 
     def __init__(self, statuses):
         self.statuses = list(statuses)
@@ -29,6 +32,11 @@ class FakeQueue:
             return "Queueing with overrides '{'params.yaml': ['x=2']}'.\nQueued experiment 'pudgy-cors' for future execution.\n"
         return ""
 
+    def install(self, monkeypatch) -> "FakeQueue":
+        monkeypatch.setattr(cli, "run_dvc", self)
+        monkeypatch.setattr(cli, "start_workers", lambda jobs: self.commands.append(("queue", "start", "-j", str(jobs))))
+        return self
+
 
 def test_queue_status_reads_tasks_and_workers(monkeypatch):
     monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Running", "Success", 2)]))
@@ -42,8 +50,7 @@ def test_queue_experiment_returns_the_name_dvc_gave(monkeypatch):
 
 def test_a_task_left_running_without_workers_is_killed_and_reported_lost(monkeypatch, capsys):
     # As seen in a test run: one task done, the other "Running" forever with every worker gone.
-    fake = FakeQueue([("Running", "Running", 2), ("Running", "Success", 0)])
-    monkeypatch.setattr(cli, "run_dvc", fake)
+    fake = FakeQueue([("Running", "Running", 2), ("Running", "Success", 0)]).install(monkeypatch)
     assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0) == ["elder-chat"]
     assert ("queue", "kill", "elder-chat") in fake.commands
     assert fake.commands.count(("queue", "start", "-j", "2")) == 2  # workers started again for what is left
@@ -53,14 +60,13 @@ def test_a_task_left_running_without_workers_is_killed_and_reported_lost(monkeyp
 def test_a_pause_shorter_than_the_stall_limit_is_waited_out(monkeypatch):
     # No worker for a poll or two happens between tasks; nothing is killed then.
     pause = [("Queued", "Success", 0)] * (cli.STALLED_POLLS - 1)
-    fake = FakeQueue([("Running", "Running", 1), *pause, ("Running", "Success", 1), ("Success", "Success", 0)])
-    monkeypatch.setattr(cli, "run_dvc", fake)
+    fake = FakeQueue([("Running", "Running", 1), *pause, ("Running", "Success", 1), ("Success", "Success", 0)]).install(monkeypatch)
     assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0) == []
     assert not any(command[:2] == ("queue", "kill") for command in fake.commands)
 
 
 def test_a_run_that_fails_on_its_own_is_one_error_naming_it(monkeypatch):
-    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Failed", "Success", 0)]))
+    FakeQueue([("Failed", "Success", 0)]).install(monkeypatch)
     with pytest.raises(ValueError, match=r"queued experiments failed: elder-chat; see `dvc queue logs elder-chat`"):
         cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0)
 
@@ -76,7 +82,7 @@ def test_polls_follow_the_time_waited_between_one_second_and_the_cap(monkeypatch
 
     monkeypatch.setattr(cli.time, "sleep", sleep)
     monkeypatch.setattr(cli.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(cli, "run_dvc", FakeQueue([("Running", "Success", 1)] * 60 + [("Success", "Success", 0)]))
+    FakeQueue([("Running", "Success", 1)] * 60 + [("Success", "Success", 0)]).install(monkeypatch)
     assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1) == []
     assert sleeps[:3] == [cli.QUEUE_FIRST_POLL_SECONDS] * 3
     assert all(later >= earlier for earlier, later in zip(sleeps, sleeps[1:]))
