@@ -58,15 +58,6 @@ def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     return unflatten({**flatten(params), **overrides})
 
 
-def set_arguments(overrides: dict[str, Any]) -> list[str]:
-    """``-S key=value`` arguments for ``dvc exp run``, values in YAML spelling."""
-    arguments = []
-    for key, value in overrides.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        arguments += ["-S", f"{key}={text}"]
-    return arguments
-
-
 def choose_settings(table: pd.DataFrame, source: str) -> dict[str, str]:
     """Per method, the setting whose replicate-0 student has the highest **val** accuracy."""
     runs = table[(table["source"] == source) & (table["replicate"] == 0)]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 # `dvc queue status` costs a second of CPU that the runs need: poll a tenth of the time waited so
 # far, so a short run is noticed within a second or two and a long one costs little, at most
@@ -45,6 +46,15 @@ def start_workers(jobs: int) -> None:
             output.seek(0)
             detail = output.read().strip().splitlines()[-1:]
             raise ValueError(f"`dvc queue start -j {jobs}` failed (exit {status}){': ' + detail[0] if detail else ''}")
+
+
+def set_arguments(overrides: dict[str, Any]) -> list[str]:
+    """``-S key=value`` arguments for ``dvc exp run``, values in YAML spelling."""
+    arguments = []
+    for key, value in overrides.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        arguments += ["-S", f"{key}={text}"]
+    return arguments
 
 
 def queue_experiment(*arguments: str) -> str:

@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from distillation.cli import run_stage
-from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue
-from distillation.comparison import choose_settings, grid_points, load_comparison, set_arguments, with_overrides
+from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
+from distillation.comparison import choose_settings, grid_points, load_comparison, with_overrides
 from distillation.methods import method_settings
 from distillation.params import load_params, setting_label
 from distillation.report import experiments_table, source_label

@@ -26,9 +26,8 @@ import sys
 from typing import Any
 
 from distillation.cli import run_stage
-from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_queue
+from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_queue, set_arguments
 from distillation.dvc_queue import run_dvc as dvc
-from distillation.comparison import set_arguments
 
 
 def parse_grid(text: str) -> list[tuple[str, list[str]]]:

@@ -34,12 +34,16 @@ def real_sample() -> Path:
     return REAL_SAMPLE
 
 
-# The files that take minutes, in the order pytest-xdist's workers should start them (with
-# `--dist loadfile --no-loadscope-reorder` each worker takes the next file when it is one file
-# from done): the comparison (which builds the trained tiny project first) on one worker while
-# the other runs the real-sample chain, then the remotes and the queued sweep, which reuse that
-# project once it is built. Every other file follows in its usual order.
-LONGEST_FIRST = ("test_make_compare.py", "test_stages.py", "test_remote.py", "test_experiments.py", "test_pipeline.py")
+# The order in which pytest-xdist's workers take the files (with `--dist loadfile
+# --no-loadscope-reorder`; every other file follows in its usual order). Each worker takes one
+# file, and another as soon as fewer than three of its tests are left, so the comparison's worker
+# (one test) holds a second file from the start: a short one. The comparison builds the trained
+# tiny project first; the other workers run in-process training meanwhile, then the remotes, the
+# queued sweep and the pipeline tests, which reuse that project. Tuned for `make test`'s 3 workers.
+LONGEST_FIRST = (
+    "test_make_compare.py", "test_stages.py", "test_methods.py", "test_comparison.py",
+    "test_remote.py", "test_experiments.py", "test_pipeline.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,6 +52,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept
+
+
+# The comparison is the suite's critical path: its worker gets the CPU first. Every other
+# pytest-xdist worker lowers its own priority (and that of the processes it starts) when it
+# begins its first test; it still has all the CPU the comparison leaves idle.
+SIDE_WORKER_NICENESS = 10
+_first_test_seen = False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _first_test_seen
+    if _first_test_seen:
+        return
+    _first_test_seen = True
+    if hasattr(item.config, "workerinput") and item.path.name != LONGEST_FIRST[0]:
+        os.nice(SIDE_WORKER_NICENESS)
 
 
 def random_upright_images(count: int, seed: int = 0) -> np.ndarray:

@@ -12,10 +12,10 @@ from distillation.comparison import (
     load_comparison,
     mean_interval,
     methods_markdown,
-    set_arguments,
     summarise_methods,
     verdict,
 )
+from distillation.dvc_queue import set_arguments
 from distillation.params import load_params
 from distillation.report import experiments_table
 from test_evaluation import exp_row, exp_show, kd

@@ -157,3 +157,10 @@ def test_bad_sweep_arguments_get_one_line(grid, shard, message, monkeypatch, cap
         run_stage(sweep.main)  # as `python -m scripts.sweep` runs it, in this process
     error = capsys.readouterr().err
     assert exit_status.value.code == 1 and error.count("\n") == 1 and message in error
+
+
+def test_sweep_starts_without_tensorflow():
+    # Each host's `make sweep` only drives DVC; its runs import TensorFlow in their own stages.
+    result = run([sys.executable, "-c", "import sys, scripts.sweep; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"],
+                 Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
