@@ -8,12 +8,12 @@ import tempfile
 import time
 from typing import Any
 
-# `dvc queue status` costs a second of CPU that the runs need: poll a tenth of the time waited so
-# far, so a short run is noticed within a second or two and a long one costs little, at most
-# every QUEUE_POLL_SECONDS.
+# `dvc queue status` costs about 0.7 s of CPU that the runs need: poll every tenth of the time
+# waited so far, at least every QUEUE_FIRST_POLL_SECONDS and at most every QUEUE_POLL_SECONDS,
+# so a run is noticed done within a few seconds and a long queue costs little.
 QUEUE_POLL_SECONDS = 15.0
 QUEUE_POLL_FRACTION = 0.1
-QUEUE_FIRST_POLL_SECONDS = 1.0
+QUEUE_FIRST_POLL_SECONDS = 4.0
 # Polls in a row with tasks left but no worker before the queue counts as stalled: workers
 # take a moment to start, and between two tasks.
 STALLED_POLLS = 3

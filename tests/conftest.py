@@ -54,22 +54,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept
 
 
-# The comparison is the suite's critical path: its worker gets the CPU first. Every other
-# pytest-xdist worker lowers its own priority (and that of the processes it starts) when it
-# begins its first test; it still has all the CPU the comparison leaves idle.
-SIDE_WORKER_NICENESS = 10
-_first_test_seen = False
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    global _first_test_seen
-    if _first_test_seen:
-        return
-    _first_test_seen = True
-    if hasattr(item.config, "workerinput") and item.path.name != LONGEST_FIRST[0]:
-        os.nice(SIDE_WORKER_NICENESS)
-
-
 def random_upright_images(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
 
