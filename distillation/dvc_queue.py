@@ -27,9 +27,14 @@ def run_dvc(*arguments: str, capture: bool = True) -> str:
     """
     result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=capture, text=True, check=False)
     if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-1:] if capture else []
-        raise ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {result.returncode}){': ' + detail[0] if detail else ''}")
+        raise dvc_failure(arguments, result.returncode, result.stderr if capture else "")
     return result.stdout if capture else ""
+
+
+def dvc_failure(arguments: tuple[str, ...], status: int, output: str) -> ValueError:
+    """One line naming the DVC command, its exit status and, if any, DVC's last word in ``output``."""
+    detail = (output or "").strip().splitlines()[-1:]
+    return ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {status}){': ' + detail[0] if detail else ''}")
 
 
 def start_workers(jobs: int) -> None:
@@ -39,13 +44,12 @@ def start_workers(jobs: int) -> None:
     wait until the last worker exits, that is, until the queue is empty, and the watchdog would
     only ever see the end. Their output goes to a temporary file instead.
     """
+    arguments = ("queue", "start", "-j", str(jobs))
     with tempfile.TemporaryFile(mode="w+") as output:
-        status = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", str(jobs)],
-                                stdout=output, stderr=subprocess.STDOUT, check=False).returncode
+        status = subprocess.run([sys.executable, "-m", "dvc", *arguments], stdout=output, stderr=subprocess.STDOUT, check=False).returncode
         if status != 0:
             output.seek(0)
-            detail = output.read().strip().splitlines()[-1:]
-            raise ValueError(f"`dvc queue start -j {jobs}` failed (exit {status}){': ' + detail[0] if detail else ''}")
+            raise dvc_failure(arguments, status, output.read())
 
 
 def set_arguments(overrides: dict[str, Any]) -> list[str]:

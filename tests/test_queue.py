@@ -71,7 +71,7 @@ def test_a_run_that_fails_on_its_own_is_one_error_naming_it(monkeypatch):
         cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0)
 
 
-def test_polls_follow_the_time_waited_between_one_second_and_the_cap(monkeypatch):
+def test_polls_follow_the_time_waited_between_the_first_poll_and_the_cap(monkeypatch):
     # A short run is noticed within seconds; a long one is polled at most every cap.
     clock = {"now": 0.0}
     sleeps = []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.scratch import environment
+from conftest import PROJECT_ROOT
 from project import clone_trained, dvc, git, run
 
 def free_port() -> int:
@@ -162,5 +163,5 @@ def test_bad_sweep_arguments_get_one_line(grid, shard, message, monkeypatch, cap
 def test_sweep_starts_without_tensorflow():
     # Each host's `make sweep` only drives DVC; its runs import TensorFlow in their own stages.
     result = run([sys.executable, "-c", "import sys, scripts.sweep; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"],
-                 Path(__file__).resolve().parents[1])
+                 PROJECT_ROOT)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
