@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from distillation.comparison import mean_interval  # noqa: E402
+from scipy import stats  # noqa: E402
+
 from distillation.emnist import read_emnist_mat  # noqa: E402
 from distillation.params import load_params  # noqa: E402
 from distillation.splitting import prepare_splits  # noqa: E402
@@ -87,7 +88,8 @@ def main() -> None:
         speed = statistics.mean(m["train_images_per_second"] for m in runs)
         difference = ""
         if components != reference:
-            mean, low, high = mean_interval(val - reference_val)
+            differences = val - reference_val
+            mean, (low, high) = differences.mean(), stats.ttest_1samp(differences, 0).confidence_interval(0.95)
             difference = f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
         lines.append(
             f"| {components or 'full (0)'} | {100 * val.mean():.2f} ± {100 * val.std(ddof=1):.2f} | "

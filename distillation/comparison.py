@@ -1,16 +1,28 @@
-"""The honest comparison of methods: choose on val, report test over replicates, paired.
+"""The method comparison's protocol and statistics (``make compare``; rendered by ``make report``).
 
-1. Each method's grid (``comparison.yaml``) runs at replicate 0; the setting with the highest
-   student **val** accuracy is chosen (:func:`choose_settings`).
-2. The chosen settings run over replicates 0..R−1; every experiment trains the baseline with
-   the same replicate, so each method's test accuracy pairs with a baseline's.
-3. :func:`summarise_methods` gives, per method, test mean ± std, the paired gain over the
-   baseline with a 95 % t-interval, and the paired difference to the best control (the control
-   with the higher mean val accuracy). An interval that contains 0 is "not distinguishable".
+1. **Selection.** Each method's grid (``comparison.yaml``) runs with the first teacher at the
+   ``selection_replicates`` MLP seeds; the setting with the highest mean student **val** accuracy
+   is chosen (:func:`choose_settings`). Those seeds are never among the reported ones, so the run
+   that won the choice is never reported (no winner's curse).
+2. **Reported runs.** The chosen settings run afresh over MLP replicates 0..R−1 and, for the
+   methods that read the teacher, over teachers 0..T−1 (``teacher.replicate``); every experiment
+   trains the baseline with the same MLP seed, so each student pairs with a baseline.
+3. **Statistics** (:func:`summarise`): per method, test mean ± std; each method's paired gain over
+   the baseline and each method's paired difference to the best control (the control with the
+   higher mean val accuracy), pairs keyed by (teacher, replicate), with ``scipy.stats.ttest_rel``
+   p-values and 95 % intervals. The family of all these comparisons is adjusted with
+   Benjamini–Hochberg (:func:`scipy.stats.false_discovery_control`); the verdict follows the
+   adjusted p-value, and the adjusted interval is Benjamini–Yekutieli's false-coverage-rate
+   interval (level 1 − R·α/m for R of m comparisons declared).
+
+The comparison writes what it chose and which runs it used to a **record**
+(``reports/comparison-<source>.json``); the reports are made from records only, so ``make
+report`` shows exactly the comparison's runs whatever other experiments the repository holds.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,21 +32,43 @@ import pandas as pd
 from scipy import stats
 
 from distillation.atomic import atomic_output
-from distillation.methods import CONTROLS, METHODS
-from distillation.params import ParamsError, flatten, read_yaml, unflatten, validate
+from distillation.experiments import normalise, reads_teacher, run_identity, source_label
+from distillation.methods import CONTROLS, METHODS, method_settings
+from distillation.params import ParamsError, flatten, read_yaml, setting_label, unflatten, validate
 
 CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE
+DEFAULT_SELECTION_REPLICATES = (100,)
+RECORD_FIELDS = (
+    "experiment", "rev", "identity", "method", "setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
+    "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
+    "student_train_images_per_second", "student_train_seconds", "epoch_cap",
+)
 
 
 def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
-    """``comparison.yaml``: ``replicates`` and a grid per method, checked against the params rules."""
+    """``comparison.yaml`` with its defaults filled in, every grid point checked against the params rules."""
     path = Path(path)
     config = read_yaml(path)
     if not isinstance(config, dict) or not isinstance(config.get("grids"), dict):
         raise ValueError(f"{path}: expected 'replicates' and a 'grids' mapping of method → {{param: [values]}}")
+    unknown = sorted(set(config) - {"replicates", "teachers", "selection_replicates", "grids"})
+    if unknown:
+        raise ValueError(f"{path}: unknown key '{unknown[0]}' (replicates, teachers, selection_replicates, grids)")
     replicates = config.get("replicates")
-    if not isinstance(replicates, int) or replicates < 2:
+    if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 2:
         raise ValueError(f"{path}: replicates must be an integer ≥ 2 (a spread needs two), got {replicates!r}")
+    teachers = config.setdefault("teachers", 1)
+    if not isinstance(teachers, int) or isinstance(teachers, bool) or teachers < 1:
+        raise ValueError(f"{path}: teachers must be an integer ≥ 1, got {teachers!r}")
+    selection = config.setdefault("selection_replicates", list(DEFAULT_SELECTION_REPLICATES))
+    if (not isinstance(selection, list) or not selection
+            or not all(isinstance(value, int) and not isinstance(value, bool) and value >= 0 for value in selection)):
+        raise ValueError(f"{path}: selection_replicates must be a list of integers ≥ 0, got {selection!r}")
+    reused = sorted(set(selection) & set(range(replicates)))
+    if reused:
+        raise ValueError(f"{path}: selection_replicates must not be among the reported replicates 0..{replicates - 1}, "
+                         f"got {reused[0]} (a selection run would be reported)")
     for method, grid in config["grids"].items():
         if method not in METHODS:
             raise ValueError(f"{path}: grids.{method}: not a method ({', '.join(METHODS)})")
@@ -58,83 +92,221 @@ def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     return unflatten({**flatten(params), **overrides})
 
 
-def choose_settings(table: pd.DataFrame, source: str) -> dict[str, str]:
-    """Per method, the setting whose replicate-0 student has the highest **val** accuracy."""
-    runs = table[(table["source"] == source) & (table["replicate"] == 0)]
-    chosen = {}
-    for method, rows in runs.groupby("method"):
-        # Ties go to the setting that sorts first, so the choice never depends on run order.
-        ranked = rows.sort_values(["student_val", "setting"], ascending=[False, True])
-        chosen[method] = ranked.iloc[0]["setting"]
-    return chosen
+def planned_run(params: dict[str, Any], point: dict[str, Any], replicate: int, teacher: int, phase: str) -> dict[str, Any]:
+    """One run of the comparison: its ``-S`` overrides and what identifies its result."""
+    overrides = {**point, "replicate": replicate, "teacher.replicate": teacher}
+    flat = normalise(flatten(with_overrides(params, overrides)))
+    method = point["distill.method"]
+    return {
+        "phase": phase,
+        "method": method,
+        "setting": setting_label(method_settings(unflatten(flat)["distill"])),
+        "identity": run_identity(flat),
+        "replicate": replicate,
+        "teacher_replicate": teacher if reads_teacher(method) else None,
+        "overrides": overrides,
+    }
 
 
-def chosen_runs(table: pd.DataFrame, source: str, chosen: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Each method's runs of its chosen setting, one per replicate, indexed by replicate."""
-    runs = {}
-    for method, setting in chosen.items():
-        rows = table[(table["source"] == source) & (table["method"] == method) & (table["setting"] == setting)]
-        runs[method] = rows.drop_duplicates("replicate", keep="last").set_index("replicate").sort_index()
+def selection_runs(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every grid point at every selection replicate, with the first teacher."""
+    return [planned_run(params, {**common, **point}, replicate, 0, "selection")
+            for method, grid in config["grids"].items() for point in grid_points(method, grid or {})
+            for replicate in config["selection_replicates"]]
+
+
+def reported_runs(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any],
+                  chosen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chosen settings over replicates 0..R−1, and teachers 0..T−1 where the method reads one.
+
+    Listed method by method and, within one, replicate after replicate, so the runs that go at
+    once train different baselines and later ones restore them from the run-cache.
+    """
+    runs = []
+    for method, choice in chosen.items():
+        teachers = range(config["teachers"]) if reads_teacher(method) else [0]
+        for teacher in teachers:
+            runs += [planned_run(params, {**common, **choice["point"]}, replicate, teacher, "reported")
+                     for replicate in range(config["replicates"])]
     return runs
 
 
-def mean_interval(differences: np.ndarray) -> tuple[float, float, float]:
-    """Mean and the two ends of its two-sided 95 % Student-t interval (NaN ends below 2 values)."""
-    differences = np.asarray(differences, dtype=float)
-    mean = float(differences.mean())
-    if differences.size < 2:
-        return mean, math.nan, math.nan
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, differences.size - 1) * differences.std(ddof=1) / math.sqrt(differences.size)
-    return mean, mean - half, mean + half
+def find_run(table: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The experiment of ``table`` that is ``run`` (same identity, replicate and teacher), if any."""
+    if table.empty:
+        return None
+    same = table[(table["identity"] == run["identity"]) & (table["replicate"] == run["replicate"])]
+    if run["teacher_replicate"] is not None:
+        same = same[same["teacher_replicate"] == run["teacher_replicate"]]
+    return None if same.empty else same.iloc[-1].to_dict()
 
 
-def verdict(low: float, high: float) -> str:
-    if math.isnan(low):
-        return "too few replicates"
-    if low > 0:
-        return "higher"
-    if high < 0:
-        return "lower"
-    return "not distinguishable"
+def choose_settings(selection: pd.DataFrame) -> dict[str, str]:
+    """Per method, the setting with the highest mean student **val** accuracy over its selection runs."""
+    chosen = {}
+    means = selection.groupby(["method", "setting"], as_index=False)["student_val"].mean()
+    for method, rows in means.groupby("method"):
+        # Ties go to the setting that sorts first, so the choice never depends on run order.
+        chosen[method] = rows.sort_values(["student_val", "setting"], ascending=[False, True]).iloc[0]["setting"]
+    return chosen
 
 
-def summarise_methods(table: pd.DataFrame, source: str, chosen: dict[str, str]) -> pd.DataFrame:
-    """One row per method (and the baseline): the comparison's figures, best mean val first."""
-    runs = chosen_runs(table, source, chosen)
-    controls = [method for method in CONTROLS if method in runs]
-    best_control = max(controls, key=lambda method: runs[method]["student_val"].mean()) if controls else None
-    rows = []
-    for method, frame in runs.items():
-        gain = mean_interval(frame["student"] - frame["baseline"])
-        row = {
-            "method": method,
-            "setting": chosen[method],
-            "control": method in CONTROLS,
-            "replicates": len(frame),
-            "val_mean": frame["student_val"].mean(),
-            "test_mean": frame["student"].mean(),
+def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dict[str, Any]],
+                      selection: list[dict[str, Any]], reported: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the comparison chose and every run it used, with their figures (JSON-ready)."""
+    def fields(run: dict[str, Any], phase: str) -> dict[str, Any]:
+        row = {field: _plain(run.get(field)) for field in RECORD_FIELDS}
+        return {"phase": phase, **row}
+
+    return {
+        "source": source,
+        "source_label": source_label(source),
+        "config": config,
+        "chosen": {method: {"setting": choice["setting"], "overrides": choice["point"],
+                            "grid_points": len(grid_points(method, config["grids"][method] or {}))}
+                   for method, choice in chosen.items()},
+        "runs": [fields(run, "selection") for run in selection] + [fields(run, "reported") for run in reported],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def record_path(directory: Path, source: str) -> Path:
+    return Path(directory) / f"comparison-{Path(source_label(source)).stem}.json"
+
+
+def save_record(record: dict[str, Any], directory: Path) -> Path:
+    path = record_path(directory, record["source"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_records(directory: Path) -> list[dict[str, Any]]:
+    """Every comparison record in ``directory``; each checked to reproduce its own choice."""
+    records = []
+    for path in sorted(Path(directory).glob("comparison-*.json")):
+        try:
+            record = json.loads(path.read_text())
+            runs = pd.DataFrame(record["runs"])
+            chosen = {method: choice["setting"] for method, choice in record["chosen"].items()}
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a comparison record ({error})") from None
+        again = choose_settings(runs[runs["phase"] == "selection"])
+        if again != chosen:
+            raise ValueError(f"{path}: its selection runs choose {again}, the record says {chosen}")
+        records.append({**record, "path": str(path)})
+    return records
+
+
+def _paired_test(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
+    """``left.accuracy`` − ``right.accuracy`` paired by (teacher, replicate), a teacherless side by replicate."""
+    keys = ["replicate"] + (["teacher_replicate"] if left["teacher_replicate"].notna().all()
+                            and right["teacher_replicate"].notna().all() else [])
+    pairs = left.merge(right, on=keys, suffixes=("", "_other"))
+    if "teacher_replicate" not in keys:
+        pairs["teacher_replicate"] = pairs["teacher_replicate"].fillna(pairs.get("teacher_replicate_other"))
+    differences = pairs["accuracy"] - pairs["accuracy_other"]
+    result = {"pairs": len(pairs), "mean": float(differences.mean()) if len(pairs) else math.nan,
+              "p": math.nan, "low": math.nan, "high": math.nan, "frame": pairs}
+    if len(pairs) >= 2 and differences.std(ddof=1) > 0:
+        test = stats.ttest_rel(pairs["accuracy"], pairs["accuracy_other"])
+        interval = test.confidence_interval(CONFIDENCE)
+        result.update(p=float(test.pvalue), low=float(interval.low), high=float(interval.high), test=test)
+    return result
+
+
+def _verdict(mean: float, p_adjusted: float) -> str:
+    if math.isnan(p_adjusted):
+        return "too few runs"
+    if p_adjusted > ALPHA:
+        return "not distinguishable"
+    return "higher" if mean > 0 else "lower"
+
+
+def _teacher_agreement(pairs: pd.DataFrame, verdict: str) -> tuple[str, list[float]]:
+    """How many teachers, each on its own replicates, show the pooled verdict (95 % interval)."""
+    teachers = sorted(pairs["teacher_replicate"].dropna().unique())
+    if len(teachers) < 2:
+        return "", []
+    agreeing, means = 0, []
+    for teacher in teachers:
+        own = pairs[pairs["teacher_replicate"] == teacher]
+        differences = own["accuracy"] - own["accuracy_other"]
+        means.append(float(differences.mean()))
+        if len(own) < 2 or differences.std(ddof=1) == 0:
+            continue
+        interval = stats.ttest_rel(own["accuracy"], own["accuracy_other"]).confidence_interval(CONFIDENCE)
+        agreeing += {"higher": interval.low > 0, "lower": interval.high < 0}.get(verdict, interval.low <= 0 <= interval.high)
+    return f"{agreeing} of {len(teachers)}", means
+
+
+def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
+    runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+    chosen = record["chosen"]
+    per_method = {method: runs[runs["method"] == method] for method in chosen}
+    # Every run of one replicate trained the same baseline: take it once per replicate.
+    baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
+    sides = {method: frame.assign(accuracy=frame["student"]) for method, frame in per_method.items()}
+    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
+    controls = [method for method in CONTROLS if method in per_method]
+    best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
+
+    method_rows = []
+    for method, frame in per_method.items():
+        teachers = frame["teacher_replicate"].nunique() if reads_teacher(method) else 0
+        method_rows.append({
+            "method": method, "setting": chosen[method]["setting"], "control": method in CONTROLS,
+            "grid_points": chosen[method]["grid_points"], "teachers": teachers,
+            "replicates": frame["replicate"].nunique(), "runs": len(frame),
+            "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
             "test_std": frame["student"].std(ddof=1),
-            "gain_mean": gain[0], "gain_low": gain[1], "gain_high": gain[2],
-            "gain_verdict": verdict(gain[1], gain[2]),
-            "best_epoch_max": frame["student_best_epoch"].max(),
-            "epochs_mean": frame["student_epochs"].mean(),
-            "epoch_cap": frame["epoch_cap"].max(),
+            "best_epoch_max": frame["student_best_epoch"].max(), "epoch_cap": frame["epoch_cap"].max(),
             "images_per_second": frame["student_train_images_per_second"].mean(),
-            "train_seconds": frame["student_train_seconds"].mean(),
-        }
-        if best_control is not None and method != best_control:
-            paired = frame["student"].sub(runs[best_control]["student"]).dropna()
-            versus = mean_interval(paired)
-            row.update(versus_control=best_control, versus_mean=versus[0], versus_low=versus[1], versus_high=versus[2],
-                       versus_verdict=verdict(versus[1], versus[2]))
-        rows.append(row)
-    # Every run of a replicate trained the same baseline: take it once per replicate.
-    baseline = pd.concat(runs.values()).groupby(level=0).first() if runs else pd.DataFrame()
-    if not baseline.empty:
-        rows.append({"method": "baseline (MLP alone)", "setting": "", "control": False, "replicates": len(baseline),
-                     "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
-                     "test_std": baseline["baseline"].std(ddof=1)})
-    return pd.DataFrame(rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
+        })
+    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "control": False, "grid_points": None,
+                        "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
+                        "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
+                        "test_std": baseline["baseline"].std(ddof=1)})
+    methods = pd.DataFrame(method_rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
+
+    family = [(method, "baseline") for method in per_method]
+    if best_control is not None:
+        family += [(method, best_control) for method in per_method if method != best_control]
+    tests = [(method, against, _paired_test(sides[method], sides[against])) for method, against in family]
+    p_values = np.array([test["p"] for _, _, test in tests])
+    finite = ~np.isnan(p_values)
+    adjusted = np.full(len(tests), math.nan)
+    if finite.any():
+        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    declared = max(1, int(np.sum(adjusted[finite] <= ALPHA)))
+    fcr_level = 1 - declared * ALPHA / max(1, int(finite.sum()))
+    comparison_rows = []
+    for (method, against, test), p_adjusted in zip(tests, adjusted):
+        verdict = _verdict(test["mean"], p_adjusted)
+        low, high = (test["test"].confidence_interval(fcr_level) if "test" in test else (math.nan, math.nan))
+        agreement, teacher_means = _teacher_agreement(test["frame"], verdict)
+        comparison_rows.append({
+            "method": method, "against": against, "control": method in CONTROLS, "pairs": test["pairs"],
+            "mean": test["mean"], "low": test["low"], "high": test["high"], "p": test["p"],
+            "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
+            "adjusted_level": fcr_level, "verdict": verdict, "teachers_agreeing": agreement,
+            "teacher_means": teacher_means,
+        })
+    comparisons = pd.DataFrame(comparison_rows)
+    teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
+    if teacher_tests.empty:
+        teacher_tests = runs["teacher"].iloc[:1]
+    return {"methods": methods, "comparisons": comparisons, "teacher_tests": teacher_tests.to_numpy(),
+            "best_control": best_control}
 
 
 def _points(value: float) -> str:
@@ -145,66 +317,100 @@ def _interval(low: float, high: float) -> str:
     return "" if pd.isna(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
 
 
-def methods_markdown(summaries: dict[str, pd.DataFrame], teacher_test: dict[str, float]) -> str:
-    """``reports/methods.md``: one table per data source."""
+def _p(value: float) -> str:
+    return "" if pd.isna(value) else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
+
+
+def _name(method: str, control: bool) -> str:
+    return f"{method} (control)" if control else method
+
+
+def methods_markdown(records: list[dict[str, Any]]) -> str:
+    """``reports/methods.md``: per data source, the accuracies and the adjusted comparisons."""
     lines = [
         "# Which method helps the MLP most?",
         "",
-        "Made by `python -m scripts.report` from the experiments that `make compare` ran. Each",
-        "method's setting was **chosen on val accuracy** (replicate 0 of its grid in",
-        "`comparison.yaml`); only then were the chosen settings run over every replicate and tested.",
-        "Rows are ranked by mean val accuracy. Test accuracy in %, mean ± sample std over replicates;",
-        "gains in points, paired by replicate (each experiment trains the baseline with the same",
-        f"replicate seed), with {CONFIDENCE:.0%} Student-t intervals. *Controls* learn from no real teacher.",
+        "Made by `python -m scripts.report` from the records that `make compare` wrote",
+        "(`reports/comparison-*.json`); no other experiment enters these tables. Protocol: each method's",
+        "setting was chosen on **val** accuracy over its grid in `comparison.yaml`, at MLP seeds",
+        "(`selection_replicates`) that are then never reported; the chosen settings were run afresh over",
+        "the reported replicates and, for methods that read the teacher, over several teachers",
+        "(`teacher.replicate`). Test accuracy in %, mean ± sample std over runs. Differences in points,",
+        f"paired by (teacher, replicate), with `scipy.stats.ttest_rel` p-values and {CONFIDENCE:.0%} intervals; the",
+        "verdict follows the **Benjamini–Hochberg** adjusted p-value over all the comparisons of one data",
+        "source, and the adjusted interval is the matching false-coverage-rate interval (Benjamini &",
+        "Yekutieli 2005). *Controls* learn from no real teacher; methods that read no teacher (DML and",
+        "the controls) run once per replicate and pair with every teacher's runs of that replicate.",
     ]
-    for source, summary in summaries.items():
+    for record in records:
+        summary = summarise(record)
+        label = record["source_label"]
+        teacher_tests = 100 * summary["teacher_tests"]
+        spread = f" ± {teacher_tests.std(ddof=1):.2f} over {len(teacher_tests)} teachers" if len(teacher_tests) > 1 else ""
         lines += [
             "",
-            f"## {source} (teacher test accuracy {100 * teacher_test.get(source, float('nan')):.2f} %)",
+            f"## {label} (teacher test accuracy {teacher_tests.mean():.2f} %{spread})",
             "",
-            "| method | chosen setting | n | val | test | gain over baseline [95 % CI] | vs best control [95 % CI] | best epoch (max) / cap | train img/s |",
-            "|---|---|---:|---:|---:|---|---|---:|---:|",
+            "| method | chosen setting | grid points (selection) | teachers × replicates | val | test | best epoch (max) / cap | train img/s |",
+            "|---|---|---:|---|---:|---:|---:|---:|",
         ]
-        for _, row in summary.iterrows():
-            name = f"{row['method']} (control)" if row.get("control") else row["method"]
-            gain = "" if pd.isna(row.get("gain_mean")) else (
-                f"{_points(row['gain_mean'])} {_interval(row['gain_low'], row['gain_high'])} {row['gain_verdict']}")
-            versus = "" if pd.isna(row.get("versus_mean", np.nan)) else (
-                f"{_points(row['versus_mean'])} {_interval(row['versus_low'], row['versus_high'])} "
-                f"{row['versus_verdict']} {'from' if row['versus_verdict'] == 'not distinguishable' else 'than'} {row['versus_control']}")
+        for _, row in summary["methods"].iterrows():
+            shape = f"{row['teachers']} × {row['replicates']}" if row["teachers"] else f"{row['replicates']}"
+            points = "" if pd.isna(row.get("grid_points")) else f"{row['grid_points']:.0f}"
             epochs = "" if pd.isna(row.get("best_epoch_max")) else f"{row['best_epoch_max']:.0f} / {row['epoch_cap']:.0f}"
             speed = "" if pd.isna(row.get("images_per_second")) else f"{row['images_per_second']:,.0f}"
             lines.append(
-                f"| {name} | {row['setting']} | {row['replicates']} | {100 * row['val_mean']:.2f} | "
-                f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {gain} | {versus} | {epochs} | {speed} |"
+                f"| {_name(row['method'], row['control'])} | {row['setting']} | {points} | {shape} | "
+                f"{100 * row['val_mean']:.2f} | {100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {epochs} | {speed} |"
             )
-        lines += ["", f"![gain over the baseline per method, {source}]({chart_name(source)})"]
+        comparisons = summary["comparisons"]
+        level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
+        lines += [
+            "",
+            f"{len(comparisons)} comparisons, adjusted together; the adjusted interval's level is {100 * level:.1f} %.",
+            "\"Teachers agreeing\": the teachers whose own runs (replicates only) give an unadjusted 95 % interval",
+            "that agrees with the verdict; the per-teacher means follow.",
+            "",
+            "| comparison | pairs | difference | 95 % CI | p | BH-adjusted p | adjusted CI | verdict | teachers agreeing | per teacher |",
+            "|---|---:|---:|---|---:|---:|---|---|---|---|",
+        ]
+        for _, row in comparisons.iterrows():
+            against = "baseline" if row["against"] == "baseline" else f"{row['against']} (best control)"
+            per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
+            lines.append(
+                f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
+                f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
+                f"{_interval(row['adjusted_low'], row['adjusted_high'])} | {row['verdict']} | {row['teachers_agreeing']} | {per_teacher} |"
+            )
+        lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record['source'])})"]
     return "\n".join(lines) + "\n"
 
 
 def chart_name(source: str) -> str:
-    return f"method_gains-{Path(source).stem}.png"
+    return f"method_gains-{Path(source_label(source)).stem}.png"
 
 
-def save_gain_chart(summary: pd.DataFrame, source: str, path: str | Path) -> None:
-    """Each method's paired gain over the baseline with its 95 % interval; controls in grey."""
+def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
+    """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = summary.dropna(subset=["gain_mean"]).iloc[::-1]
-    figure, axis = plt.subplots(figsize=(7, 0.55 * len(rows) + 1.6))
-    positions = np.arange(len(rows))
-    means = 100 * rows["gain_mean"].to_numpy()
-    errors = 100 * np.vstack([rows["gain_mean"] - rows["gain_low"], rows["gain_high"] - rows["gain_mean"]])
-    colours = ["grey" if control else "tab:blue" for control in rows["control"]]
-    for position, mean, low, high, colour in zip(positions, means, *errors, colours):
-        axis.errorbar(mean, position, xerr=[[low], [high]], fmt="o", color=colour, capsize=4)
+    summary = summarise(record)
+    order = list(summary["methods"]["method"])
+    gains = summary["comparisons"][summary["comparisons"]["against"] == "baseline"].dropna(subset=["low"])
+    gains = gains.assign(rank=gains["method"].map(order.index)).sort_values("rank", ascending=False)
+    figure, axis = plt.subplots(figsize=(7.5, 0.55 * len(gains) + 1.8))
+    for position, (_, row) in enumerate(gains.iterrows()):
+        colour = "grey" if row["control"] else "tab:blue"
+        axis.plot([100 * row["adjusted_low"], 100 * row["adjusted_high"]], [position, position], color=colour, linewidth=5, alpha=0.45)
+        axis.errorbar(100 * row["mean"], position, xerr=[[100 * (row["mean"] - row["low"])], [100 * (row["high"] - row["mean"])]],
+                      fmt="o", color=colour, capsize=4)
     axis.axvline(0, color="black", linewidth=1)
-    axis.set_yticks(positions, [f"{m} (control)" if c else m for m, c in zip(rows["method"], rows["control"])])
-    axis.set_xlabel("test-accuracy gain over the baseline MLP, points (paired, 95 % CI)")
-    axis.set_title(f"{source}: {int(rows['replicates'].min())} replicates each; ranked by val accuracy", fontsize=10)
+    axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
+    axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
+    axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)

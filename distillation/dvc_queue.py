@@ -14,9 +14,12 @@ from typing import Any
 QUEUE_POLL_SECONDS = 15.0
 QUEUE_POLL_FRACTION = 0.1
 QUEUE_FIRST_POLL_SECONDS = 4.0
-# Polls in a row with tasks left but no worker before the queue counts as stalled: workers
-# take a moment to start, and between two tasks.
+# Polls in a row with tasks left but no worker, over at least STALLED_SECONDS, before the queue
+# counts as stalled: workers take a moment to start and between two tasks, and on a loaded
+# machine `dvc queue status` can miss a busy worker for several polls (a live run was once killed
+# for it 12 s into a phase).
 STALLED_POLLS = 3
+STALLED_SECONDS = 90.0
 QUEUE_ATTEMPTS = 3  # passes through the queue before a run that keeps going missing is an error
 
 
@@ -83,7 +86,8 @@ def queue_status() -> tuple[dict[str, str], int]:
     return tasks, workers
 
 
-def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECONDS) -> list[str]:
+def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECONDS,
+              stalled_seconds: float = STALLED_SECONDS) -> list[str]:
     """Run the queued experiments ``names`` on ``jobs`` workers; return those DVC's queue lost.
 
     Not ``dvc exp run --run-all``: that waits forever when DVC's task queue loses a task (every
@@ -94,7 +98,7 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
     raises one ``ValueError`` line that names it.
     """
     lost: list[str] = []
-    stalled, done_before = 0, -1
+    stalled, done_before, no_worker_since = 0, -1, 0.0
     start_workers(jobs)
     started = time.monotonic()
     while True:
@@ -113,8 +117,11 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
         running = [name for name, status in mine.items() if status == "Running"]
         if not waiting and not running:
             return lost
+        now = time.monotonic()
+        if workers or not stalled:
+            no_worker_since = now
         stalled = 0 if workers else stalled + 1
-        if stalled >= STALLED_POLLS:
+        if stalled >= STALLED_POLLS and now - no_worker_since >= stalled_seconds:
             if running:
                 run_dvc("queue", "kill", *running)
                 lost += running

@@ -2,76 +2,68 @@
 
     python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2]
 
-1. Queues each method's grid at replicate 0 (``comparison.yaml``). The teacher is trained once:
-   on params.yaml's source in the workspace first; with ``--source``, by a first experiment that
-   runs alone, and every later run restores it from DVC's run-cache.
-2. Chooses each method's setting on **val** accuracy, then queues the chosen settings over the
-   replicates; each experiment also trains the baseline with its replicate (restored from the
-   run-cache after the first time), so gains are paired.
-3. Writes the reports (``scripts.report``): ``reports/methods.md`` and a gain chart per source.
+1. **Selection**: queues each method's grid (``comparison.yaml``) at the selection replicates,
+   with the first teacher, and chooses each method's setting on **val** accuracy.
+2. **Reported runs**: queues the chosen settings afresh over replicates 0..R−1 and, for methods
+   that read the teacher, teachers 0..T−1. The first run of each teacher goes ahead of the rest
+   and trains it; every later run restores it (and its baseline) from DVC's run-cache.
+3. Writes the record (``reports/comparison-<source>.json``: the choice, every run and its
+   figures) and the reports from it (``scripts.report``).
 
-Runs already present (same source, method, setting and replicate) are not queued again, so an
-interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every run
-(a path is made absolute, since queued runs happen in temporary copies of the workspace).
+The protocol and its statistics are in :mod:`distillation.comparison`. Runs already present
+(same identity, replicate and teacher; see :mod:`distillation.experiments`) are not queued again,
+so an interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every
+run (a path is made absolute, since queued runs happen in temporary copies of the workspace).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from distillation.cli import run_stage
+from distillation.comparison import (
+    choose_settings, comparison_record, find_run, load_comparison, reported_runs, save_record, selection_runs,
+)
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
-from distillation.comparison import choose_settings, grid_points, load_comparison, with_overrides
-from distillation.methods import method_settings
-from distillation.params import load_params, setting_label
-from distillation.report import experiments_table, source_label
-from scripts.report import write_reports
-
-
-def dvc(*arguments: str, capture: bool = False) -> str:
-    """DVC with its output shown live (long runs), unless ``capture``."""
-    return run_dvc(*arguments, capture=capture)
-
-
-def experiments() -> pd.DataFrame:
-    return experiments_table(json.loads(dvc("exp", "show", "--json", capture=True)))
-
-
-def already_run(table: pd.DataFrame, source: str, method: str, settings: dict[str, Any], replicate: int) -> bool:
-    if table.empty:
-        return False
-    rows = table[(table["source"] == source) & (table["method"] == method) & (table["replicate"] == replicate)]
-    return any(row_settings == settings for row_settings in rows["settings"])
+from distillation.experiments import read_experiments, source_label
+from distillation.params import load_params
+from scripts.report import REPORTS, write_reports
 
 
 def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> None:
-    """Queue ``runs`` (each a ``{dotted.key: value}`` of -S overrides) and run them all."""
-    names = [queue_experiment(*set_arguments(overrides)) for overrides in runs]
+    """Queue ``runs`` (each with its ``-S`` overrides) and run them all."""
+    names = [queue_experiment(*set_arguments(run["overrides"])) for run in runs]
     if names:
         run_queue(names, jobs)
 
 
-def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, first_alone: bool = False) -> int:
+def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_teachers: set[int]) -> int:
     """Run what ``missing()`` lists until it lists nothing; return how many were missing at first.
 
     ``missing`` is asked again after each pass, so runs that DVC's queue lost are queued again
-    (up to ``QUEUE_ATTEMPTS`` passes). With ``first_alone`` the first run goes before the others: it
-    trains what they all restore from the run-cache (the teacher).
+    (up to ``QUEUE_ATTEMPTS`` passes). The first run of each teacher not in ``trained_teachers``
+    goes before the others (those of different teachers side by side): it trains the teacher,
+    which the others then restore from the run-cache.
     """
     todo = missing()
     count = len(todo)
     for _ in range(QUEUE_ATTEMPTS):
         if not todo:
             return count
-        if first_alone:
-            queue_and_run(todo[:1], 1)
-            todo, first_alone = todo[1:], False
+        leaders: dict[int, dict[str, Any]] = {}
+        for run in todo:
+            teacher = run["overrides"]["teacher.replicate"]
+            if teacher not in trained_teachers:
+                leaders.setdefault(teacher, run)
+        if leaders:
+            queue_and_run(list(leaders.values()), jobs)
+            trained_teachers |= set(leaders)
+            todo = [run for run in todo if all(run is not leader for leader in leaders.values())]
         queue_and_run(todo, jobs)
         todo = missing()
     if todo:
@@ -79,52 +71,55 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, first_al
     return count
 
 
-def run_settings(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """What the run's method will read: shipped values with the grid point's applied."""
-    return method_settings(with_overrides(params, overrides)["distill"])
+def pending(runs: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
+    """A ``missing()`` for :func:`run_missing`: the runs of ``runs`` that no experiment is yet."""
+    def missing() -> list[dict[str, Any]]:
+        table = read_experiments()
+        return [run for run in runs if find_run(table, run) is None]
+    return missing
 
 
-def pending(points: list[dict[str, Any]], params: dict[str, Any], source: str, replicate: int, table: pd.DataFrame, common: dict) -> list[dict]:
-    return [
-        {**common, **point, "replicate": replicate}
-        for point in points
-        if not already_run(table, source, point["distill.method"], run_settings(params, point), replicate)
-    ]
+def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each planned run with its experiment's figures."""
+    return [{**run, **find_run(table, run), "teacher_replicate": run["teacher_replicate"]} for run in runs]
 
 
-def compare(config_path: Path, source: str | None, jobs: int) -> None:
+def compare(config_path: Path, source: str | None, jobs: int) -> Path:
+    """Run the whole comparison on ``source`` (params.yaml's when None); return its record's path."""
     started = time.perf_counter()
     params = load_params()
     common = {"data.source": source} if source else {}
-    effective = source_label(source or params["data"]["source"])
-    config = load_comparison(config_path, {**params, "data": {**params["data"], **({"source": source} if source else {})}})
-    selection = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
+    effective = source or params["data"]["source"]
+    config = load_comparison(config_path, {**params, "data": {**params["data"], "source": effective}})
+    selection = selection_runs(config, params, common)
 
     if not source:
         # On a fresh clone the committed dvc.lock names a teacher that the local cache lacks, and
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
-        dvc("repro", "soft_targets", "train_baseline")
-    # With another source, the first run alone trains the teacher (and the baseline of replicate
-    # 0) on it and the rest reuse them; on params.yaml's own source the workspace has them now.
-    ran = run_missing(lambda: pending(selection, params, effective, 0, experiments(), common), jobs, first_alone=bool(source))
-    print(f"selection: {ran} new runs of {len(selection)} grid points", flush=True)
+        run_dvc("repro", "soft_targets", "train_baseline", capture=False)
+    # With another source, the first run alone trains the first teacher on it; on params.yaml's
+    # own source the workspace has it now (when params.yaml's teacher is the first).
+    first_trained = set() if source or params["teacher"]["replicate"] != 0 else {0}
+    ran = run_missing(pending(selection), jobs, first_trained)
+    print(f"selection: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
 
-    table = experiments()
-    # Choose among this grid's points only, whatever other runs the repository holds.
-    points = {(p["distill.method"], setting_label(run_settings(params, p))): p for p in selection}
-    in_grid = [(method, setting) in points for method, setting in zip(table["method"], table["setting"])]
-    chosen = choose_settings(table[in_grid], effective)
+    selection = found(selection, read_experiments())
+    labels = choose_settings(pd.DataFrame(selection))
+    points = {(run["method"], run["setting"]): run["overrides"] for run in selection}
+    chosen = {method: {"setting": setting, "point": {key: value for key, value in points[(method, setting)].items()
+                                                      if key not in ("replicate", "teacher.replicate")}}
+              for method, setting in labels.items()}
+    reported = reported_runs(config, params, common, chosen)
+    ran = run_missing(pending(reported), jobs, {0})
+    print(f"reported: {ran} new runs of {len(reported)}; chosen on val: {labels}", flush=True)
 
-    def missing_replicates() -> list[dict[str, Any]]:
-        table = experiments()
-        return [run for method, setting in chosen.items() for replicate in range(1, config["replicates"])
-                for run in pending([points[(method, setting)]], params, effective, replicate, table, common)]
-
-    ran = run_missing(missing_replicates, jobs)
-    print(f"replicates: {ran} new runs; chosen on val: {chosen}", flush=True)
-    write_reports(experiments_table(json.loads(dvc("exp", "show", "--json", capture=True))))
-    print(f"comparison on {effective} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    table = read_experiments()
+    path = save_record(comparison_record(config, effective, chosen, selection, found(reported, table)), REPORTS)
+    print(f"wrote {path}", flush=True)
+    write_reports(table)
+    print(f"comparison on {source_label(effective)} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    return path
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Collect all DVC experiments into ``reports/``: the runs, the KD sweep, and the method comparison.
+"""Collect the DVC experiments into ``reports/``: the method comparison, the runs, the KD sweep.
 
     python -m scripts.report            # or: make report
     python -m scripts.report --no-pull  # only this clone's experiments
@@ -6,25 +6,27 @@
 First pulls every experiment pushed to the git remote ``origin`` (``dvc exp pull --all-commits``),
 when the repository has that remote, so a report on any clone covers every host's sweep.
 
-Writes ``report.md`` (every run, ranked by val accuracy; KD's gain over replicates),
-``student_accuracy_heatmap.png`` (KD over T × λ), and, where ``make compare`` has run,
-``methods.md`` with one gain chart per data source.
+Writes ``methods.md`` and one gain chart per data source from the records that ``make compare``
+left (``reports/comparison-*.json``: exactly the comparison's runs and choice, checked again
+here), and ``report.md`` with every *other* experiment, the KD sweep over every param that
+varies, and its heatmap (``student_accuracy_heatmap.png``).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
-from distillation.dvc_queue import run_dvc
-from distillation.comparison import chart_name, choose_settings, methods_markdown, save_gain_chart, summarise_methods
-from distillation.report import experiments_table, markdown_report, save_heatmap, seed_summary
+from distillation.comparison import chart_name, load_records, methods_markdown, save_gain_chart
+from distillation.experiments import read_experiments
+from distillation.report import markdown_report, save_heatmap, seed_summary
 
 REPORTS = Path("reports")
 
@@ -34,28 +36,40 @@ def _write_text(path: Path, text: str) -> None:
         temporary.write_text(text)
 
 
+def check_recorded_runs(records: list[dict[str, Any]], table: pd.DataFrame) -> None:
+    """A recorded run still present among the experiments must have the figures it was recorded with."""
+    by_run = {} if table.empty else {(row["experiment"], row["rev"]): row for _, row in table.iterrows()}
+    for record in records:
+        for run in record["runs"]:
+            present = by_run.get((run["experiment"], run["rev"]))
+            if present is None:
+                continue  # the record carries its figures; the experiment may live in another clone
+            for field in ("teacher", "baseline", "student", "student_val"):
+                if not math.isclose(float(present[field]), float(run[field]), abs_tol=1e-9):
+                    raise ValueError(f"{record['path']}: experiment {run['experiment']} ({run['rev']}) now has "
+                                     f"{field} {present[field]}, recorded {run[field]}: run `make compare` again")
+
+
 def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
-    """Write every report the experiments in ``table`` support; return the Markdown paths."""
-    if table.empty:
+    """Write every report that the records in ``directory`` and the experiments in ``table`` support."""
+    records = load_records(directory)
+    if table.empty and not records:
         raise ValueError("dvc exp show lists no run with metrics: run `dvc repro` or an experiment first")
+    check_recorded_runs(records, table)
     directory.mkdir(parents=True, exist_ok=True)
-    markdown = markdown_report(table, seed_summary(table))
-    if save_heatmap(table, directory / "student_accuracy_heatmap.png"):
+    written = []
+    if records:
+        for record in records:
+            save_gain_chart(record, directory / chart_name(record["source"]))
+        _write_text(directory / "methods.md", methods_markdown(records))
+        written.append(directory / "methods.md")
+    recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
+    others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table
+    markdown = markdown_report(others, seed_summary(others), compared=sum(len(record["runs"]) for record in records))
+    if save_heatmap(others, directory / "student_accuracy_heatmap.png"):
         markdown += "\n![KD student accuracy over T and λ](student_accuracy_heatmap.png)\n"
     _write_text(directory / "report.md", markdown)
-    written = [directory / "report.md"]
-
-    summaries, teacher_test = {}, {}
-    for source, rows in table.groupby("source"):
-        chosen = choose_settings(rows, source)
-        summary = summarise_methods(rows, source, chosen)
-        # A comparison needs several methods and replicates; a lone run or sweep is not one.
-        if len(chosen) >= 2 and summary["replicates"].max() >= 2:
-            summaries[source], teacher_test[source] = summary, float(rows["teacher"].iloc[0])
-            save_gain_chart(summary, source, directory / chart_name(source))
-    if summaries:
-        _write_text(directory / "methods.md", methods_markdown(summaries, teacher_test))
-        written.append(directory / "methods.md")
+    written.append(directory / "report.md")
     return written
 
 
@@ -79,7 +93,7 @@ def main() -> None:
     arguments = parser.parse_args()
     if not arguments.no_pull and pull_experiments(arguments.git_remote):
         print(f"pulled every experiment pushed to {arguments.git_remote}")
-    for path in write_reports(experiments_table(json.loads(run_dvc("exp", "show", "--json")))):
+    for path in write_reports(read_experiments()):
         print(f"wrote {path}")
 
 

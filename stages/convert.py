@@ -45,7 +45,8 @@ def data_metrics(splits: dict[str, PreparedSplit]) -> dict[str, Any]:
 
 def main() -> None:
     params = load_params()
-    splits = convert(RAW_MAT, PREPARED_DIR, params["data"]["val_fraction"], params["seed"])
+    splits = convert(RAW_MAT, PREPARED_DIR, params["data"]["val_fraction"],
+                     params["seed"] + params["data"]["split_replicate"])
     save_sample_grid(splits["train"], SAMPLES_PLOT)
     write_json(metrics_path("data"), data_metrics(splits))
     sizes = ", ".join(f"{name} {split.labels.shape[0]}" for name, split in splits.items())

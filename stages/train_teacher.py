@@ -1,4 +1,7 @@
-"""Stage ``train_teacher``: the seed CNN on the prepared data, early-stopped on val."""
+"""Stage ``train_teacher``: the seed CNN on the prepared data, early-stopped on val.
+
+Seeded with ``seed + teacher.replicate``: another teacher for the same data and the same MLP seeds.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,13 +25,15 @@ def train_teacher(
     """Train the teacher CNN with the ``teacher`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
     model = build_teacher(len(splits["train"].classes), settings["dropout"])
-    return model, train_classifier(model, splits, settings, log_dir)
+    # The seed goes into the metrics so a report can tell a run's own teacher from a stale one.
+    return model, {**train_classifier(model, splits, settings, log_dir), "seed": seed}
 
 
 def main() -> None:
     params = load_params()
     model, metrics = train_teacher(
-        load_prepared(PREPARED_DIR), params["teacher"], params["seed"], training_log_dir("teacher")
+        load_prepared(PREPARED_DIR), params["teacher"], params["seed"] + params["teacher"]["replicate"],
+        training_log_dir("teacher")
     )
     save_model(model, model_path("teacher"))
     write_json(metrics_path("teacher"), metrics)

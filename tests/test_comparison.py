@@ -1,85 +1,211 @@
-"""The comparison's rules: choose on val, pair by replicate, intervals that match scipy."""
+"""The comparison's rules: fresh replicates, runs identified by all their params, paired and adjusted tests."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
 from distillation.comparison import (
     choose_settings,
+    comparison_record,
+    find_run,
     grid_points,
     load_comparison,
-    mean_interval,
+    load_records,
     methods_markdown,
-    summarise_methods,
-    verdict,
+    planned_run,
+    reported_runs,
+    save_record,
+    selection_runs,
+    summarise,
 )
 from distillation.dvc_queue import set_arguments
-from distillation.params import load_params
-from distillation.report import experiments_table
-from test_evaluation import exp_row, exp_show, kd
+from distillation.experiments import experiments_table, run_identity
+from distillation.params import flatten
+from experiment_rows import SHIPPED, exp_row
 
-SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
-
-
-def test_selection_uses_val_accuracy_never_test():
-    table = experiments_table(exp_show(
-        exp_row("a", 0, 0.90, student=0.99, settings=kd(2, 0.5), student_val=0.91),  # best test, worse val
-        exp_row("b", 0, 0.90, student=0.92, settings=kd(10, 0.5), student_val=0.95),
-    ))
-    assert choose_settings(table, "synthetic") == {"kd": "lambda=0.5, t2_scale=False, temp=10"}
+KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}
+CONFIG = {"replicates": 5, "teachers": 2, "selection_replicates": [100, 101],
+          "grids": {"kd": {"distill.temp": [2, 10]}, "label_smoothing": {"distill.label_smoothing.epsilon": [0.1]}}}
 
 
-def test_only_replicate_zero_and_the_given_source_take_part_in_the_choice():
-    table = experiments_table(exp_show(
-        exp_row("a", 0, 0.90, 0.92, settings=kd(2, 0.5), student_val=0.93),
-        exp_row("b", 1, 0.90, 0.92, settings=kd(10, 0.5), student_val=0.99),
-        exp_row("c", 0, 0.90, 0.92, settings=kd(20, 0.5), student_val=0.99, source="/data/real.mat"),
-    ))
-    assert choose_settings(table, "synthetic") == {"kd": "lambda=0.5, t2_scale=False, temp=2"}
-    assert choose_settings(table, "real.mat") == {"kd": "lambda=0.5, t2_scale=False, temp=20"}
+def kd(temp, lam=0.5):
+    return {"temp": temp, "lambda": lam, "t2_scale": False}
 
 
-def test_interval_is_the_student_t_interval():
-    differences = np.array([0.01, 0.03, 0.02, 0.05, 0.015])
-    mean, low, high = mean_interval(differences)
-    expected = stats.t.interval(0.95, 4, loc=differences.mean(), scale=stats.sem(differences))
-    assert mean == pytest.approx(differences.mean())
-    assert (low, high) == pytest.approx(expected)
-    assert verdict(low, high) == "higher"
-    assert verdict(-0.01, 0.02) == "not distinguishable" and verdict(-0.03, -0.01) == "lower"
+def test_selection_uses_mean_val_accuracy_never_test():
+    table = experiments_table([
+        exp_row("a0", 100, 0.90, student=0.99, settings=kd(2), student_val=0.91),  # best test, worse val
+        exp_row("a1", 101, 0.90, student=0.99, settings=kd(2), student_val=0.95),
+        exp_row("b0", 100, 0.90, student=0.92, settings=kd(10), student_val=0.94),
+        exp_row("b1", 101, 0.90, student=0.92, settings=kd(10), student_val=0.93),
+    ])
+    assert choose_settings(table) == {"kd": "lambda=0.5, t2_scale=False, temp=10"}  # 0.935 over 0.93
 
 
-def comparison_table():
-    """Five replicates of kd, label smoothing and teacher-free, with known paired gains."""
+def test_selection_runs_are_never_among_the_reported_runs():
+    selection = selection_runs(CONFIG, SHIPPED, {})
+    assert len(selection) == 3 * 2 and {run["replicate"] for run in selection} == {100, 101}
+    assert {run["overrides"]["teacher.replicate"] for run in selection} == {0}
+    chosen = {"kd": {"setting": "", "point": {"distill.method": "kd", "distill.temp": 2}},
+              "label_smoothing": {"setting": "", "point": {"distill.method": "label_smoothing"}}}
+    reported = reported_runs(CONFIG, SHIPPED, {}, chosen)
+    # kd reads the teacher: 2 teachers × 5 replicates; label smoothing reads none: 5 replicates.
+    assert sum(run["method"] == "kd" for run in reported) == 10 and sum(run["method"] == "label_smoothing" for run in reported) == 5
+    assert {(run["teacher_replicate"], run["replicate"]) for run in reported if run["method"] == "kd"} == {
+        (teacher, replicate) for teacher in (0, 1) for replicate in range(5)}
+    keys = lambda runs: {(run["identity"], run["replicate"], run["teacher_replicate"]) for run in runs}  # noqa: E731
+    assert not keys(selection) & keys(reported)
+
+
+@pytest.mark.parametrize("differs", [{"seed": 7}, {"distill.epochs": 12}, {"baseline.hidden_units": 64},
+                                     {"data.source": "/elsewhere/synthetic"}, {"teacher.epochs": 2}])
+def test_a_run_that_differs_in_any_param_it_reads_is_not_the_comparisons_run(differs):
+    planned = planned_run(SHIPPED, KD_POINT, 3, 0, "reported")
+    same = exp_row("same", 3, 0.90, 0.93)
+    other = exp_row("other", 3, 0.90, 0.99, params=differs)
+    table = experiments_table([other])
+    assert find_run(table, planned) is None
+    assert find_run(experiments_table([other, same]), planned)["experiment"] == "same"
+
+
+def test_params_a_method_does_not_read_are_not_part_of_its_identity():
+    shipped = flatten(SHIPPED)
+    ls = {**shipped, "distill.method": "label_smoothing"}
+    # Another method's section, the unread temperature, the teacher: label smoothing reads none of them.
+    for unread in ({"distill.kd.t2_scale": True}, {"distill.temp": 3}, {"teacher.epochs": 2}, {"teacher.replicate": 2}):
+        assert run_identity({**ls, **unread}) == run_identity(ls), unread
+    assert run_identity({**ls, "distill.label_smoothing.epsilon": 0.2}) != run_identity(ls)
+    kd_params = {**shipped, "distill.method": "kd"}
+    assert run_identity({**kd_params, "teacher.epochs": 2}) != run_identity(kd_params)
+    assert run_identity({**kd_params, "teacher.replicate": 2}) == run_identity(kd_params)  # a pairing key
+    # DVC's table gives 10.0 and "True": the same identity as 10 and true.
+    assert run_identity({**kd_params, "distill.temp": 10.0, "distill.kd.t2_scale": "False"}) == run_identity(kd_params)
+
+
+def recorded(tmp_path, kd_gains, ls_gains, tf_gains=None, teachers=(0, 1), teacher_effect=(0.0, 0.004)):
+    """A record of kd (per teacher and replicate), label smoothing and teacher-free (per replicate) runs."""
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
-    rows = []
+    rows, selection = [], []
     for replicate, baseline in enumerate(baselines):
-        rows.append(exp_row(f"kd{replicate}", replicate, baseline, baseline + 0.030 + 0.002 * replicate, student_val=0.95))
-        rows.append(exp_row(f"ls{replicate}", replicate, baseline, baseline + 0.010 * (-1) ** replicate,
+        for teacher in teachers:
+            rows.append(exp_row(f"kd-{teacher}-{replicate}", replicate, baseline,
+                                baseline + kd_gains[replicate] + teacher_effect[teacher], settings=kd(10), student_val=0.95,
+                                teacher_replicate=teacher, teacher=0.95 + 0.01 * teacher))
+        rows.append(exp_row(f"ls-{replicate}", replicate, baseline, baseline + ls_gains[replicate],
                             method="label_smoothing", settings={"epsilon": 0.1}, student_val=0.93))
-        rows.append(exp_row(f"tf{replicate}", replicate, baseline, baseline + 0.028 + 0.001 * replicate,
-                            method="teacher_free", settings={"correct_probability": 0.9, "temp": 20, "lambda": 0.5}, student_val=0.94))
-    return experiments_table(exp_show(*rows)), baselines
+        if tf_gains is not None:
+            rows.append(exp_row(f"tf-{replicate}", replicate, baseline, baseline + tf_gains[replicate],
+                                method="teacher_free", settings={"correct_probability": 0.9, "temp": 10, "lambda": 0.5}, student_val=0.92))
+    if tf_gains is not None:
+        rows.append(exp_row("sel-tf", 100, 0.9, 0.91, method="teacher_free",
+                            settings={"correct_probability": 0.9, "temp": 10, "lambda": 0.5}, student_val=0.91))
+    selection = [exp_row("sel-kd-10", 100, 0.9, 0.93, settings=kd(10), student_val=0.95),
+                 exp_row("sel-kd-2", 100, 0.9, 0.99, settings=kd(2), student_val=0.90),
+                 exp_row("sel-ls", 100, 0.9, 0.91, method="label_smoothing", settings={"epsilon": 0.1}, student_val=0.92)]
+    table = experiments_table(rows + selection)
+    config = {**CONFIG, "teachers": len(teachers)}
+    chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
+              "label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}}
+    if tf_gains is not None:
+        chosen["teacher_free"] = {"setting": "correct_probability=0.9, lambda=0.5, temp=10", "point": {"distill.method": "teacher_free"}}
+        config["grids"] = {**config["grids"], "teacher_free": {}}
+    is_selection = table["replicate"] >= 100
+    record = comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+                               table[~is_selection].to_dict("records"))
+    save_record(record, tmp_path)
+    return load_records(tmp_path)[0], table
 
 
-def test_summary_pairs_each_method_with_the_baseline_of_its_replicate():
-    table, baselines = comparison_table()
-    summary = summarise_methods(table, "synthetic", choose_settings(table, "synthetic")).set_index("method")
-    assert list(summary.index) == ["kd", "teacher_free", "label_smoothing", "baseline (MLP alone)"]  # by val
-    gains = 0.030 + 0.002 * np.arange(5)
-    assert summary.loc["kd", "gain_mean"] == pytest.approx(gains.mean())
-    assert summary.loc["kd", "gain_low"] == pytest.approx(stats.t.interval(0.95, 4, gains.mean(), stats.sem(gains))[0])
-    assert summary.loc["kd", "gain_verdict"] == "higher"
-    assert summary.loc["label_smoothing", "gain_verdict"] == "not distinguishable"
-    # The best control is the one with the higher val accuracy: teacher-free, not label smoothing.
-    assert summary.loc["kd", "versus_control"] == "teacher_free"
-    assert summary.loc["kd", "versus_mean"] == pytest.approx(np.mean(0.002 + 0.001 * np.arange(5)))
-    assert summary.loc["baseline (MLP alone)", "test_mean"] == pytest.approx(np.mean(baselines))
-    markdown = methods_markdown({"synthetic": summary.reset_index()}, {"synthetic": 0.96})
-    assert "| kd | lambda=0.5, t2_scale=False, temp=10 | 5 | 95.00 |" in markdown
-    assert "than teacher_free" in markdown and "label_smoothing (control)" in markdown
+def test_gains_are_paired_by_teacher_and_replicate_and_adjusted_by_benjamini_hochberg(tmp_path):
+    kd_gains = 0.030 + 0.002 * np.arange(5)
+    ls_gains = np.array([0.004, -0.003, 0.006, -0.001, 0.002])
+    record, _ = recorded(tmp_path, kd_gains, ls_gains)
+    summary = summarise(record)
+    comparisons = summary["comparisons"].set_index(["method", "against"])
+
+    kd_differences = np.concatenate([kd_gains, kd_gains + 0.004])  # teacher 0, teacher 1
+    row = comparisons.loc[("kd", "baseline")]
+    assert row["pairs"] == 10 and row["mean"] == pytest.approx(kd_differences.mean())
+    # The Student-t interval and p-value, computed here from the differences themselves.
+    t = kd_differences.mean() / stats.sem(kd_differences)
+    assert (row["low"], row["high"]) == pytest.approx(stats.t.interval(0.95, 9, kd_differences.mean(), stats.sem(kd_differences)))
+    assert row["p"] == pytest.approx(2 * stats.t.sf(abs(t), 9))
+    # Benjamini–Hochberg over the family, by hand: p_(i) · m / i, made monotone from the largest.
+    p_values = summary["comparisons"]["p"].to_numpy()
+    order = np.argsort(p_values)
+    ranked = p_values[order] * len(p_values) / np.arange(1, len(p_values) + 1)
+    expected = np.empty_like(ranked)
+    expected[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1)
+    assert summary["comparisons"]["p_adjusted"].to_numpy() == pytest.approx(expected)
+
+    assert row["verdict"] == "higher" and row["teachers_agreeing"] == "2 of 2"
+    assert row["teacher_means"] == pytest.approx([kd_gains.mean(), kd_gains.mean() + 0.004])
+    assert comparisons.loc[("label_smoothing", "baseline"), "verdict"] == "not distinguishable"
+    assert comparisons.loc[("label_smoothing", "baseline"), "pairs"] == 5  # no teacher: once per replicate
+    versus = comparisons.loc[("kd", "label_smoothing")]
+    assert versus["pairs"] == 10
+    assert versus["mean"] == pytest.approx(np.mean(np.concatenate([kd_gains - ls_gains, kd_gains + 0.004 - ls_gains])))
+
+    methods = summary["methods"].set_index("method")
+    assert methods.loc["kd", "teachers"] == 2 and methods.loc["kd", "replicates"] == 5 and methods.loc["kd", "grid_points"] == 2
+    assert methods.loc["baseline (MLP alone)", "runs"] == 5
+    assert summary["teacher_tests"] == pytest.approx([0.95, 0.96])
+    markdown = methods_markdown([record])
+    assert "| kd | lambda=0.5, t2_scale=False, temp=10 | 2 | 2 × 5 | 95.00 |" in markdown
+    assert "| label_smoothing (control) − baseline | 5 |" in markdown and "kd − label_smoothing (best control)" in markdown
+    assert "95.50 % ± 0.71 over 2 teachers" in markdown
+
+
+def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
+    # A small label-smoothing gain: p < 0.05 alone, not once the five comparisons are adjusted.
+    kd_gains = 0.030 + 0.002 * np.arange(5)
+    ls_gains = np.array([0.004, 0.0005, 0.005, 0.001, 0.003])
+    tf_gains = np.array([0.010, -0.010, 0.008, -0.006, 0.001])  # noisy: p large against both
+    summary = summarise(recorded(tmp_path, kd_gains, ls_gains, tf_gains)[0])
+    comparisons = summary["comparisons"].set_index(["method", "against"])
+    assert len(comparisons) == 5  # three gains over the baseline, two differences to the best control
+    row = comparisons.loc[("label_smoothing", "baseline")]
+    assert row["p"] < 0.05 < row["p_adjusted"]
+    assert row["low"] > 0 and row["adjusted_low"] < 0  # the 95 % interval excludes 0, the adjusted one does not
+    assert row["verdict"] == "not distinguishable"
+    assert comparisons.loc[("kd", "baseline"), "verdict"] == "higher"
+    # Two of five declared: the adjusted intervals are at level 1 − 2 · 0.05 / 5.
+    assert summary["comparisons"]["adjusted_level"].iloc[0] == pytest.approx(0.98)
+
+
+def test_a_record_whose_selection_runs_choose_otherwise_is_refused(tmp_path):
+    record, _ = recorded(tmp_path, 0.03 + 0.002 * np.arange(5), np.zeros(5) + 0.001 * np.arange(5))
+    path = tmp_path / "comparison-synthetic.json"
+    data = json.loads(path.read_text())
+    data["chosen"]["kd"]["setting"] = "lambda=0.5, t2_scale=False, temp=2"  # not what its val says
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="comparison-synthetic.json: its selection runs choose"):
+        load_records(tmp_path)
+
+
+def test_the_report_shows_the_recorded_runs_and_lists_every_other_run_apart(tmp_path):
+    from scripts.report import write_reports
+
+    record, table = recorded(tmp_path, 0.03 + 0.002 * np.arange(5), 0.001 * np.arange(5))
+    # A later KD run with a better val (another epoch budget): it must not become kd's choice.
+    extra = experiments_table([exp_row("sweep-t20", 0, 0.90, 0.97, settings=kd(20), student_val=0.99, params={"distill.epochs": 60})])
+    write_reports(pd.concat([table, extra], ignore_index=True), tmp_path)
+    methods = (tmp_path / "methods.md").read_text()
+    assert "| kd | lambda=0.5, t2_scale=False, temp=10 |" in methods and "temp=20" not in methods
+    report = (tmp_path / "report.md").read_text()
+    assert "| sweep-t20 |" in report and "| kd-0-0 |" not in report and "| sel-kd-2 |" not in report
+    assert (tmp_path / "method_gains-synthetic.png").stat().st_size > 5_000
+
+    # A recorded run whose experiment now shows other figures: the record is stale.
+    changed = table.copy()
+    changed.loc[changed["experiment"] == "kd-0-0", "student"] = 0.5
+    with pytest.raises(ValueError, match="experiment kd-0-0 .* now has student 0.5"):
+        write_reports(changed, tmp_path)
 
 
 def test_grid_points_and_their_command_line():
@@ -95,7 +221,8 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
     from distillation.methods import METHODS
 
     config = load_comparison(PROJECT_ROOT / "comparison.yaml", SHIPPED)
-    assert set(config["grids"]) == set(METHODS) and config["replicates"] >= 5
+    assert set(config["grids"]) == set(METHODS) and config["replicates"] >= 5 and config["teachers"] >= 3
+    assert not set(config["selection_replicates"]) & set(range(config["replicates"]))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -103,6 +230,9 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
     ("replicates: 3\ngrids: {kdd: {}}", "grids.kdd: not a method"),
     ("replicates: 3\ngrids: {kd: {distill.temp: [0]}}", r"grids.kd: params.yaml: distill.temp must be > 0"),
     ("replicates: 3\ngrids: {kd: {distill.kd.tmp: [1]}}", "unknown key 'distill.kd.tmp'"),
+    ("replicates: 3\nselection_replicates: [2]\ngrids: {kd: {}}", "must not be among the reported replicates 0..2, got 2"),
+    ("replicates: 3\nteachers: 0\ngrids: {kd: {}}", "teachers must be an integer ≥ 1"),
+    ("replicates: 3\nteacher: 2\ngrids: {kd: {}}", "unknown key 'teacher'"),
 ])
 def test_a_bad_comparison_file_is_named_with_the_problem(tmp_path, text, message):
     path = tmp_path / "comparison.yaml"
@@ -112,31 +242,20 @@ def test_a_bad_comparison_file_is_named_with_the_problem(tmp_path, text, message
     assert str(path) in str(error.value)
 
 
-def test_runs_whose_metrics_do_not_match_their_params_are_left_out(caplog):
+def test_runs_whose_metrics_do_not_match_their_params_are_left_out_and_queued_again(caplog):
     # What a killed queued run looked like once: DVC saved a `dml` experiment at replicate 2
     # whose outputs were the starting commit's (kd, replicate 0).
-    stale = exp_row("moved-skat", 2, 0.905, 0.934, method="dml", settings={"peers": 2, "cnn_peer": False})
-    stale["data"]["metrics"]["metrics/student.json"]["data"].update(method="kd", setting="lambda=0.5, t2_scale=False, temp=10", seed=42)
-    good = exp_row("glued-bate", 2, 0.906, 0.911, method="dml", settings={"peers": 2, "cnn_peer": False})
-    good["data"]["metrics"]["metrics/student.json"]["data"].update(method="dml", setting="cnn_peer=False, peers=2", seed=44)
-    good["data"]["metrics"]["metrics/baseline.json"]["data"].update(seed=44)
-    stale_baseline = exp_row("old-base", 3, 0.905, 0.911, method="dml", settings={"peers": 2, "cnn_peer": False})
-    stale_baseline["data"]["metrics"]["metrics/baseline.json"]["data"].update(seed=42)
-    table = experiments_table(exp_show(exp_row("main", 0, 0.90, 0.93), stale, good, stale_baseline))
+    dml = {"peers": 2, "cnn_peer": False}
+    stale = exp_row("moved-skat", 2, 0.905, 0.934, method="dml", settings=dml,
+                    recorded={"student": {"method": "kd", "setting": "lambda=0.5, t2_scale=False, temp=10", "seed": 42}})
+    good = exp_row("glued-bate", 2, 0.906, 0.911, method="dml", settings=dml)
+    stale_baseline = exp_row("old-base", 3, 0.905, 0.911, method="dml", settings=dml, recorded={"baseline": {"seed": 42}})
+    stale_teacher = exp_row("old-teacher", 1, 0.905, 0.911, teacher_replicate=2, recorded={"teacher": {"seed": 42}})
+    table = experiments_table([exp_row("main", 0, 0.90, 0.93), stale, good, stale_baseline, stale_teacher])
     assert list(table["experiment"]) == ["main", "glued-bate"]
     warnings = [record.getMessage() for record in caplog.records]
     assert any("moved-skat" in line and "method 'kd'" in line and "'dml'" in line for line in warnings)
     assert any("old-base" in line and "baseline was trained with seed 42" in line and "45" in line for line in warnings)
-
-
-def test_compare_queues_again_a_run_whose_saved_outputs_are_stale():
-    from scripts.compare import pending
-
-    dml = {"peers": 2, "cnn_peer": False}
-    stale = exp_row("moved-skat", 2, 0.905, 0.934, method="dml", settings=dml)
-    stale["data"]["metrics"]["metrics/student.json"]["data"].update(method="kd", seed=42)
-    done = exp_row("spiky-tule", 1, 0.903, 0.910, method="dml", settings=dml)
-    table = experiments_table(exp_show(exp_row("main", 0, 0.90, 0.93), stale, done))
-    point = {"distill.method": "dml", "distill.dml.peers": 2}
-    assert pending([point], SHIPPED, "synthetic", 1, table, {}) == []
-    assert pending([point], SHIPPED, "synthetic", 2, table, {}) == [{**point, "replicate": 2}]
+    assert any("old-teacher" in line and "teacher was trained with seed 42" in line and "44" in line for line in warnings)
+    planned = planned_run(SHIPPED, {"distill.method": "dml", "distill.dml.peers": 2}, 3, 0, "reported")
+    assert find_run(table, planned) is None  # so `make compare` queues it again

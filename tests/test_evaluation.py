@@ -6,7 +6,9 @@ import pytest
 
 from distillation.evaluation import agreement, confusion_matrix, latency_ms_per_image
 from distillation.models import build_mlp
-from distillation.report import experiments_table, markdown_report, seed_summary
+from distillation.experiments import experiments_table
+from distillation.report import markdown_report, save_heatmap, seed_summary
+from experiment_rows import exp_row
 from stages.evaluate import summarise
 
 
@@ -42,50 +44,48 @@ def test_summary_reports_gain_and_compression():
     assert summary["student"]["model_bytes"] == 1000 and summary["student_teacher_agreement"] == 0.95
 
 
-def exp_row(name, replicate, baseline, student, method="kd", settings=None, student_val=None, source="synthetic"):
-    """One row of `dvc exp show --json` as DVC writes it."""
-    settings = settings if settings is not None else {"temp": 10, "lambda": 0.5, "t2_scale": False}
-    shared = {key: value for key, value in settings.items() if key in ("temp", "lambda")}
-    own = {key: value for key, value in settings.items() if key not in shared}
-    params = {"seed": 42, "replicate": replicate, "data": {"source": source},
-              "distill": {"method": method, "epochs": 100, **shared, method: own}}
-    student_metrics = {"test_accuracy": student, "val_accuracy": student if student_val is None else student_val,
-                       "epochs": 30, "best_epoch": 25, "train_images_per_second": 50_000, "train_seconds": 20.0}
-    metrics = {
-        "metrics/teacher.json": {"data": {"test_accuracy": 0.96, "val_accuracy": 0.96}},
-        "metrics/baseline.json": {"data": {"test_accuracy": baseline, "val_accuracy": baseline}},
-        "metrics/student.json": {"data": student_metrics},
-    }
-    return {"rev": f"{name}-rev", "name": name, "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
-
-
-def exp_show(head, *experiments):
-    head = dict(head)
-    head["experiments"] = [{"revs": [row]} for row in experiments]
-    return [head]
-
-
-def kd(temp, lam):
-    return {"temp": temp, "lambda": lam, "t2_scale": False}
+def kd(temp, lam, t2_scale=False):
+    return {"temp": temp, "lambda": lam, "t2_scale": t2_scale}
 
 
 def test_report_collects_experiments_and_summarises_replicates():
-    table = experiments_table(exp_show(
+    table = experiments_table([
         exp_row("main", 0, 0.90, 0.93),
         exp_row("exp-one", 1, 0.91, 0.93),
         exp_row("exp-two", 2, 0.89, 0.93),
         exp_row("exp-hot", 0, 0.90, 0.95, settings=kd(20, 0.1), student_val=0.90),
-    ))
+    ])
     assert set(table["experiment"]) == {"main", "exp-one", "exp-two", "exp-hot"}
-    seeds = seed_summary(table).set_index(["temp", "lambda"])
-    assert seeds.loc[(10, 0.5), "replicates"] == 3
-    assert seeds.loc[(10, 0.5), "gain_mean"] == pytest.approx(0.03)
-    assert seeds.loc[(10, 0.5), "gain_std"] == pytest.approx(0.01)
-    report = markdown_report(table, seed_summary(table))
-    assert "| exp-hot | synthetic | kd | lambda=0.1, t2_scale=False, temp=20 | 0 |" in report and "+3.00 ± 1.00" in report
+    seeds = seed_summary(table)
+    assert seeds.attrs["keys"] == ["distill.lambda", "distill.temp"]
+    row = seeds[(seeds["distill.temp"] == "10.0") & (seeds["distill.lambda"] == "0.5")].iloc[0]
+    assert row["replicates"] == 3 and row["gain_mean"] == pytest.approx(0.03) and row["gain_std"] == pytest.approx(0.01)
+    report = markdown_report(table, seeds)
+    assert "| exp-hot | synthetic | kd | lambda=0.1, t2_scale=False, temp=20 |  | 0 | 0 |" in report and "+3.00 ± 1.00" in report
     # Ranked by val, not test: exp-hot has the best test accuracy but the worst val accuracy.
     ranked = [line.split(" | ")[0].lstrip("| ") for line in report.splitlines() if line.startswith("| exp-") or line.startswith("| main")]
     assert ranked[-1] == "exp-hot"
+
+
+def test_sweep_table_and_heatmap_keep_apart_runs_that_differ_in_any_param(tmp_path):
+    # Same T and λ, once with T² scaling and once with another epoch budget: three configurations.
+    table = experiments_table([
+        exp_row("plain", 0, 0.90, 0.93, settings=kd(10, 0.5), student_val=0.93),
+        exp_row("scaled", 0, 0.90, 0.94, settings=kd(10, 0.5, t2_scale=True), student_val=0.95),
+        exp_row("longer", 0, 0.90, 0.92, settings=kd(10, 0.5), student_val=0.91, params={"distill.epochs": 60}),
+        exp_row("cooler", 0, 0.90, 0.92, settings=kd(2, 0.5), student_val=0.92),
+    ])
+    seeds = seed_summary(table)
+    assert seeds.attrs["keys"] == ["distill.epochs", "distill.kd.t2_scale", "distill.temp"]
+    assert len(seeds) == 4 and set(seeds["runs"]) == {1}
+    report = markdown_report(table, seeds)
+    assert "| distill.epochs | distill.kd.t2_scale | distill.temp | runs |" in report
+    assert "| longer | synthetic | kd | lambda=0.5, t2_scale=False, temp=10 | distill.epochs=60 |" in report
+    assert save_heatmap(table, tmp_path / "heatmap.png")
+    from PIL import Image
+
+    with Image.open(tmp_path / "heatmap.png") as image:
+        assert image.size[1] > 3 * 150  # one panel per (epochs, T² scale): three panels
 
 
 def test_evaluate_stage_summarises_tiny_models_and_writes_confusions(tmp_path, monkeypatch, tiny_letters_mat):

@@ -2,44 +2,71 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from project import clone_trained, dvc, run
 
 
-def test_compare_on_a_fresh_clone_chooses_on_val_and_trains_the_teacher_once(tmp_path, trained_repo):
-    """`make compare` as a new user runs it: a clone whose dvc.lock names outputs its cache lacks.
+def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reproduces_it(tmp_path, trained_repo):
+    """A clone whose dvc.lock names outputs its cache lacks; later, an unrelated experiment in it.
 
-    Two methods (a method with a grid of two, a control with one point) over two replicates keep
-    it to five queued runs; every method's training is covered in-process by test_methods.
+    KD (a grid of two, read the teacher: two teachers) and label smoothing (one point, no teacher)
+    over two replicates: 3 selection runs and 2 × 2 + 2 reported runs. Every method's training is
+    covered in-process by test_methods.
     """
     project = clone_trained(trained_repo, tmp_path / "fresh", with_cache=False)
     (project / "comparison.yaml").write_text(
         "replicates: 2\n"
+        "teachers: 2\n"
+        "selection_replicates: [100]\n"
         "grids:\n"
         "  kd: {distill.temp: [2, 5]}\n"
         "  label_smoothing: {}\n"
     )
-
     result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert result.stdout.count("Running stage 'train_teacher'") == 1  # once, in the workspace
-    assert "selection: 3 new runs of 3 grid points" in result.stdout
-    assert "replicates: 2 new runs" in result.stdout
+    assert "selection: 3 new runs of 3" in result.stdout and "reported: 6 new runs of 6" in result.stdout, result.stdout[-3000:]
 
-    shown = json.loads(dvc("exp", "show", "--json", cwd=project).stdout)
-    names = [rev["name"] for entry in shown for experiment in entry.get("experiments") or [] for rev in experiment["revs"]]
-    assert len(names) == 5
-    logs = [dvc("queue", "logs", name, cwd=project).stdout for name in names]
-    assert not any("Running stage 'train_teacher'" in log for log in logs)  # every queued run reused it
-    assert all("Running stage 'train_student'" in log for log in logs)
+    record = json.loads((project / "reports" / "comparison-synthetic.json").read_text())
+    runs = record["runs"]
+    selection = [run for run in runs if run["phase"] == "selection"]
+    reported = [run for run in runs if run["phase"] == "reported"]
+    # (a) No selection run is reported: other experiments, other MLP seeds.
+    assert {run["replicate"] for run in selection} == {100} and {run["replicate"] for run in reported} == {0, 1}
+    assert not {run["experiment"] for run in selection} & {run["experiment"] for run in reported}
+    assert sorted((run["teacher_replicate"], run["replicate"]) for run in reported if run["method"] == "kd") == [
+        (0, 0), (0, 1), (1, 0), (1, 1)]
+    # Two teachers really trained: their test accuracies differ (another seed), each trained once.
+    kd_runs = [run for run in reported if run["method"] == "kd"]
+    assert len({run["teacher"] for run in kd_runs}) == 2
+    names = [run["experiment"] for run in runs]
+    logs = {name: dvc("queue", "logs", name, cwd=project).stdout for name in names}
+    assert sum("Running stage 'train_teacher'" in log for log in logs.values()) == 1  # teacher 1, once
+    assert all("Running stage 'train_student'" in log for log in logs.values())
 
     methods = (project / "reports" / "methods.md").read_text()
-    for method in ("kd", "label_smoothing (control)", "baseline (MLP alone)"):
-        assert f"| {method} |" in methods, method
-    assert "| 2 |" in methods  # two replicates per method
+    chosen = re.search(r"chosen on val: (\{.*\})", result.stdout).group(1)
+    assert f"| kd | {eval(chosen)['kd']} | 2 | 2 × 2 |" in methods
+    assert "| label_smoothing (control) | epsilon=0.1 | 1 | 2 |" in methods
+    assert "| kd − baseline | 4 |" in methods and "BH-adjusted p" in methods
     assert (project / "reports" / "method_gains-synthetic.png").stat().st_size > 5_000
 
-    # Run again: everything is there already, so nothing new is queued.
+    # (b) A user's own run at a selection point, but with another epoch budget (kept out of the
+    # workspace): not one of the comparison's runs, so the comparison runs nothing new and the
+    # report lists it apart.
+    own = dvc("exp", "run", "--temp", "-n", "own-epochs", "-S", "distill.temp=2", "-S", "replicate=100",
+              "-S", "distill.epochs=3", cwd=project)
+    assert own.returncode == 0, own.stderr[-3000:]
     again = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
-    assert again.returncode == 0 and "selection: 0 new runs" in again.stdout and "replicates: 0 new runs" in again.stdout
+    assert again.returncode == 0 and "selection: 0 new runs" in again.stdout and "reported: 0 new runs" in again.stdout
+    assert json.loads((project / "reports" / "comparison-synthetic.json").read_text())["runs"] == runs
+
+    # (c) `make report` reproduces the comparison's tables exactly, from its record.
+    (project / "reports" / "methods.md").unlink()
+    report_run = run([sys.executable, "-m", "scripts.report", "--no-pull"], project)
+    assert report_run.returncode == 0, report_run.stderr[-3000:]
+    assert (project / "reports" / "methods.md").read_text() == methods
+    report = (project / "reports" / "report.md").read_text()
+    assert "| own-epochs |" in report and "distill.epochs=3" in report
+    assert not any(f"| {name} |" in report for name in names)

@@ -51,7 +51,7 @@ def test_queue_experiment_returns_the_name_dvc_gave(monkeypatch):
 def test_a_task_left_running_without_workers_is_killed_and_reported_lost(monkeypatch, capsys):
     # As seen in a test run: one task done, the other "Running" forever with every worker gone.
     fake = FakeQueue([("Running", "Running", 2), ("Running", "Success", 0)]).install(monkeypatch)
-    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0) == ["elder-chat"]
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0, stalled_seconds=0) == ["elder-chat"]
     assert ("queue", "kill", "elder-chat") in fake.commands
     assert fake.commands.count(("queue", "start", "-j", "2")) == 2  # workers started again for what is left
     assert "lost elder-chat" in capsys.readouterr().err
@@ -61,7 +61,18 @@ def test_a_pause_shorter_than_the_stall_limit_is_waited_out(monkeypatch):
     # No worker for a poll or two happens between tasks; nothing is killed then.
     pause = [("Queued", "Success", 0)] * (cli.STALLED_POLLS - 1)
     fake = FakeQueue([("Running", "Running", 1), *pause, ("Running", "Success", 1), ("Success", "Success", 0)]).install(monkeypatch)
-    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0) == []
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0, stalled_seconds=0) == []
+    assert not any(command[:2] == ("queue", "kill") for command in fake.commands)
+
+
+def test_many_polls_without_a_worker_in_less_than_the_stall_time_are_waited_out(monkeypatch):
+    # A loaded machine: `dvc queue status` misses the busy worker for many quick polls in a row.
+    clock = {"now": 0.0}
+    monkeypatch.setattr(cli.time, "sleep", lambda seconds: clock.update(now=clock["now"] + seconds))
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock["now"])
+    blind = [("Running", "Success", 0)] * (3 * cli.STALLED_POLLS)  # 3 × 4 s each, well under 90 s
+    fake = FakeQueue([*blind, ("Success", "Success", 0)]).install(monkeypatch)
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1) == []
     assert not any(command[:2] == ("queue", "kill") for command in fake.commands)
 
 

@@ -1,0 +1,174 @@
+"""The project's DVC experiments as one table, read through DVC's Python API (``dvc.api.exp_show``).
+
+A run's **identity** is every param that can change what its student learned: all of
+``params.yaml`` except the pairing keys (``replicate``, ``teacher.replicate``) and what the running
+method does not read: other methods' sections, the shared ``distill.temp`` / ``distill.lambda``
+when the method declares neither, the teacher's params when the method reads no teacher output,
+the synthetic data's sizes unless the source is ``synthetic``, and the official file's fields
+unless it is ``emnist``. Runs are pooled (one setting, several replicates) only when their
+identities are equal, so a run with another ``seed``, ``distill.epochs``, hidden width or data
+file is never counted with the comparison's runs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distillation.methods import METHODS, method_settings
+from distillation.params import RULES, ParamsError, setting_label, unflatten
+from distillation.paths import MODEL_NAMES
+
+PAIRING_KEYS = ("replicate", "teacher.replicate")
+STUDENT_FIELDS = ("epochs", "best_epoch", "train_images_per_second", "train_seconds")
+logger = logging.getLogger(__name__)
+
+
+def reads_teacher(method: str | None) -> bool:
+    """Whether ``method`` trains on the stored teacher outputs (so the teacher is part of its run)."""
+    return bool(method in METHODS and METHODS[method].teacher_outputs)
+
+
+def source_label(source: str | None) -> str:
+    """``synthetic``, ``emnist``, or a source file's name without folders."""
+    return Path(str(source)).name if source not in (None, "synthetic", "emnist") else str(source)
+
+
+def normalise(flat: dict[str, Any]) -> dict[str, Any]:
+    """Known params converted by their rules (DVC's table holds ``5.0`` for 5, ``"True"`` for true)."""
+    converted = {}
+    for key, value in flat.items():
+        try:
+            converted[key] = RULES[key](key, value) if key in RULES and value is not None else value
+        except ParamsError:
+            converted[key] = value
+    return converted
+
+
+def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
+    """The params of ``flat`` that the run's method reads, pairing keys left out (see module doc)."""
+    method = flat.get("distill.method")
+    shared = METHODS[method].shared_params if method in METHODS else ()
+    source = flat.get("data.source")
+
+    def is_read(key: str) -> bool:
+        parts = key.split(".")
+        if key in PAIRING_KEYS:
+            return False
+        if parts[0] == "teacher":
+            return reads_teacher(method)
+        if parts[0] == "distill" and len(parts) == 3:
+            return parts[1] == method
+        if key in ("distill.temp", "distill.lambda"):
+            return parts[1] in shared
+        if key.startswith("data.synthetic."):
+            return source == "synthetic"
+        if key.startswith("data.emnist."):
+            return source == "emnist"
+        return True
+
+    return {key: value for key, value in sorted(flat.items()) if is_read(key)}
+
+
+def run_identity(flat: dict[str, Any]) -> str:
+    """A run's identity as one string (equal strings: the same configuration)."""
+    return json.dumps(read_by_run(normalise(flat)), sort_keys=True, default=str)
+
+
+def _column(row: dict[str, Any], file: str, key: str) -> Any:
+    # DVC prefixes a column with its file only where two files share the name.
+    return row.get(f"{file}:{key}", row.get(key))
+
+
+def _stale_outputs(flat: dict[str, Any], method: str | None, setting: str, metrics: dict[str, dict]) -> str:
+    """Why a run's metrics cannot come from its own params ("" when they can, or cannot tell).
+
+    The models record what trained them (``seed``; the student also ``method`` and ``setting``).
+    A queued experiment killed mid-stage can still be saved by DVC with the outputs of the
+    commit it started from; its params then disagree with those records.
+    """
+    seed, replicate, teacher = flat.get("seed"), flat.get("replicate"), flat.get("teacher.replicate")
+    mlp_seed = seed + replicate if isinstance(seed, int) and isinstance(replicate, int) else None
+    teacher_seed = seed + teacher if isinstance(seed, int) and isinstance(teacher, int) else None
+    expected = {"student": {"method": method, "setting": setting, "seed": mlp_seed},
+                "baseline": {"seed": mlp_seed}, "teacher": {"seed": teacher_seed}}
+    for model, fields in expected.items():
+        recorded = metrics.get(model, {})
+        for field, value in fields.items():
+            # Metrics written before these records existed cannot be checked: trust them.
+            if recorded.get(field) is not None and value is not None and recorded[field] != value:
+                return f"its {model} was trained with {field} {recorded[field]!r}, its params say {value!r}"
+    return ""
+
+
+def _integer(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value else None
+
+
+def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per distinct finished run with a student, from ``dvc.api.exp_show()``'s rows.
+
+    Columns: experiment, rev, source (as given), source_label, method, setting (its own params),
+    identity, params (what the run reads), replicate, teacher_replicate (None for a method that
+    reads no teacher), each model's test accuracy (``teacher``, ``baseline``, ``student``) and val
+    accuracy (``<model>_val``), and the gain.
+    """
+    records = []
+    for row in rows:
+        flat = normalise({key: _column(row, "params.yaml", key) for key in RULES if _column(row, "params.yaml", key) is not None})
+        metrics = {model: {field: _column(row, f"metrics/{model}.json", field)
+                           for field in ("test_accuracy", "val_accuracy", "seed", "method", "setting", *STUDENT_FIELDS)}
+                   for model in MODEL_NAMES}
+        method = flat.get("distill.method")
+        tree = unflatten(flat)
+        settings = method_settings(tree["distill"]) if method in METHODS else {}
+        record: dict[str, Any] = {
+            "experiment": row.get("Experiment") or row.get("rev"),
+            "rev": row.get("rev"),
+            "source": flat.get("data.source"),
+            "source_label": source_label(flat.get("data.source")),
+            "method": method,
+            "setting": setting_label(settings),
+            "settings": settings,
+            "identity": run_identity(flat),
+            "params": read_by_run(flat),
+            "replicate": _integer(flat.get("replicate")),
+            "teacher_replicate": _integer(flat.get("teacher.replicate", 0)) if reads_teacher(method) else None,
+            "epoch_cap": flat.get("distill.epochs"),
+        }
+        for model in MODEL_NAMES:
+            record[model] = metrics[model]["test_accuracy"]
+            record[f"{model}_val"] = metrics[model]["val_accuracy"]
+        for field in STUDENT_FIELDS:
+            record[f"student_{field}"] = metrics["student"][field]
+        if record["student"] is None or record["baseline"] is None or method is None:
+            continue  # queued, running or failed runs, and commits without a run
+        mismatch = _stale_outputs(flat, method, record["setting"], metrics)
+        if mismatch:
+            logger.warning(f"warning: experiment {record['experiment']} ({record['rev']}) left out: {mismatch} "
+                           "(its stages did not run for these params, e.g. a queued run killed mid-stage that DVC saved anyway)")
+            continue
+        records.append(record)
+    table = pd.DataFrame(records)
+    if table.empty:
+        return table
+    table["gain"] = table["student"] - table["baseline"]
+    # The workspace repeats HEAD or one experiment; keep each distinct result once.
+    distinct = table.drop_duplicates(subset=["identity", "teacher_replicate", "replicate", *MODEL_NAMES], keep="last")
+    return distinct.reset_index(drop=True)
+
+
+def read_experiments() -> pd.DataFrame:
+    """:func:`experiments_table` of this repository's experiments on ``HEAD``."""
+    import dvc.api  # DVC's import is slow; only callers that read experiments pay it
+
+    return experiments_table(dvc.api.exp_show())
+
+
+def varying_params(table: pd.DataFrame) -> list[str]:
+    """The params (besides the pairing keys) whose value differs between rows of ``table``."""
+    keys = sorted({key for params in table["params"] for key in params})
+    return [key for key in keys if len({json.dumps(params.get(key), default=str) for params in table["params"]}) > 1]
