@@ -185,3 +185,32 @@ def test_soft_target_metrics_describe_the_stored_outputs(tmp_path, tiny_letters_
         assert metrics[name]["images"] == split.labels.shape[0]
     assert metrics["train"]["accuracy"] >= 100 / 234
     assert metrics["val"]["active_hidden_fraction"] == 3 / 8 and metrics["test"]["active_hidden_fraction"] == 0
+
+
+def test_split_replicate_draws_another_val_split_of_the_same_images(tmp_path, tiny_letters_mat, monkeypatch):
+    """``stages.convert`` run as DVC runs it, with ``data.split_replicate`` 0 and then 1."""
+    import shutil
+
+    import yaml
+
+    import stages.convert as convert_stage
+
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    shutil.copy(tiny_letters_mat, tmp_path / "data" / "raw" / "emnist.mat")
+    splits = {}
+    for split_replicate in (0, 1):
+        params["data"]["split_replicate"] = split_replicate
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        convert_stage.main()
+        splits[split_replicate] = load_prepared(tmp_path / "data" / "prepared")
+    first, second = splits[0], splits[1]
+    np.testing.assert_array_equal(first["test"].images, second["test"].images)  # test never moves
+    for name in ("train", "val"):
+        assert first[name].labels.shape == second[name].labels.shape
+    np.testing.assert_array_equal(np.bincount(first["val"].labels), np.bincount(second["val"].labels))  # stratified alike
+    assert not np.array_equal(first["val"].images, second["val"].images)  # but other images
+    # The same pool of training images, split another way.
+    pooled = lambda split: np.sort(np.concatenate([split["train"].images, split["val"].images]).reshape(-1, 784), axis=0)  # noqa: E731
+    np.testing.assert_array_equal(pooled(first), pooled(second))
