@@ -47,8 +47,8 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_
 
     ``missing`` is asked again after each pass, so runs that DVC's queue lost are queued again
     (up to ``QUEUE_ATTEMPTS`` passes). The first run of each teacher not in ``trained_teachers``
-    goes before the others (those of different teachers side by side): it trains the teacher,
-    which the others then restore from the run-cache.
+    goes before the others of that teacher (beside the runs of teachers already trained): it
+    trains the teacher, which the others then restore from the run-cache.
     """
     todo = missing()
     count = len(todo)
@@ -61,9 +61,12 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_
             if teacher not in trained_teachers:
                 leaders.setdefault(teacher, run)
         if leaders:
-            queue_and_run(list(leaders.values()), jobs)
+            # The leaders first, then every run whose teacher is trained already, so no worker
+            # waits while a teacher trains and no run needs a teacher that is still training.
+            first = [*leaders.values(), *(run for run in todo if run["overrides"]["teacher.replicate"] in trained_teachers)]
+            queue_and_run(first, jobs)
             trained_teachers |= set(leaders)
-            todo = [run for run in todo if all(run is not leader for leader in leaders.values())]
+            todo = [run for run in todo if all(run is not other for other in first)]
         queue_and_run(todo, jobs)
         todo = missing()
     if todo:

@@ -259,3 +259,21 @@ def test_runs_whose_metrics_do_not_match_their_params_are_left_out_and_queued_ag
     assert any("old-teacher" in line and "teacher was trained with seed 42" in line and "44" in line for line in warnings)
     planned = planned_run(SHIPPED, {"distill.method": "dml", "distill.dml.peers": 2}, 3, 0, "reported")
     assert find_run(table, planned) is None  # so `make compare` queues it again
+
+
+def test_each_new_teacher_is_trained_by_one_run_beside_the_runs_of_trained_teachers(monkeypatch):
+    import scripts.compare as compare
+
+    runs = [{"name": f"t{teacher}r{replicate}", "overrides": {"teacher.replicate": teacher}}
+            for teacher in (0, 1, 2) for replicate in (0, 1)]
+    batches, done = [], set()
+
+    def queue_and_run(batch, jobs):
+        batches.append([run["name"] for run in batch])
+        done.update(run["name"] for run in batch)
+
+    monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
+    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, {0}) == 6
+    # Teachers 1 and 2 are each trained by one run, side by side, while teacher 0's runs go on;
+    # the other runs of teachers 1 and 2 wait for the next batch and restore them.
+    assert batches == [["t1r0", "t2r0", "t0r0", "t0r1"], ["t1r1", "t2r1"]]
