@@ -31,8 +31,8 @@ def scratch_project(directory: Path, params_changes: dict | None = None) -> Path
     return copy_project(directory, merge(TINY_PARAMS, params_changes or {}))
 
 
-def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=600)
+def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout)
 
 
 def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:

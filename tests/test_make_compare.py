@@ -24,7 +24,8 @@ def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reprod
         "  kd: {distill.temp: [2, 5]}\n"
         "  label_smoothing: {}\n"
     )
-    result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
+    # Ten queued runs: on two loaded cores (CI's other test workers) more than ten minutes.
+    result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project, timeout=1800)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "selection: 3 new runs of 3" in result.stdout and "reported: 6 new runs of 6" in result.stdout, result.stdout[-3000:]
 
