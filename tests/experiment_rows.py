@@ -55,3 +55,8 @@ def exp_row(name: str, replicate: int, baseline: float, student: float, method: 
     row["method"] = student_record.get("method", method)
     row["setting"] = student_record.get("setting", setting_label(method_settings(unflatten(flat)["distill"])))
     return row
+
+
+def kd(temp: float, lam: float = 0.5, t2_scale: bool = False) -> dict[str, Any]:
+    """KD's setting as a run records it."""
+    return {"temp": temp, "lambda": lam, "t2_scale": t2_scale}

@@ -26,15 +26,11 @@ from distillation.comparison import (
 from distillation.dvc_queue import set_arguments
 from distillation.experiments import experiments_table, run_identity
 from distillation.params import flatten
-from experiment_rows import SHIPPED, exp_row
+from experiment_rows import SHIPPED, exp_row, kd
 
 KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}
 CONFIG = {"replicates": 5, "teachers": 2, "selection_replicates": [100, 101],
           "grids": {"kd": {"distill.temp": [2, 10]}, "label_smoothing": {"distill.label_smoothing.epsilon": [0.1]}}}
-
-
-def kd(temp, lam=0.5):
-    return {"temp": temp, "lambda": lam, "t2_scale": False}
 
 
 def test_selection_uses_mean_val_accuracy_never_test():

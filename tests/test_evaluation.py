@@ -8,7 +8,7 @@ from distillation.evaluation import agreement, confusion_matrix, latency_ms_per_
 from distillation.models import build_mlp
 from distillation.experiments import experiments_table
 from distillation.report import markdown_report, save_heatmap, seed_summary
-from experiment_rows import exp_row
+from experiment_rows import exp_row, kd
 from stages.evaluate import summarise
 
 
@@ -42,10 +42,6 @@ def test_summary_reports_gain_and_compression():
     assert summary["student_gain_over_baseline"] == pytest.approx(0.03)
     assert summary["compression_ratio"] == pytest.approx(8.137, abs=1e-3)
     assert summary["student"]["model_bytes"] == 1000 and summary["student_teacher_agreement"] == 0.95
-
-
-def kd(temp, lam, t2_scale=False):
-    return {"temp": temp, "lambda": lam, "t2_scale": t2_scale}
 
 
 def test_report_collects_experiments_and_summarises_replicates():
