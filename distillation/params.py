@@ -104,6 +104,15 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "data.emnist.member": _text,
     "data.emnist.sha256": _sha256,
     "data.emnist.bytes": POSITIVE_INT,
+    # Stored views of the training images (distillation/views.py). The bounds keep a letter itself:
+    # a quarter turn, a strong shear or a large elastic displacement makes another letter of it.
+    "augment.views": _number(int, 0, 64),
+    "augment.rotation_degrees": _number(float, 0, 30),
+    "augment.scale": _number(float, 0, 0.3),
+    "augment.shear": _number(float, 0, 0.5),
+    "augment.shift_pixels": _number(float, 0, 6),
+    "augment.elastic_alpha": _number(float, 0, 4),
+    "augment.elastic_sigma": POSITIVE_FLOAT,
     **_training_rules("teacher"),
     "teacher.replicate": _number(int, 0),
     **_training_rules("baseline"),
@@ -125,8 +134,10 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "distill.label_smoothing.epsilon": FRACTION,
     "distill.teacher_free.correct_probability": _number(float, 0, 1, low_open=True, high_open=True),
 }
-# The methods are the sections under distill that have params of their own.
-METHOD_NAMES = tuple(dict.fromkeys(key.split(".")[1] for key in RULES if key.startswith("distill.") and key.count(".") == 2))
+# The methods are the sections under distill that have params of their own, and those that have none.
+PARAMLESS_METHODS = ("hard_labels",)
+METHOD_NAMES = (*dict.fromkeys(key.split(".")[1] for key in RULES if key.startswith("distill.") and key.count(".") == 2),
+                *PARAMLESS_METHODS)
 # Keys of earlier versions → their keys now: each method's temperature and λ became the shared
 # distill.temp / distill.lambda, and T² scaling is KD's own.
 MOVED = {

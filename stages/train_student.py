@@ -20,11 +20,15 @@ from distillation.methods import StudentTrainer, TrainingContext, method_setting
 from distillation.model_files import save_model
 from distillation.models import build_mlp
 from distillation.params import load_params, setting_label
-from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path, training_log_dir
+from distillation.paths import (
+    PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path, training_log_dir,
+)
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.training import (
     MLP_MONITOR,
+    EpochBatches,
+    versions_batches,
     classifier_metrics,
     compile_classifier,
     configure_runtime,
@@ -32,13 +36,29 @@ from distillation.training import (
     make_optimizer,
     steps_per_epoch,
 )
+from distillation.view_targets import load_view_targets
+from distillation.views import StoredViews, epoch_rows, load_views, to_pixels
 
 TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEACHER_HIDDEN, load_teacher_hidden)}
 
 
-def load_teacher_outputs(method: str, splits: dict[str, PreparedSplit]) -> dict[str, dict[str, np.ndarray]]:
-    """The stored teacher outputs that ``method`` reads, by kind (``logits``, ``hidden``)."""
-    return {kind: load(path, splits) for kind, (path, load) in TEACHER_FILES.items() if kind in method_trainer(method).teacher_outputs}
+def load_teacher_outputs(
+    method: str, splits: dict[str, PreparedSplit], views: StoredViews | None = None, hint_components: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    """The stored teacher outputs that ``method`` reads, by kind (``logits``, ``hidden``) and split.
+
+    With ``views``, each kind also holds the teacher's outputs for the views (split ``views``),
+    and ``hint_basis`` the directions the views' hints were projected on (FitNets).
+    """
+    kinds = method_trainer(method).teacher_outputs
+    teacher = {kind: load(path, splits) for kind, (path, load) in TEACHER_FILES.items() if kind in kinds}
+    if views is not None and kinds:
+        stored = load_view_targets(VIEW_TARGETS_DIR, views, kinds, hint_components)
+        for kind in kinds:
+            teacher[kind]["views"] = stored[kind]["views"]
+        if "hidden" in kinds and "hint_basis" in stored:
+            teacher["hint_basis"] = stored["hint_basis"]
+    return teacher
 
 
 def method_teacher_outputs(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
@@ -72,7 +92,21 @@ def build_trainer(
 
 def student_targets(splits: dict[str, PreparedSplit], teacher: dict[str, dict[str, np.ndarray]], split: str) -> dict[str, np.ndarray]:
     """What a trainer fits to on ``split``: the labels and the teacher outputs its method reads."""
-    return {"labels": splits[split].labels, **{f"teacher_{kind}": outputs[split] for kind, outputs in teacher.items()}}
+    return {"labels": splits[split].labels, **{f"teacher_{kind}": teacher[kind][split] for kind in TEACHER_FILES if kind in teacher}}
+
+
+def view_training_batches(
+    splits: dict[str, PreparedSplit], teacher: dict[str, dict[str, np.ndarray]], views: StoredViews, settings: dict[str, Any], seed: int
+) -> EpochBatches:
+    """Each epoch, every training image once as itself or one of its views, with the matching targets."""
+    train = splits["train"]
+    count = train.labels.shape[0]
+    view_targets = {"labels": np.tile(train.labels, views.views),
+                    **{f"teacher_{kind}": teacher[kind]["views"] for kind in TEACHER_FILES if kind in teacher}}
+    return versions_batches(
+        to_pixels(train.images), views.images, student_targets(splits, teacher, "train"), view_targets,
+        epoch_rows(count, views.views, settings["epochs"], seed), settings["batch_size"],
+    )
 
 
 def train_student(
@@ -82,25 +116,31 @@ def train_student(
     hidden_units: int,
     seed: int,
     log_dir: Path | None = None,
+    views: StoredViews | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train a fresh MLP with the ``distill`` params' method; return it and its metrics.
 
-    ``teacher`` holds the stored teacher outputs the method reads (:func:`load_teacher_outputs`).
+    ``teacher`` holds the stored teacher outputs the method reads (:func:`load_teacher_outputs`,
+    with the views' outputs when ``views`` are given: then the student trains on the views too).
     """
     configure_runtime(seed)
     teacher = method_teacher_outputs(teacher, settings)
     trainer = build_trainer(splits, teacher, settings, hidden_units)
     train, val = splits["train"], splits["val"]
+    if views is not None and views.views:
+        inputs, targets = view_training_batches(splits, teacher, views, settings, seed), None
+    else:
+        inputs, targets = train.images, student_targets(splits, teacher, "train")
     run = fit_with_early_stopping(
-        trainer, train.images, student_targets(splits, teacher, "train"),
-        (val.images, student_targets(splits, teacher, "val")), settings, log_dir, monitor=MLP_MONITOR,
+        trainer, inputs, targets, (val.images, student_targets(splits, teacher, "val")), settings, log_dir, monitor=MLP_MONITOR,
     )
     # Evaluated like the other models: plain cross-entropy and accuracy at T = 1.
     student = trainer.student
     compile_classifier(student, settings)
     method = settings["method"]
     # What trained it, in the metrics: a report can then tell this run's results from stale ones.
-    trained_with = {"method": method, "setting": setting_label(method_settings(settings)), "seed": seed}
+    trained_with = {"method": method, "setting": setting_label(method_settings(settings)), "seed": seed,
+                    "views": views.views if views is not None else 0}
     return student, {**classifier_metrics(student, splits, run), **trained_with}
 
 
@@ -108,9 +148,12 @@ def main() -> None:
     params = load_params()
     settings = params["distill"]
     splits = load_prepared(PREPARED_DIR)
+    count = params["augment"]["views"]
+    views = load_views(VIEWS_DIR, splits["train"], count) if count else None
+    teacher = load_teacher_outputs(settings["method"], splits, views, settings["fitnets"]["hint_components"])
     student, metrics = train_student(
-        splits, load_teacher_outputs(settings["method"], splits), settings, params["baseline"]["hidden_units"],
-        params["seed"] + params["replicate"], training_log_dir("student"),
+        splits, teacher, settings, params["baseline"]["hidden_units"], params["seed"] + params["replicate"],
+        training_log_dir("student"), views,
     )
     save_model(student, model_path("student"))
     write_json(metrics_path("student"), metrics)

@@ -14,6 +14,7 @@ from distillation.methods.base import StudentTrainer, TrainingContext
 from distillation.methods.dkd import DecoupledKD
 from distillation.methods.dml import DeepMutualLearning
 from distillation.methods.fitnets import FitNets
+from distillation.methods.hard_labels import HardLabels
 from distillation.methods.kd import KnowledgeDistillation
 from distillation.methods.label_smoothing import LabelSmoothing
 from distillation.methods.teacher_free import TeacherFree
@@ -25,9 +26,11 @@ METHODS: dict[str, type[StudentTrainer]] = {
     "dml": DeepMutualLearning,
     "label_smoothing": LabelSmoothing,
     "teacher_free": TeacherFree,
+    "hard_labels": HardLabels,
 }
-# Controls: no real teacher's knowledge in them, only regularisation of the labels.
-CONTROLS = ("label_smoothing", "teacher_free")
+# Controls: no real teacher's knowledge in them, only regularisation of the labels (or, for
+# hard_labels with views, the augmentation alone).
+CONTROLS = ("label_smoothing", "teacher_free", "hard_labels")
 
 __all__ = ["CONTROLS", "METHODS", "StudentTrainer", "TrainingContext", "method_settings", "method_trainer"]
 

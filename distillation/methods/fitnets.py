@@ -26,40 +26,19 @@ from typing import Any
 import numpy as np
 from keras import layers, ops
 
+from distillation.hints import principal_hint_basis, project_hints
 from distillation.losses import distillation_loss, hint_loss
 from distillation.methods.base import StudentTrainer
 from distillation.models import with_hidden_output
 
-_CHUNK = 8192  # rows at a time: the covariance is accumulated without a float64 copy of the split
-
-
 def principal_hint_coordinates(hidden: dict[str, np.ndarray], components: int) -> tuple[dict[str, np.ndarray], float]:
     """Each split's hints in the leading ``components`` principal directions of the train split's.
 
-    Returns the coordinates (float32, scaled by √(k/D) for a D-unit hint, so their mean squared
-    error equals the full mean squared error's part within those directions) and the fraction of
-    the train hints' variance that those directions hold.
+    Returns the coordinates (see :func:`principal_hint_basis`) and the fraction of the train
+    hints' variance that those directions hold.
     """
-    train = hidden["train"]
-    width = train.shape[1]
-    if not 0 < components <= width:
-        raise ValueError(f"params.yaml: distill.fitnets.hint_components must be 0 (the full hint) or 1..{width} "
-                         f"(the teacher's hidden units), got {components}")
-    mean = train.mean(axis=0, dtype=np.float64).astype(np.float32)
-    covariance = np.zeros((width, width))
-    for start in range(0, len(train), _CHUNK):
-        chunk = train[start:start + _CHUNK].astype(np.float32) - mean
-        covariance += chunk.T @ chunk
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending order
-    leading = np.argsort(eigenvalues)[::-1][:components]
-    basis = (eigenvectors[:, leading] * np.sqrt(components / width)).astype(np.float32)
-    kept = float(eigenvalues[leading].sum() / max(eigenvalues.sum(), np.finfo(float).tiny))
-    coordinates = {
-        split: np.concatenate([(values[start:start + _CHUNK].astype(np.float32) - mean) @ basis
-                               for start in range(0, len(values), _CHUNK)] or [np.zeros((0, components), np.float32)])
-        for split, values in hidden.items()
-    }
-    return coordinates, kept
+    mean, basis, kept = principal_hint_basis(hidden["train"], components)
+    return {split: project_hints(values, mean, basis) for split, values in hidden.items()}, kept
 
 
 class FitNets(StudentTrainer):
@@ -71,6 +50,13 @@ class FitNets(StudentTrainer):
         components = settings.get("hint_components", 0)
         if not components:
             return teacher
+        if "views" in teacher["hidden"]:
+            # The views' hints were stored in the principal directions (view_targets stage); the
+            # images' hints go into those very directions, not ones fitted again here.
+            basis = teacher["hint_basis"]
+            images = {split: project_hints(values, basis["mean"], basis["basis"])
+                      for split, values in teacher["hidden"].items() if split != "views"}
+            return {**teacher, "hidden": {**images, "views": teacher["hidden"]["views"]}}
         coordinates, kept = principal_hint_coordinates(teacher["hidden"], components)
         print(f"fitnets: hint reduced to {components} principal directions, {100 * kept:.1f} % of its variance", flush=True)
         return {**teacher, "hidden": coordinates}

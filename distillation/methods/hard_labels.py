@@ -1,0 +1,19 @@
+"""``hard_labels``: a control, the student trained on the labels alone, like the baseline.
+
+Plain cross-entropy with the student's recipe (``distill.*``). Without views it is the baseline
+trained once more; with ``augment.views`` it is the *augmented* MLP, which sees the same views
+as every distilled student: a method that gains no more than it gains from the augmentation,
+not from the teacher. No params of its own (``distill.hard_labels: {}``).
+"""
+from __future__ import annotations
+
+from keras import ops
+
+from distillation.methods.base import StudentTrainer
+
+
+class HardLabels(StudentTrainer):
+    teacher_outputs = ()
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return ops.mean(ops.sparse_categorical_crossentropy(y["labels"], y_pred, from_logits=True))

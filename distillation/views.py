@@ -1,0 +1,175 @@
+"""Stored augmented views of the training images, and the student's training data made of them.
+
+``augment.views: K`` gives every training image K distorted copies, made once by the ``augment``
+stage and stored as uint8: a random affine map (rotation, scale, shear, shift, all small) and,
+optionally, Simard et al.'s (2003) elastic distortion. Never a flip: every map keeps the
+orientation (positive determinant) and the bounds in :mod:`distillation.params` keep a letter
+the letter it was.
+
+View ``v`` of image ``i`` depends only on the seed, ``v`` and ``i``: views are drawn view by view
+in fixed chunks of images, so the K views of a run are the first K of any larger K. A curve over
+K then adds views to the same set instead of drawing a new one.
+
+Views are stored view-major: row ``v·N + i`` of ``images.npy`` is view ``v`` of training image
+``i``. The teacher's outputs for them (``view_targets`` stage) use the same rows. Each epoch a
+student sees every training image once, as one of its K + 1 versions (the image itself or one
+of its views), drawn at random: an epoch costs what it costs without views, and the teacher's
+output always comes from the row of the version shown.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from collections.abc import Iterator
+
+import numpy as np
+from scipy import ndimage
+
+from distillation.atomic import atomic_output, write_json
+from distillation.prepared import PreparedSplit
+
+IMAGE_SIDE = 28
+CHUNK = 4096  # images drawn at a time: fixed, so a view never depends on how many are drawn
+IMAGES_FILE = "images.npy"
+INDEX_FILE = "views.json"
+RERUN = "re-run `dvc repro augment`"
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """The ``augment`` params: how many views and how far each may move from its image."""
+
+    views: int
+    rotation_degrees: float
+    scale: float
+    shear: float
+    shift_pixels: float
+    elastic_alpha: float
+    elastic_sigma: float
+
+    @classmethod
+    def from_params(cls, augment: dict[str, Any]) -> ViewSettings:
+        return cls(**{name: augment[name] for name in cls.__dataclass_fields__})
+
+
+def to_pixels(images: np.ndarray) -> np.ndarray:
+    """Prepared float images in [0, 1] (N, 28, 28, 1) → uint8 (N, 28, 28): what the converter read."""
+    return np.rint(np.clip(images[..., 0], 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _inverse_maps(count: int, settings: ViewSettings, random: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: the matrix taking an output pixel's offset from the centre to the input's, and the shift."""
+    angle = np.deg2rad(random.uniform(-settings.rotation_degrees, settings.rotation_degrees, count))
+    scale = random.uniform(1 - settings.scale, 1 + settings.scale, count)
+    shear = random.uniform(-settings.shear, settings.shear, count)
+    shift = random.uniform(-settings.shift_pixels, settings.shift_pixels, (count, 2))
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)
+    shearing = np.zeros((count, 2, 2))
+    shearing[:, 0, 0] = shearing[:, 1, 1] = 1.0
+    shearing[:, 1, 0] = shear  # (row, column): the column moves with the row, a slanted stroke
+    forward = rotation @ shearing * scale[:, None, None]
+    return np.linalg.inv(forward), shift
+
+
+def distort(pixels: np.ndarray, settings: ViewSettings, random: np.random.Generator) -> np.ndarray:
+    """One random view of each uint8 image (N, 28, 28), drawn from ``random``; uint8 out."""
+    count = pixels.shape[0]
+    inverse, shift = _inverse_maps(count, settings, random)
+    centre = (IMAGE_SIDE - 1) / 2
+    grid = np.stack(np.meshgrid(np.arange(IMAGE_SIDE), np.arange(IMAGE_SIDE), indexing="ij"), -1) - centre
+    # Where each output pixel reads from: inverse·(out − centre − shift) + centre.
+    source = np.einsum("nij,nrcj->nrci", inverse, grid[None] - shift[:, None, None, :]) + centre
+    if settings.elastic_alpha > 0:
+        field = random.uniform(-1, 1, (count, IMAGE_SIDE, IMAGE_SIDE, 2))
+        field = ndimage.gaussian_filter(field, sigma=(0, settings.elastic_sigma, settings.elastic_sigma, 0), mode="constant")
+        # Simard et al. scale the smoothed field by α; normalising its largest value first keeps α in pixels at any σ.
+        peak = np.abs(field).max(axis=(1, 2, 3), keepdims=True)
+        source = source + settings.elastic_alpha * field / np.maximum(peak, 1e-12)
+    batch = np.broadcast_to(np.arange(count, dtype=float)[:, None, None], (count, IMAGE_SIDE, IMAGE_SIDE))
+    coordinates = np.stack([batch, source[..., 0], source[..., 1]])
+    values = ndimage.map_coordinates(pixels.astype(np.float32), coordinates, order=1, mode="constant", cval=0.0)
+    return np.rint(np.clip(values, 0, 255)).astype(np.uint8)
+
+
+def iterate_views(pixels: np.ndarray, settings: ViewSettings, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, uint8 views)`` in row order ``v·N + i``, chunk by chunk, for v < ``settings.views``."""
+    count = pixels.shape[0]
+    for view in range(settings.views):
+        for start in range(0, count, CHUNK):
+            random = np.random.default_rng([seed, view, start // CHUNK])
+            yield view * count + start, distort(pixels[start:start + CHUNK], settings, random)
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def write_views(directory: str | Path, train: PreparedSplit, settings: ViewSettings, seed: int) -> np.ndarray:
+    """Draw and store the views of ``train`` in ``directory``; return them (memory-mapped, read-only).
+
+    The images go chunk by chunk into a memory-mapped ``.npy``, so the views are never held twice.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    pixels = to_pixels(train.images)
+    shape = (settings.views * pixels.shape[0], IMAGE_SIDE, IMAGE_SIDE)
+    target = directory / IMAGES_FILE
+    with atomic_output(target) as temporary:
+        stored = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.uint8, shape=shape)
+        for first, chunk in iterate_views(pixels, settings, seed):
+            stored[first:first + len(chunk)] = chunk
+        stored.flush()
+        del stored
+    views = np.load(target, mmap_mode="r", allow_pickle=False)
+    write_json(directory / INDEX_FILE, {
+        "views": settings.views, "train_images": int(pixels.shape[0]),
+        "train_fingerprint": train.fingerprint(), "views_fingerprint": fingerprint(views),
+    })
+    return views
+
+
+@dataclass(frozen=True)
+class StoredViews:
+    images: np.ndarray  # uint8 (K·N, 28, 28), row v·N + i
+    views: int
+    fingerprint: str  # of the images, so teacher outputs can name the views they belong to
+
+
+def load_views(directory: str | Path, train: PreparedSplit, views: int) -> StoredViews:
+    """The ``views`` stored views of ``train``; a ``ValueError`` if missing, or drawn for another split or K."""
+    directory = Path(directory)
+    index_path, images_path = directory / INDEX_FILE, directory / IMAGES_FILE
+    if not index_path.is_file() or not images_path.is_file():
+        raise ValueError(f"{directory}: no stored views; {RERUN}")
+    index = json.loads(index_path.read_text())
+    if index.get("train_fingerprint") != train.fingerprint():
+        raise ValueError(f"{directory}: stale views: drawn from another train split; {RERUN}")
+    if index.get("views") != views:
+        raise ValueError(f"{directory}: {index.get('views')} views stored, augment.views is {views}; {RERUN}")
+    images = np.load(images_path, allow_pickle=False)
+    expected = (index["views"] * train.labels.shape[0], IMAGE_SIDE, IMAGE_SIDE)
+    if images.shape != expected or images.dtype != np.uint8:
+        raise ValueError(f"{images_path}: views {images.shape} {images.dtype} where {expected} uint8 was recorded; {RERUN}")
+    return StoredViews(images=images, views=int(index["views"]), fingerprint=index["views_fingerprint"])
+
+
+def epoch_rows(train_images: int, views: int, epochs: int, seed: int) -> np.ndarray:
+    """(epochs, N) int: per epoch, every image once in random order, as one of its K + 1 versions.
+
+    Entry ``r`` names a version: ``r < N`` is image ``r`` itself, ``r ≥ N`` is row ``r − N`` of
+    the stored views (view ``(r − N) // N`` of image ``(r − N) % N``).
+    """
+    random = np.random.default_rng([seed, 1])
+    rows = np.empty((epochs, train_images), dtype=np.int64)
+    for epoch in range(epochs):
+        order = random.permutation(train_images)
+        version = random.integers(0, views + 1, train_images)
+        rows[epoch] = order + version * train_images
+    return rows

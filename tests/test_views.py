@@ -1,0 +1,175 @@
+"""Stored augmented views (augment.views): drawn deterministically, never flipped, served with their own teacher outputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_ROOT
+from project import without_timings
+from test_stages import DISTILL, TRAINING
+from distillation.params import ParamsError, load_params, validate
+from distillation.prepared import PreparedSplit, load_prepared
+from distillation.teacher_logits import load_teacher_hidden, save_teacher_hidden
+from distillation.view_targets import load_view_targets, write_view_targets
+from distillation.views import ViewSettings, load_views, to_pixels
+from stages.augment import augment
+from stages.convert import convert
+from stages.soft_targets import teacher_outputs
+from stages.train_student import method_teacher_outputs, train_student, view_training_batches
+from stages.train_teacher import train_teacher
+
+SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
+SETTINGS = ViewSettings.from_params({**SHIPPED["augment"], "views": 3})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tiny_letters_mat):
+    """Tiny prepared splits, a one-epoch teacher, its hints and three stored views of each training image."""
+    directory = tmp_path_factory.mktemp("views")
+    convert(tiny_letters_mat, directory / "prepared", 0.1, seed=0)
+    splits = load_prepared(directory / "prepared")
+    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    logits, hidden = teacher_outputs(teacher, splits)
+    save_teacher_hidden(directory / "hidden.npz", hidden, splits)
+    augment(splits["train"], SETTINGS, seed=7, directory=directory / "views")
+    views = load_views(directory / "views", splits["train"], 3)
+    write_view_targets(directory / "targets", teacher, views, load_teacher_hidden(directory / "hidden.npz", splits)["train"], 16)
+    return directory, splits, teacher, {"logits": logits, "hidden": hidden}, views
+
+
+def test_views_are_deterministic_and_the_first_of_more_views(tiny, tmp_path):
+    _, splits, _, _, views = tiny
+    again, _ = augment(splits["train"], SETTINGS, seed=7, directory=tmp_path / "again")
+    np.testing.assert_array_equal(again, views.images)
+    more, _ = augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 5}), seed=7, directory=tmp_path / "more")
+    np.testing.assert_array_equal(more[:views.images.shape[0]], views.images)  # K = 3 is a prefix of K = 5
+    other, _ = augment(splits["train"], SETTINGS, seed=8, directory=tmp_path / "other")
+    assert not np.array_equal(other, views.images)
+    # Every view moved its image, and not beyond recognition.
+    count = splits["train"].labels.shape[0]
+    pixels = to_pixels(splits["train"].images).astype(int)
+    for view in range(3):
+        change = np.abs(views.images[view * count:(view + 1) * count].astype(int) - pixels).mean(axis=(1, 2))
+        assert (change > 0).all()
+
+
+def best_correlation(views: np.ndarray, references: np.ndarray, reach: int = 3) -> np.ndarray:
+    """Per row: the largest correlation of a view with its reference shifted by up to ``reach`` px."""
+    a = views.reshape(len(views), -1).astype(float)
+    a = a - a.mean(1, keepdims=True)
+    best = np.full(len(views), -1.0)
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            b = np.roll(references, (dy, dx), axis=(1, 2)).reshape(len(references), -1).astype(float)
+            b = b - b.mean(1, keepdims=True)
+            best = np.maximum(best, (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1) + 1e-12))
+    return best
+
+
+def test_a_view_of_a_real_letter_is_that_letter_not_its_mirror_image(real_sample, tmp_path):
+    # Real letters unlike their own mirror image (b, d, …: a flip makes another letter or none).
+    convert(real_sample, tmp_path / "prepared", 0.1, seed=0)
+    train = load_prepared(tmp_path / "prepared")["train"]
+    pixels = to_pixels(train.images)
+    asymmetric = np.flatnonzero(best_correlation(pixels, pixels[:, :, ::-1]) < 0.5)[:400]
+    subset = PreparedSplit(train.images[asymmetric], train.labels[asymmetric], train.classes)
+    views, _ = augment(subset, ViewSettings.from_params({**SHIPPED["augment"], "views": 2}), seed=0, directory=tmp_path / "views")
+    originals = np.concatenate([to_pixels(subset.images)] * 2)
+    # Shifts allowed in both, so only the shape counts.
+    assert (best_correlation(views, originals) > best_correlation(views, originals[:, :, ::-1])).all()
+
+
+def blob_triangle_orientation(images: np.ndarray) -> np.ndarray:
+    """Sign of the turn brightest blob → middle blob → faintest blob in each image (+1 or −1)."""
+    from scipy import ndimage
+
+    signs = []
+    for image in images:
+        labelled, count = ndimage.label(image > 20)
+        peaks = ndimage.maximum(image, labelled, range(1, count + 1))
+        centres = ndimage.center_of_mass(image, labelled, range(1, count + 1))
+        brightest, middle, faintest = (np.array(centres[i]) for i in np.argsort(peaks)[::-1][:3])
+        first, second = middle - brightest, faintest - brightest
+        signs.append(np.sign(first[0] * second[1] - first[1] * second[0]))
+    return np.array(signs)
+
+
+@pytest.mark.parametrize("bounds", ["shipped", "largest allowed"])
+def test_no_view_mirrors_its_image(tmp_path, bounds):
+    # Three blobs of three inks: a mirror image (a flip) would reverse the turn they make.
+    image = np.zeros((28, 28, 1), np.float32)
+    image[8:12, 8:12], image[8:12, 16:20], image[16:20, 12:16] = 1.0, 0.6, 0.3  # near the centre: no view cuts one off
+    split = PreparedSplit(np.repeat(image[None], 50, axis=0), np.zeros(50, np.int32), ("a",))
+    largest = {"rotation_degrees": 30, "scale": 0.3, "shear": 0.5, "shift_pixels": 3, "elastic_alpha": 4}
+    knobs = {**SHIPPED["augment"], "views": 4, **(largest if bounds == "largest allowed" else {})}
+    views, _ = augment(split, ViewSettings.from_params(knobs), seed=0, directory=tmp_path / "views")
+    own = blob_triangle_orientation(to_pixels(split.images[:1]))[0]
+    assert own == -blob_triangle_orientation(to_pixels(split.images[:1])[:, :, ::-1])[0]  # the mirror turns the other way
+    assert (blob_triangle_orientation(views) == own).all()
+
+
+@pytest.mark.parametrize(("key", "value"), [("augment.views", -1), ("augment.rotation_degrees", 90), ("augment.scale", 1.5)])
+def test_params_that_would_flip_or_make_no_sense_are_refused_naming_the_key(key, value):
+    section, name = key.split(".")
+    raw = {**SHIPPED, section: {**SHIPPED[section], name: value}}
+    with pytest.raises(ParamsError, match=key.replace(".", r"\.")):
+        validate(raw)
+
+
+def test_each_view_comes_with_the_teachers_outputs_for_that_view(tiny):
+    directory, splits, teacher, outputs, views = tiny
+    train = splits["train"]
+    stored = load_view_targets(directory / "targets", views, ("logits", "hidden"), 16)
+    teacher_outputs_ = {kind: {**outputs[kind], "views": stored[kind]["views"]} for kind in ("logits", "hidden")}
+    settings = {**DISTILL, "method": "fitnets", "epochs": 2, "batch_size": 50, "fitnets": {"hint_weight": 1.0, "hint_components": 16}}
+    prepared = method_teacher_outputs({**teacher_outputs_, "hint_basis": stored["hint_basis"]}, settings)
+    batches = view_training_batches(splits, prepared, views, settings, seed=0)
+    epochs = []
+    for _ in range(2):  # Keras iterates the dataset afresh each epoch
+        labels, images_seen = [], []
+        for images, targets in batches.dataset:
+            np.testing.assert_allclose(teacher.predict(images.numpy(), verbose=0), targets["teacher_logits"].numpy(), atol=1e-4)
+            assert targets["teacher_hidden"].shape[1] == 16
+            labels.append(targets["labels"].numpy())
+            images_seen.append(images.numpy())
+        labels = np.concatenate(labels)
+        assert np.array_equal(np.sort(labels), np.sort(train.labels))  # each image once per epoch
+        epochs.append(np.concatenate(images_seen))
+    assert not np.array_equal(epochs[0], epochs[1])  # the next epoch draws other versions
+    # The images' hints go into the directions the views' hints were stored in.
+    hidden = teacher.predict(epochs[0][:8], verbose=0)  # any batch: the logits matched above
+    assert prepared["hidden"]["train"].shape == (train.labels.shape[0], 16)
+    assert hidden.shape[1] == 26
+
+
+def test_no_views_is_the_students_training_of_today(tiny):
+    directory, splits, _, outputs, _ = tiny
+    empty, metrics = augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 0}), 7, directory / "none")
+    assert empty.shape[0] == 0 and metrics["rows"] == 0
+    none = load_views(directory / "none", splits["train"], 0)
+    settings = {**DISTILL, "epochs": 2}
+    today = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0)[1]
+    with_none = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0, views=none)[1]
+    assert without_timings(today) == without_timings(with_none)
+
+
+def test_stale_views_are_refused(tiny, tmp_path):
+    directory, splits, _, _, views = tiny
+    with pytest.raises(ValueError, match="augment.views is 4"):
+        load_views(directory / "views", splits["train"], 4)
+    other = PreparedSplit(splits["train"].images[::-1].copy(), splits["train"].labels[::-1].copy(), splits["train"].classes)
+    with pytest.raises(ValueError, match="another train split"):
+        load_views(directory / "views", other, 3)
+    with pytest.raises(ValueError, match="hint_components is 8"):
+        load_view_targets(directory / "targets", views, ("hidden",), 8)
+
+
+def test_hard_labels_without_views_is_the_baseline(tiny):
+    from stages.train_baseline import train_baseline
+
+    _, splits, _, _, _ = tiny
+    settings = {**TRAINING, "hidden_units": 64}
+    baseline = train_baseline(splits, settings, seed=3)[1]
+    control = train_student(splits, {}, {**DISTILL, **TRAINING, "method": "hard_labels"}, hidden_units=64, seed=3)[1]
+    assert control["val_accuracy"] == pytest.approx(baseline["val_accuracy"], abs=1e-6)
+    assert control["test_accuracy"] == pytest.approx(baseline["test_accuracy"], abs=1e-6)
