@@ -60,7 +60,7 @@ sweep: $(BIN)/.installed
 # Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
 # the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.
 compare: $(BIN)/.installed
-	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE))
+	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,7 +14,7 @@ import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -61,9 +61,55 @@ def write_npz(target: str | Path, arrays: dict[str, np.ndarray], compressed: boo
     Unlike ``np.savez`` every zip entry gets a fixed time stamp, so equal arrays give equal
     bytes and DVC does not re-run later stages for a file whose content did not change.
     """
+    with npz_writer(target, compressed) as writer:
+        for name, array in arrays.items():
+            writer.add(name, array)
+
+
+class NpzWriter:
+    """An open ``.npz`` being written: whole arrays with :meth:`add`, large ones chunk by chunk with :meth:`stream`.
+
+    Streamed or whole, equal arrays give equal bytes (same ``.npy`` headers, fixed time stamps).
+    Each entry carries its own compression: ``writestr`` with a ``ZipInfo`` ignores the archive's.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, method: int):
+        self.archive, self.method = archive, method
+
+    def _entry(self, name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = self.method
+        return info
+
+    def add(self, name: str, array: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array), allow_pickle=False)
+        self.archive.writestr(self._entry(name), buffer.getvalue())
+
+    @contextlib.contextmanager
+    def stream(self, name: str, shape: tuple[int, ...], dtype: Any) -> Iterator[Callable[[np.ndarray], None]]:
+        """Yield ``write(chunk)``; the chunks, in order, must fill ``shape`` exactly (rows first)."""
+        dtype = np.dtype(dtype)
+        expected = int(np.prod(shape)) * dtype.itemsize
+        written = 0
+        with self.archive.open(self._entry(name), "w", force_zip64=expected > 2**31) as entry:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+            np.lib.format.write_array_header_1_0(entry, header)
+
+            def write(chunk: np.ndarray) -> None:
+                nonlocal written
+                data = np.ascontiguousarray(chunk, dtype=dtype).tobytes()
+                written += len(data)
+                entry.write(data)
+
+            yield write
+        if written != expected:
+            raise ValueError(f"{name}: {written} bytes written for an array of shape {shape} ({expected} bytes)")
+
+
+@contextlib.contextmanager
+def npz_writer(target: str | Path, compressed: bool = False) -> Iterator[NpzWriter]:
+    """Write an ``.npz`` at ``target`` through an :class:`NpzWriter`, atomically."""
     method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
     with atomic_output(target) as temporary, zipfile.ZipFile(temporary, "w", method) as archive:
-        for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.save(buffer, np.asarray(array), allow_pickle=False)
-            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+        yield NpzWriter(archive, method)

@@ -52,9 +52,13 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     config = read_yaml(path)
     if not isinstance(config, dict) or not isinstance(config.get("grids"), dict):
         raise ValueError(f"{path}: expected 'replicates' and a 'grids' mapping of method → {{param: [values]}}")
-    unknown = sorted(set(config) - {"replicates", "teachers", "selection_replicates", "grids"})
+    unknown = sorted(set(config) - {"replicates", "teachers", "selection_replicates", "params", "grids"})
     if unknown:
-        raise ValueError(f"{path}: unknown key '{unknown[0]}' (replicates, teachers, selection_replicates, grids)")
+        raise ValueError(f"{path}: unknown key '{unknown[0]}' (replicates, teachers, selection_replicates, params, grids)")
+    fixed = config.setdefault("params", {})
+    if not isinstance(fixed, dict) or any(key.split(".")[0] in ("distill", "replicate") or key == "teacher.replicate" for key in fixed):
+        raise ValueError(f"{path}: params must map dotted params.yaml keys outside distill (and the pairing keys) "
+                         f"to a value or a list of values, got {fixed!r}")
     replicates = config.get("replicates")
     if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 2:
         raise ValueError(f"{path}: replicates must be an integer ≥ 2 (a spread needs two), got {replicates!r}")
@@ -69,6 +73,11 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     if reused:
         raise ValueError(f"{path}: selection_replicates must not be among the reported replicates 0..{replicates - 1}, "
                          f"got {reused[0]} (a selection run would be reported)")
+    for combination in fixed_combinations(config):
+        try:
+            validate(with_overrides(params, combination))
+        except ParamsError as error:
+            raise ValueError(f"{path}: params: {error}") from None
     for method, grid in config["grids"].items():
         if method not in METHODS:
             raise ValueError(f"{path}: grids.{method}: not a method ({', '.join(METHODS)})")
@@ -78,6 +87,14 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
             except ParamsError as error:
                 raise ValueError(f"{path}: grids.{method}: {error}") from None
     return config
+
+
+def fixed_combinations(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One ``{dotted.key: value}`` per comparison that the config's ``params`` asks for (lists: each value)."""
+    fixed = config.get("params") or {}
+    keys = list(fixed)
+    values = [fixed[key] if isinstance(fixed[key], list) else [fixed[key]] for key in keys]
+    return [dict(zip(keys, combination)) for combination in itertools.product(*values)]
 
 
 def grid_points(method: str, grid: dict[str, list]) -> list[dict[str, Any]]:
@@ -152,7 +169,8 @@ def choose_settings(selection: pd.DataFrame) -> dict[str, str]:
 
 
 def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dict[str, Any]],
-                      selection: list[dict[str, Any]], reported: list[dict[str, Any]]) -> dict[str, Any]:
+                      selection: list[dict[str, Any]], reported: list[dict[str, Any]],
+                      fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the comparison chose and every run it used, with their figures (JSON-ready)."""
     def fields(run: dict[str, Any], phase: str) -> dict[str, Any]:
         row = {field: _plain(run.get(field)) for field in RECORD_FIELDS}
@@ -161,6 +179,7 @@ def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dic
     return {
         "source": source,
         "source_label": source_label(source),
+        "params": fixed or {},  # what every run of this comparison set, beside data.source
         "config": config,
         "chosen": {method: {"setting": choice["setting"], "overrides": choice["point"],
                             "grid_points": len(grid_points(method, config["grids"][method] or {}))}
@@ -177,12 +196,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record_path(directory: Path, source: str) -> Path:
-    return Path(directory) / f"comparison-{Path(source_label(source)).stem}.json"
+def record_stem(source: str, fixed: dict[str, Any] | None = None) -> str:
+    """``<data>`` and, for each param the comparison fixed, ``-<key>=<value>``."""
+    return Path(source_label(source)).stem + "".join(f"-{key}={value}" for key, value in sorted((fixed or {}).items()))
+
+
+def record_path(directory: Path, source: str, fixed: dict[str, Any] | None = None) -> Path:
+    return Path(directory) / f"comparison-{record_stem(source, fixed)}.json"
 
 
 def save_record(record: dict[str, Any], directory: Path) -> Path:
-    path = record_path(directory, record["source"])
+    path = record_path(directory, record["source"], record.get("params"))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as temporary:
         temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -281,6 +305,9 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     family = [(method, "baseline") for method in per_method]
     if best_control is not None:
         family += [(method, best_control) for method in per_method if method != best_control]
+    if "hard_labels" in per_method and best_control != "hard_labels":
+        # With views, hard_labels is the augmented MLP: what a method gains beyond it is the teacher's.
+        family += [(method, "hard_labels") for method in per_method if method not in CONTROLS]
     tests = [(method, against, _paired_test(sides[method], sides[against])) for method, against in family]
     p_values = np.array([test["p"] for _, _, test in tests])
     finite = ~np.isnan(p_values)
@@ -347,9 +374,10 @@ def methods_markdown(records: list[dict[str, Any]]) -> str:
         label = record["source_label"]
         teacher_tests = 100 * summary["teacher_tests"]
         spread = f" ± {teacher_tests.std(ddof=1):.2f} over {len(teacher_tests)} teachers" if len(teacher_tests) > 1 else ""
+        fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
         lines += [
             "",
-            f"## {label} (teacher test accuracy {teacher_tests.mean():.2f} %{spread})",
+            f"## {label}{fixed} (teacher test accuracy {teacher_tests.mean():.2f} %{spread})",
             "",
             "| method | chosen setting | grid points (selection) | teachers × replicates | val | test | best epoch (max) / cap | train img/s |",
             "|---|---|---:|---|---:|---:|---:|---:|",
@@ -375,19 +403,21 @@ def methods_markdown(records: list[dict[str, Any]]) -> str:
             "|---|---:|---:|---|---:|---:|---|---|---|---|",
         ]
         for _, row in comparisons.iterrows():
-            against = "baseline" if row["against"] == "baseline" else f"{row['against']} (best control)"
+            against = {"baseline": "baseline", summary["best_control"]: f"{row['against']} (best control)"}.get(
+                row["against"], f"{row['against']} (control)")
             per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
             lines.append(
                 f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
                 f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
                 f"{_interval(row['adjusted_low'], row['adjusted_high'])} | {row['verdict']} | {row['teachers_agreeing']} | {per_teacher} |"
             )
-        lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record['source'])})"]
+        lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record)})"]
+    lines += views_markdown(views_curve(records))
     return "\n".join(lines) + "\n"
 
 
-def chart_name(source: str) -> str:
-    return f"method_gains-{Path(source_label(source)).stem}.png"
+def chart_name(record: dict[str, Any]) -> str:
+    return f"method_gains-{record_stem(record['source'], record.get('params'))}.png"
 
 
 def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
@@ -411,6 +441,89 @@ def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
     axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
     axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
     axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+
+
+VIEWS_KEY = "augment.views"
+
+
+def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per (source, views, method): the paired val and test gains over the baseline with 95 % intervals.
+
+    From the records whose comparison fixed ``augment.views`` (a K curve: one record per K).
+    ``closure`` is the share of the teacher–baseline test gap that the method's mean closes.
+    """
+    rows = []
+    for record in records:
+        if VIEWS_KEY not in record.get("params", {}):
+            continue
+        runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+        baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
+        gap = runs.drop_duplicates("teacher_replicate")["teacher"].mean() - baseline["baseline"].mean()
+        for method in record["chosen"]:
+            own = runs[runs["method"] == method]
+            row = {"source": record["source_label"], "views": record["params"][VIEWS_KEY], "method": method,
+                   "setting": record["chosen"][method]["setting"], "control": method in CONTROLS,
+                   "test_mean": own["student"].mean(), "closure": (own["student"].mean() - baseline["baseline"].mean()) / gap}
+            for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
+                test = _paired_test(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
+                row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
+            rows.append(row)
+    return pd.DataFrame(rows).sort_values(["source", "method", "views"]).reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def views_markdown(curve: pd.DataFrame) -> list[str]:
+    """The K-curve section of ``methods.md``: gains and gap closure against the number of views."""
+    if curve.empty:
+        return []
+    lines = ["", "## Gain against the number of stored views (augment.views)", "",
+             "Each K is its own comparison (its record above): settings re-chosen on val at that K, the same",
+             "replicates and teachers. Gains over the plain baseline MLP in points (paired, 95 % CI);",
+             "closure: the share of the teacher–baseline test gap that the method's mean closes.", ""]
+    for source, rows in curve.groupby("source"):
+        lines += [f"### {source}", "", "| method | K | chosen setting | val gain | test gain | test | closure |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for _, row in rows.iterrows():
+            lines.append(
+                f"| {_name(row['method'], row['control'])} | {row['views']} | {row['setting']} | "
+                f"{_points(row['val_gain'])} {_interval(row['val_low'], row['val_high'])} | "
+                f"{_points(row['test_gain'])} {_interval(row['test_low'], row['test_high'])} | "
+                f"{100 * row['test_mean']:.2f} | {100 * row['closure']:.0f} % |")
+        lines += ["", f"![gain against the number of views, {source}]({views_chart_name(source)})"]
+    return lines
+
+
+def views_chart_name(source: str) -> str:
+    return f"gain_against_views-{Path(source).stem}.png"
+
+
+def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
+    """Val and test gain over the baseline against K, one line per method, 95 % intervals as bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = curve[curve["source"] == source]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for axis, split in zip(axes, ("val", "test")):
+        for method, own in rows.groupby("method"):
+            own = own.sort_values("views")
+            x = own["views"].to_numpy()
+            mean = 100 * own[f"{split}_gain"].to_numpy()
+            error = [mean - 100 * own[f"{split}_low"].to_numpy(), 100 * own[f"{split}_high"].to_numpy() - mean]
+            axis.errorbar(x, mean, yerr=error, marker="o", capsize=3, label=_name(method, method in CONTROLS),
+                          linestyle="--" if method in CONTROLS else "-")
+        axis.axhline(0, color="black", linewidth=1)
+        axis.set_xscale("symlog", linthresh=1)
+        axis.set_xticks(sorted(rows["views"].unique()), [str(k) for k in sorted(rows["views"].unique())])
+        axis.set_xlabel("stored views per training image (augment.views)")
+        axis.set_title(f"{split} accuracy gain over the baseline MLP, points", fontsize=10)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(f"{source}: paired gains, 95 % CI", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)

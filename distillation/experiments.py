@@ -4,10 +4,11 @@ A run's **identity** is every param that can change what its student learned: al
 ``params.yaml`` except the pairing keys (``replicate``, ``teacher.replicate``) and what the running
 method does not read: other methods' sections, the shared ``distill.temp`` / ``distill.lambda``
 when the method declares neither, the teacher's params when the method reads no teacher output,
-the synthetic data's sizes unless the source is ``synthetic``, and the official file's fields
-unless it is ``emnist``. Runs are pooled (one setting, several replicates) only when their
-identities are equal, so a run with another ``seed``, ``distill.epochs``, hidden width or data
-file is never counted with the comparison's runs.
+the synthetic data's sizes unless the source is ``synthetic``, the official file's fields
+unless it is ``emnist``, and the ``augment`` section when ``augment.views`` is 0. Runs are
+pooled (one setting, several replicates) only when their identities are equal, so a run with
+another ``seed``, ``distill.epochs``, hidden width, data file or views is never counted with the
+comparison's runs.
 """
 from __future__ import annotations
 
@@ -68,6 +69,9 @@ def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
             return source == "synthetic"
         if key.startswith("data.emnist."):
             return source == "emnist"
+        if parts[0] == "augment":
+            # Without views nothing of augment is read: such a run is the run of before views existed.
+            return flat.get("augment.views") not in (None, 0)
         return True
 
     return {key: value for key, value in sorted(flat.items()) if is_read(key)}
@@ -93,7 +97,7 @@ def _stale_outputs(flat: dict[str, Any], method: str | None, setting: str, metri
     seed, replicate, teacher = flat.get("seed"), flat.get("replicate"), flat.get("teacher.replicate")
     mlp_seed = seed + replicate if isinstance(seed, int) and isinstance(replicate, int) else None
     teacher_seed = seed + teacher if isinstance(seed, int) and isinstance(teacher, int) else None
-    expected = {"student": {"method": method, "setting": setting, "seed": mlp_seed},
+    expected = {"student": {"method": method, "setting": setting, "seed": mlp_seed, "views": flat.get("augment.views")},
                 "baseline": {"seed": mlp_seed}, "teacher": {"seed": teacher_seed}}
     for model, fields in expected.items():
         recorded = metrics.get(model, {})

@@ -10,6 +10,9 @@
 3. Writes the record (``reports/comparison-<source>.json``: the choice, every run and its
    figures) and the reports from it (``scripts.report``).
 
+A config whose ``params`` lists values (``augment.views: [0, 4, 16]``) runs one such comparison
+per value, each with its own record (``comparison-<source>-augment.views=4.json``).
+
 The protocol and its statistics are in :mod:`distillation.comparison`. Runs already present
 (same identity, replicate and teacher; see :mod:`distillation.experiments`) are not queued again,
 so an interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every
@@ -27,7 +30,8 @@ import pandas as pd
 
 from distillation.cli import run_stage
 from distillation.comparison import (
-    choose_settings, comparison_record, find_run, load_comparison, reported_runs, save_record, selection_runs,
+    VIEWS_KEY, choose_settings, comparison_record, find_run, fixed_combinations, load_comparison, reported_runs,
+    save_record, selection_runs,
 )
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
 from distillation.experiments import read_experiments, source_label
@@ -87,42 +91,59 @@ def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any
     return [{**run, **find_run(table, run), "teacher_replicate": run["teacher_replicate"]} for run in runs]
 
 
-def compare(config_path: Path, source: str | None, jobs: int) -> Path:
-    """Run the whole comparison on ``source`` (params.yaml's when None); return its record's path."""
+def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,
+                fixed: dict[str, Any], jobs: int, trained: set[int]) -> Path:
+    """One comparison (every run also sets ``fixed``); write its record and return the record's path.
+
+    ``trained``: the teachers whose upstream stages need not run again for these runs.
+    """
+    common = {**common, **fixed}
+    selection = selection_runs(config, params, common)
+    ran = run_missing(pending(selection), jobs, set(trained))
+    print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
+
+    selection = found(selection, read_experiments())
+    labels = choose_settings(pd.DataFrame(selection))
+    points = {(run["method"], run["setting"]): run["overrides"] for run in selection}
+    chosen = {method: {"setting": setting, "point": {key: value for key, value in points[(method, setting)].items()
+                                                      if key not in ("replicate", "teacher.replicate") and key not in fixed}}
+              for method, setting in labels.items()}
+    reported = reported_runs(config, params, common, chosen)
+    ran = run_missing(pending(reported), jobs, set(trained) | {0})
+    print(f"reported{_label(fixed)}: {ran} new runs of {len(reported)}; chosen on val: {labels}", flush=True)
+    path = save_record(comparison_record(config, effective, chosen, selection, found(reported, read_experiments()), fixed), REPORTS)
+    print(f"wrote {path}", flush=True)
+    return path
+
+
+def _label(fixed: dict[str, Any]) -> str:
+    return "".join(f" {key}={value}" for key, value in fixed.items())
+
+
+def compare(config_path: Path, source: str | None, jobs: int) -> list[Path]:
+    """Run every comparison of the config on ``source`` (params.yaml's when None); return the records' paths."""
     started = time.perf_counter()
     params = load_params()
     common = {"data.source": source} if source else {}
     effective = source or params["data"]["source"]
     config = load_comparison(config_path, {**params, "data": {**params["data"], "source": effective}})
-    selection = selection_runs(config, params, common)
 
     if not source:
         # On a fresh clone the committed dvc.lock names a teacher that the local cache lacks, and
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         run_dvc("repro", "soft_targets", "train_baseline", capture=False)
-    # With another source, the first run alone trains the first teacher on it; on params.yaml's
-    # own source the workspace has it now (when params.yaml's teacher is the first).
-    first_trained = set() if source or params["teacher"]["replicate"] != 0 else {0}
-    ran = run_missing(pending(selection), jobs, first_trained)
-    print(f"selection: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
-
-    selection = found(selection, read_experiments())
-    labels = choose_settings(pd.DataFrame(selection))
-    points = {(run["method"], run["setting"]): run["overrides"] for run in selection}
-    chosen = {method: {"setting": setting, "point": {key: value for key, value in points[(method, setting)].items()
-                                                      if key not in ("replicate", "teacher.replicate")}}
-              for method, setting in labels.items()}
-    reported = reported_runs(config, params, common, chosen)
-    ran = run_missing(pending(reported), jobs, {0})
-    print(f"reported: {ran} new runs of {len(reported)}; chosen on val: {labels}", flush=True)
-
-    table = read_experiments()
-    path = save_record(comparison_record(config, effective, chosen, selection, found(reported, table)), REPORTS)
-    print(f"wrote {path}", flush=True)
-    write_reports(table)
+    paths = []
+    for fixed in fixed_combinations(config):
+        # A teacher trained on this source already is restored from the run-cache; but each first
+        # run with new views runs the teacher over them, so it goes ahead of that teacher's others.
+        # On params.yaml's own source the workspace has the first teacher (when it is params.yaml's).
+        with_views = bool(fixed.get(VIEWS_KEY, params["augment"]["views"]))
+        trained = set() if source or with_views or params["teacher"]["replicate"] != 0 else {0}
+        paths.append(compare_one(config, params, common, effective, fixed, jobs, trained))
+    write_reports(read_experiments())
     print(f"comparison on {source_label(effective)} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
-    return path
+    return paths
 
 
 def main() -> None:

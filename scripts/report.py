@@ -24,7 +24,9 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
-from distillation.comparison import chart_name, load_records, methods_markdown, save_gain_chart
+from distillation.comparison import (
+    chart_name, load_records, methods_markdown, save_gain_chart, save_views_chart, views_chart_name, views_curve,
+)
 from distillation.experiments import read_experiments
 from distillation.report import markdown_report, save_heatmap, seed_summary
 
@@ -60,7 +62,10 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
     written = []
     if records:
         for record in records:
-            save_gain_chart(record, directory / chart_name(record["source"]))
+            save_gain_chart(record, directory / chart_name(record))
+        curve = views_curve(records)
+        for source in ([] if curve.empty else curve["source"].unique()):
+            save_views_chart(curve, source, directory / views_chart_name(source))
         _write_text(directory / "methods.md", methods_markdown(records))
         written.append(directory / "methods.md")
     recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}

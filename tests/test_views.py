@@ -173,3 +173,23 @@ def test_hard_labels_without_views_is_the_baseline(tiny):
     control = train_student(splits, {}, {**DISTILL, **TRAINING, "method": "hard_labels"}, hidden_units=64, seed=3)[1]
     assert control["val_accuracy"] == pytest.approx(baseline["val_accuracy"], abs=1e-6)
     assert control["test_accuracy"] == pytest.approx(baseline["test_accuracy"], abs=1e-6)
+
+
+def test_exp_run_with_views_reruns_neither_convert_nor_the_teacher(tmp_path, trained_repo):
+    import json
+
+    from project import clone_trained, dvc
+
+    project = clone_trained(trained_repo, tmp_path / "project")
+    result = dvc("exp", "run", "-S", "augment.views=2", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ran = {line.split("'")[1] for line in result.stdout.splitlines() if line.startswith("Running stage")}
+    assert {"augment", "view_targets", "train_student", "evaluate"} <= ran
+    assert not ran & {"source", "convert", "train_teacher", "soft_targets", "train_baseline"}, ran
+    train_images = json.loads((project / "metrics" / "data.json").read_text())["images"]["train"]
+    assert json.loads((project / "metrics" / "view_targets.json").read_text())["rows"] == 2 * train_images
+    assert json.loads((project / "metrics" / "student.json").read_text())["views"] == 2
+    # A view knob re-draws the views; the teacher still does not train.
+    result = dvc("exp", "run", "-S", "augment.views=2", "-S", "augment.rotation_degrees=5", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Running stage 'augment'" in result.stdout and "Running stage 'train_teacher'" not in result.stdout
