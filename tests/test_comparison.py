@@ -15,6 +15,7 @@ from distillation.comparison import (
     find_run,
     grid_points,
     load_comparison,
+    fixed_combinations,
     load_records,
     methods_markdown,
     planned_run,
@@ -22,6 +23,7 @@ from distillation.comparison import (
     save_record,
     selection_runs,
     summarise,
+    views_curve,
 )
 from distillation.dvc_queue import set_arguments
 from distillation.experiments import experiments_table, run_identity
@@ -79,6 +81,12 @@ def test_params_a_method_does_not_read_are_not_part_of_its_identity():
     kd_params = {**shipped, "distill.method": "kd"}
     assert run_identity({**kd_params, "teacher.epochs": 2}) != run_identity(kd_params)
     assert run_identity({**kd_params, "teacher.replicate": 2}) == run_identity(kd_params)  # a pairing key
+    # Without views nothing of augment is read (a run of before views existed has no augment keys).
+    no_augment = {key: value for key, value in kd_params.items() if not key.startswith("augment.")}
+    assert run_identity({**kd_params, "augment.rotation_degrees": 5}) == run_identity(kd_params) == run_identity(no_augment)
+    with_views = {**kd_params, "augment.views": 4}
+    assert run_identity(with_views) != run_identity(kd_params)
+    assert run_identity({**with_views, "augment.rotation_degrees": 5}) != run_identity(with_views)
     # DVC's table gives 10.0 and "True": the same identity as 10 and true.
     assert run_identity({**kd_params, "distill.temp": 10.0, "distill.kd.t2_scale": "False"}) == run_identity(kd_params)
 
@@ -229,6 +237,8 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
     ("replicates: 3\nselection_replicates: [2]\ngrids: {kd: {}}", "must not be among the reported replicates 0..2, got 2"),
     ("replicates: 3\nteachers: 0\ngrids: {kd: {}}", "teachers must be an integer ≥ 1"),
     ("replicates: 3\nteacher: 2\ngrids: {kd: {}}", "unknown key 'teacher'"),
+    ("replicates: 3\nparams: {augment.views: [2, -1]}\ngrids: {kd: {}}", r"params: params.yaml: augment.views must be >= 0"),
+    ("replicates: 3\nparams: {distill.temp: 2}\ngrids: {kd: {}}", "params must map dotted params.yaml keys outside distill"),
 ])
 def test_a_bad_comparison_file_is_named_with_the_problem(tmp_path, text, message):
     path = tmp_path / "comparison.yaml"
@@ -273,3 +283,40 @@ def test_each_new_teacher_is_trained_by_one_run_beside_the_runs_of_trained_teach
     # Teachers 1 and 2 are each trained by one run, side by side, while teacher 0's runs go on;
     # the other runs of teachers 1 and 2 wait for the next batch and restore them.
     assert batches == [["t1r0", "t2r0", "t0r0", "t0r1"], ["t1r1", "t2r1"]]
+
+
+def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_the_curve(tmp_path):
+    config = {**CONFIG, "teachers": 1, "params": {"augment.views": [0, 4]},
+              "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
+    assert fixed_combinations(config) == [{"augment.views": 0}, {"augment.views": 4}]
+    baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
+    for views, kd_gain, augmented_gain in ((0, 0.010, 0.0), (4, 0.030, 0.020)):
+        fixed = {"augment.views": views}
+        runs = []
+        for replicate, baseline in enumerate(baselines):
+            runs.append(exp_row(f"kd-{views}-{replicate}", replicate, baseline, baseline + kd_gain + 0.001 * replicate,
+                                settings=kd(10), student_val=0.95, params=fixed, teacher=0.94))
+            runs.append(exp_row(f"hl-{views}-{replicate}", replicate, baseline, baseline + augmented_gain - 0.001 * replicate,
+                                method="hard_labels", settings={}, student_val=0.93, params=fixed, teacher=0.94))
+        selection = [exp_row(f"sel-kd-{views}", 100, 0.9, 0.93, settings=kd(10), student_val=0.95, params=fixed),
+                     exp_row(f"sel-hl-{views}", 100, 0.9, 0.92, method="hard_labels", settings={}, student_val=0.93, params=fixed)]
+        table = experiments_table(runs + selection)
+        is_selection = table["replicate"] >= 100
+        chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
+                  "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
+        path = save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+                                             table[~is_selection].to_dict("records"), fixed), tmp_path)
+        assert path.name == f"comparison-synthetic-augment.views={views}.json"
+    records = load_records(tmp_path)
+    assert [record["params"] for record in records] == [{"augment.views": 0}, {"augment.views": 4}]
+    # hard_labels is the only control here, so it is the best one: kd is compared with it once.
+    comparisons = summarise(records[1])["comparisons"].set_index(["method", "against"])
+    assert comparisons.loc[("kd", "hard_labels"), "mean"] == pytest.approx(0.010 + 0.002 * 2, abs=1e-9)
+    curve = views_curve(records).set_index(["method", "views"])
+    assert curve.loc[("kd", 4), "test_gain"] == pytest.approx(0.032) and curve.loc[("kd", 0), "test_gain"] == pytest.approx(0.012)
+    assert curve.loc[("kd", 4), "closure"] == pytest.approx(0.032 / (0.94 - np.mean(baselines)))
+    assert curve.loc[("kd", 4), "test_low"] < 0.032 < curve.loc[("kd", 4), "test_high"]
+    markdown = methods_markdown(records)
+    assert "## synthetic, augment.views = 4 (teacher" in markdown
+    assert "## Gain against the number of stored views (augment.views)" in markdown
+    assert "| kd | 4 | lambda=0.5, t2_scale=False, temp=10 |" in markdown and "gain_against_views-synthetic.png" in markdown
