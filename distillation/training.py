@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
@@ -36,64 +35,6 @@ def configure_runtime(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def gather(originals: np.ndarray, views: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The versions ``rows`` (see :func:`distillation.views.epoch_rows`) of arrays laid out as originals (N, ...) and views (K·N, ...)."""
-    count = originals.shape[0]
-    out = np.empty((rows.shape[0], *originals.shape[1:]), dtype=originals.dtype)
-    own = rows < count
-    out[own] = originals[rows[own]]
-    out[~own] = views[rows[~own] - count]
-    return out
-
-
-@dataclass(frozen=True)
-class EpochBatches:
-    """Training batches made epoch by epoch from stored views (:func:`versions_batches`), for ``fit``."""
-
-    dataset: tf.data.Dataset  # one epoch's batches; each pass over it is the next epoch's
-    images_per_epoch: int
-
-
-def versions_batches(
-    original_images: np.ndarray,
-    view_images: np.ndarray,
-    original_targets: dict[str, np.ndarray],
-    view_targets: dict[str, np.ndarray],
-    rows: np.ndarray,
-    batch_size: int,
-) -> EpochBatches:
-    """Batches of the versions ``rows`` names (see :func:`distillation.views.epoch_rows`).
-
-    Images are uint8 (N, 28, 28) and (K·N, 28, 28) and reach the model as float32 in [0, 1]
-    with a channel axis, as prepared images do. Each target is gathered with the same rows as
-    the images, so a view always comes with the teacher's outputs for that view.
-
-    The dataset is one epoch long, and Keras iterates it afresh each epoch (so a last call of
-    ``steps_per_execution`` batches ends with the epoch); the n-th pass serves ``rows[n]``.
-    """
-    epochs, images_per_epoch = rows.shape
-    steps = steps_per_epoch(images_per_epoch, {"batch_size": batch_size})
-    names = sorted(original_targets)
-    dtypes = [tf.as_dtype(original_targets[name].dtype) for name in names]
-    batches_served = [0]
-
-    def batch(_: np.ndarray) -> list[np.ndarray]:
-        epoch, step = divmod(batches_served[0], steps)
-        batches_served[0] += 1
-        chosen = rows[epoch % epochs, step * batch_size:(step + 1) * batch_size]
-        return [gather(original_images, view_images, chosen),
-                *(gather(original_targets[name], view_targets[name], chosen) for name in names)]
-
-    def to_model(index):
-        images, *targets = tf.numpy_function(batch, [index], [tf.uint8, *dtypes], stateful=True)
-        images = tf.ensure_shape(tf.cast(images, tf.float32) / 255.0, [None, *original_images.shape[1:]])[..., None]
-        shaped = {name: tf.ensure_shape(target, [None, *original_targets[name].shape[1:]]) for name, target in zip(names, targets)}
-        return images, shaped
-
-    dataset = tf.data.Dataset.range(steps).map(to_model).prefetch(tf.data.AUTOTUNE)
-    return EpochBatches(dataset=dataset, images_per_epoch=images_per_epoch)
-
-
 @dataclass(frozen=True)
 class TrainingRun:
     epochs_run: int
@@ -104,7 +45,7 @@ class TrainingRun:
 
 def fit_with_early_stopping(
     model: keras.Model,
-    train_inputs: Any | EpochBatches,
+    train_inputs: Any,
     train_targets: Any,
     validation: tuple[Any, Any],
     settings: dict[str, Any],
@@ -121,8 +62,9 @@ def fit_with_early_stopping(
     epoch: a cycle cut short at its high rates never anneals, and the annealing is where it gains
     (measured: docs/speed.md). With ``early_stopping: false`` (the original procedure) every
     epoch runs and the last weights are kept. With ``log_dir``, dvclive records train and val
-    loss and accuracy per epoch there. ``train_inputs`` may be :class:`EpochBatches` (then
-    ``train_targets`` is ``None``).
+    loss and accuracy per epoch there. With ``train_targets`` ``None``, ``train_inputs`` holds
+    the batches itself: a ``dataset`` of one epoch and its ``images_per_epoch``
+    (:class:`distillation.view_batches.EpochBatches`).
     """
     callbacks: list[keras.callbacks.Callback] = []
     early_stopping = None
@@ -140,7 +82,7 @@ def fit_with_early_stopping(
             ))
     if log_dir is not None:
         callbacks.append(DVCLiveCallback(live=_open_training_log(log_dir)))
-    if isinstance(train_inputs, EpochBatches):
+    if train_targets is None:
         data = {"x": train_inputs.dataset}
         images = train_inputs.images_per_epoch
     else:

@@ -19,7 +19,7 @@ import numpy as np
 from distillation.atomic import atomic_output, write_json, write_npz
 from distillation.hints import principal_hint_basis, project_hints
 from distillation.models import with_hidden_output
-from distillation.views import StoredViews
+from distillation.views import StoredRows, StoredViews
 
 LOGITS_FILE = "logits.npy"
 HIDDEN_FILE = "hidden.npy"
@@ -93,7 +93,7 @@ def load_view_targets(
                          f"distill.fitnets.hint_components is {hint_components}; {RERUN}")
     outputs: dict[str, dict[str, np.ndarray]] = {}
     for kind in kinds:
-        values = np.load(directory / FILES[kind], allow_pickle=False)
+        values = StoredRows(directory / FILES[kind])
         if values.shape[0] != views.images.shape[0]:
             raise ValueError(f"{directory / FILES[kind]}: {values.shape[0]} rows for {views.images.shape[0]} views; {RERUN}")
         outputs[kind] = {"views": values}

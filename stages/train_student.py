@@ -27,8 +27,6 @@ from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.training import (
     MLP_MONITOR,
-    EpochBatches,
-    versions_batches,
     classifier_metrics,
     compile_classifier,
     configure_runtime,
@@ -36,6 +34,7 @@ from distillation.training import (
     make_optimizer,
     steps_per_epoch,
 )
+from distillation.view_batches import EpochBatches, versions_batches
 from distillation.view_targets import load_view_targets
 from distillation.views import StoredViews, epoch_rows, load_views, to_pixels
 
@@ -150,10 +149,11 @@ def main() -> None:
     splits = load_prepared(PREPARED_DIR)
     count = params["augment"]["views"]
     views = load_views(VIEWS_DIR, splits["train"], count) if count else None
-    teacher = load_teacher_outputs(settings["method"], splits, views, settings["fitnets"]["hint_components"])
+    # Passed on, not kept here: FitNets replaces the full hints by fewer coordinates, and the
+    # full ones are then freed.
     student, metrics = train_student(
-        splits, teacher, settings, params["baseline"]["hidden_units"], params["seed"] + params["replicate"],
-        training_log_dir("student"), views,
+        splits, load_teacher_outputs(settings["method"], splits, views, settings["fitnets"]["hint_components"]), settings,
+        params["baseline"]["hidden_units"], params["seed"] + params["replicate"], training_log_dir("student"), views,
     )
     save_model(student, model_path("student"))
     write_json(metrics_path("student"), metrics)

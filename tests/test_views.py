@@ -193,3 +193,26 @@ def test_exp_run_with_views_reruns_neither_convert_nor_the_teacher(tmp_path, tra
     result = dvc("exp", "run", "-S", "augment.views=2", "-S", "augment.rotation_degrees=5", cwd=project)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Running stage 'augment'" in result.stdout and "Running stage 'train_teacher'" not in result.stdout
+
+
+def test_soft_targets_streams_the_outputs_that_one_pass_gives(tiny, tmp_path):
+    from distillation.teacher_logits import load_teacher_logits
+    from stages.soft_targets import store_teacher_outputs
+
+    _, splits, teacher, outputs, _ = tiny
+    store_teacher_outputs(teacher, splits, tmp_path / "logits.npz", tmp_path / "hidden.npz")
+    logits, hidden = load_teacher_logits(tmp_path / "logits.npz", splits), load_teacher_hidden(tmp_path / "hidden.npz", splits)
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(logits[split], outputs["logits"][split])
+        np.testing.assert_array_equal(hidden[split], outputs["hidden"][split].astype(np.float16))
+    # Deflated (ReLU activations hold many zeros): well below the float16 arrays' own size.
+    assert (tmp_path / "hidden.npz").stat().st_size < 0.8 * sum(array.nbytes for array in hidden.values())
+
+
+def test_stored_rows_are_read_in_the_order_asked(tiny):
+    _, _, _, _, views = tiny
+    everything = np.asarray(views.images)
+    rows = np.array([5, 0, 5, len(everything) - 1, 3])
+    np.testing.assert_array_equal(views.images[rows], everything[rows])
+    np.testing.assert_array_equal(views.images[2:4], everything[2:4])
+    np.testing.assert_array_equal(views.images[7], everything[7])
