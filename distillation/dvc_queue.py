@@ -98,7 +98,7 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
     raises one ``ValueError`` line that names it.
     """
     lost: list[str] = []
-    stalled, done_before, no_worker_since = 0, -1, 0.0
+    stalled, done_before, no_worker_since, short_since = 0, -1, 0.0, None
     start_workers(jobs)
     started = time.monotonic()
     while True:
@@ -121,6 +121,16 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
         if workers or not stalled:
             no_worker_since = now
         stalled = 0 if workers else stalled + 1
+        # Fewer workers than jobs while tasks wait (seen: one of two workers exited between two
+        # batches, and a 22-run batch went on one core): top up, once the shortfall has lasted as
+        # long as a stall must (a loaded machine's status can miss a busy worker for a while).
+        if waiting and 0 < workers < min(jobs, len(waiting) + len(running)):
+            short_since = now if short_since is None else short_since
+            if now - short_since >= stalled_seconds:
+                start_workers(jobs)
+                short_since = None
+        else:
+            short_since = None
         if stalled >= STALLED_POLLS and now - no_worker_since >= stalled_seconds:
             if running:
                 run_dvc("queue", "kill", *running)

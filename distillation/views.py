@@ -1,4 +1,4 @@
-"""Stored augmented views of the training images, and the student's training data made of them.
+"""Stored augmented views of the training images: how they are drawn, stored and read back.
 
 ``augment.views: K`` gives every training image K distorted copies, made once by the ``augment``
 stage and stored as uint8: a random affine map (rotation, scale, shear, shift, all small) and,
@@ -13,8 +13,9 @@ K then adds views to the same set instead of drawing a new one.
 Views are stored view-major: row ``v·N + i`` of ``images.npy`` is view ``v`` of training image
 ``i``. The teacher's outputs for them (``view_targets`` stage) use the same rows. Each epoch a
 student sees every training image once, as one of its K + 1 versions (the image itself or one
-of its views), drawn at random: an epoch costs what it costs without views, and the teacher's
-output always comes from the row of the version shown.
+of its views), drawn at random (:func:`epoch_rows`; the batches: :mod:`distillation.view_batches`):
+an epoch costs what it costs without views, and the teacher's output always comes from the row
+of the version shown.
 """
 from __future__ import annotations
 

@@ -57,6 +57,18 @@ def test_a_task_left_running_without_workers_is_killed_and_reported_lost(monkeyp
     assert "lost elder-chat" in capsys.readouterr().err
 
 
+def test_workers_are_topped_up_when_fewer_than_jobs_run_while_tasks_wait(monkeypatch):
+    # Seen: one of two workers exited between two batches; the next batch ran on one core.
+    fake = FakeQueue([("Queued", "Running", 1), ("Queued", "Running", 1), ("Running", "Running", 2),
+                      ("Success", "Success", 0)]).install(monkeypatch)
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0, stalled_seconds=0) == []
+    assert fake.commands.count(("queue", "start", "-j", "2")) >= 2
+    # With every job's worker there, no more are started.
+    fake = FakeQueue([("Running", "Running", 2), ("Success", "Success", 0)]).install(monkeypatch)
+    cli.run_queue(["elder-chat", "grade-vacs"], jobs=2, poll_seconds=0, stalled_seconds=0)
+    assert fake.commands.count(("queue", "start", "-j", "2")) == 1
+
+
 def test_a_pause_shorter_than_the_stall_limit_is_waited_out(monkeypatch):
     # No worker for a poll or two happens between tasks; nothing is killed then.
     pause = [("Queued", "Success", 0)] * (cli.STALLED_POLLS - 1)
