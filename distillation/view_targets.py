@@ -30,10 +30,6 @@ BATCH = 1024  # the CNN's first feature maps for 1024 images take 0.2 GB
 RERUN = "re-run `dvc repro view_targets`"
 
 
-def _open(directory: Path, name: str, dtype, shape) -> tuple[Path, np.ndarray]:
-    return directory / name, np.lib.format.open_memmap(directory / name, mode="w+", dtype=dtype, shape=shape)
-
-
 def write_view_targets(
     directory: str | Path, teacher: keras.Model, views: StoredViews, train_hidden: np.ndarray, hint_components: int
 ) -> dict[str, float]:
