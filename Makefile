@@ -15,7 +15,7 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: repro test metrics report compare sweep lock clean-venv
+.PHONY: repro test metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
 # to bytecode now: where PYTHONDONTWRITEBYTECODE is set (CI here), importing TensorFlow from
@@ -52,10 +52,17 @@ metrics: $(BIN)/.installed
 report: $(BIN)/.installed
 	$(BIN)/python -m scripts.report $(if $(NO_PULL),--no-pull)
 
-# One host's share of a grid, e.g. make sweep GRID="distill.temp=1,2,5,10 distill.lambda=0.1,0.5" SHARD=1/2
-SHARD ?= 1/1
+# One worker of a sweep (an Optuna study; docs/sweeps.md): run it on as many hosts as you like.
+# STORAGE: the study's database (SQLite here by default; postgresql://user@host:port/db for a team).
+SPACE ?= sweeps/kd.yaml
+STORAGE ?= sqlite:///sweeps.db
 sweep: $(BIN)/.installed
-	$(BIN)/python -m scripts.sweep --grid "$(GRID)" --shard $(SHARD) --jobs $(JOBS)
+	$(BIN)/python -m scripts.sweep --space $(SPACE) --storage $(STORAGE) $(if $(STUDY),--study $(STUDY))
+
+# The studies in STORAGE, live, on http://127.0.0.1:$(PORT) (optuna-dashboard).
+PORT ?= 8080
+sweep-dashboard: $(BIN)/.installed
+	$(BIN)/optuna-dashboard $(STORAGE) --host 127.0.0.1 --port $(PORT)
 
 # Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
 # the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.

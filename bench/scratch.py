@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("dvc.yaml", "params.yaml", "comparison.yaml", "comparison-views.yaml", "stages", "distillation", "scripts", ".gitignore", ".dvcignore")
+COPIED = ("dvc.yaml", "params.yaml", "comparison.yaml", "comparison-views.yaml", "sweeps", "stages", "distillation", "scripts",
+          ".gitignore", ".dvcignore")
 
 
 def merge(base: dict, changes: dict) -> dict:

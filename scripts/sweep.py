@@ -1,112 +1,68 @@
-"""Run one host's share of a parameter grid through DVC's queue, and share the results.
+"""One worker of a sweep: take trials from an Optuna study until it is done, each one a DVC experiment.
 
-    python -m scripts.sweep --grid "distill.temp=1,2,5,10 distill.lambda=0.1,0.5" --shard 1/2
-    make sweep GRID="distill.temp=1,2,5,10 distill.lambda=0.1,0.5" SHARD=1/2
+    python -m scripts.sweep --space sweeps/kd.yaml                                # SQLite, this machine
+    python -m scripts.sweep --space sweeps/kd.yaml --storage postgresql://kd@db:5432/sweeps
+    make sweep SPACE=sweeps/kd.yaml STORAGE=postgresql://kd@db:5432/sweeps
 
-Every host runs the same command with its own ``SHARD=k/n``. The grid's points are listed in a
-fixed order (the product of the values, in the order given) and host k takes every n-th point
-starting at the k-th, so the shares are disjoint and together cover the grid. Each point's
-experiment is named after the grid and its index (``sweep-<grid hash>-<index>``), the same name
-on every host and unique within the grid.
+Start it on as many hosts (or as many times on one host) as you like, with the same space file
+and storage: they share the study's trials, and a host may join or leave at any time. The study
+is named after the space file unless ``--study`` says otherwise.
 
-Before running, the host pulls the committed pipeline's data and the run-cache from the DVC
-remote (``dvc pull --run-cache``), so a stage any host already ran (the teacher, a baseline) is
-restored, not retrained. After running, it pushes its experiments to the git remote and their
-outputs to the DVC remote (``dvc exp push``), and the run-cache too (``dvc push --run-cache``;
-WebDAV remotes cannot hold it, which is reported as a warning). ``make report`` on any clone
-then pulls every pushed experiment first.
+Before its first trial, the worker pulls the committed pipeline's data and the run-cache from the
+DVC remote (``dvc pull --run-cache``), so a stage any host already ran (the teacher, a baseline)
+is restored, not retrained. After each trial it pushes the experiment to the git remote and its
+outputs and the run-cache to the DVC remote, before the trial counts as complete; ``make report``
+on any clone then pulls every pushed experiment first.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import itertools
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
 
 from distillation.cli import run_stage
-from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_queue, set_arguments
-from distillation.dvc_queue import run_dvc as dvc
+from distillation.dvc_queue import run_dvc
+from distillation.params import load_params
+from distillation.sweeps import (DEFAULT_STORAGE, HEARTBEAT_SECONDS, load_search_space, open_storage, open_study,
+                                 quiet_optuna, run_worker, shown)
 
 
-def parse_grid(text: str) -> list[tuple[str, list[str]]]:
-    """``"a.b=1,2 c=x"`` → ``[("a.b", ["1", "2"]), ("c", ["x"])]``; order kept."""
-    grid = []
-    for item in text.split():
-        key, separator, values = item.partition("=")
-        if not separator or not key or not values:
-            raise ValueError(f"GRID: '{item}' is not key=value[,value...]")
-        grid.append((key, values.split(",")))
-    if not grid:
-        raise ValueError("GRID: empty; give e.g. GRID=\"distill.temp=1,2 distill.lambda=0.5\"")
-    return grid
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"k/n"`` → ``(k, n)`` with 1 ≤ k ≤ n."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"SHARD: '{text}' is not k/n (e.g. 1/2)") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"SHARD: '{text}' needs 1 ≤ k ≤ n")
-    return index, count
-
-
-def grid_name(grid: list[tuple[str, list[str]]]) -> str:
-    """A short name that is the same for the same grid on every host."""
-    canonical = " ".join(f"{key}={','.join(values)}" for key, values in grid)
-    return "sweep-" + hashlib.sha256(canonical.encode()).hexdigest()[:6]
-
-
-def shard_points(grid: list[tuple[str, list[str]]], index: int, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """This host's ``(experiment name, {key: value})`` points: every ``count``-th from ``index``."""
-    keys = [key for key, _ in grid]
-    points = [dict(zip(keys, combination)) for combination in itertools.product(*(values for _, values in grid))]
-    name = grid_name(grid)
-    return [(f"{name}-{position}", point) for position, point in enumerate(points) if position % count == index - 1]
-
-
-def existing_experiments() -> set[str]:
-    return set(dvc("exp", "list", "--name-only").split())
-
-
-def sweep(grid: list[tuple[str, list[str]]], index: int, count: int, git_remote: str, jobs: int) -> list[str]:
-    """Pull, queue and run this host's share, push it; return the experiment names."""
-    points = shard_points(grid, index, count)
-    dvc("pull", "--run-cache", "--allow-missing")
-    names = [name for name, _ in points]
-    for _ in range(QUEUE_ATTEMPTS):  # runs that DVC's queue lost are queued again
-        done = existing_experiments()
-        # An interrupted sweep resumes: only what is not there yet is queued.
-        queued = [queue_experiment("--name", name, *set_arguments(point)) for name, point in points if name not in done]
-        if not queued or not run_queue(queued, jobs):
-            break
-    missing = sorted(set(names) - existing_experiments())
-    if missing:
-        raise ValueError(f"experiments still missing after {QUEUE_ATTEMPTS} passes through DVC's queue: {' '.join(missing)}")
-    if names:
-        dvc("exp", "push", git_remote, *names)  # the experiments and their outputs
-        shared = subprocess.run([sys.executable, "-m", "dvc", "push", "--run-cache"], capture_output=True, text=True, check=False)
-        if shared.returncode != 0:
-            # WebDAV remotes, for one, refuse DVC's run-cache files: say so, do not fail the sweep.
-            print("warning: the DVC remote did not take the run-cache; other hosts will re-run the stages "
-                  "this host ran with new params (an SSH, S3 or shared-folder remote keeps it)", file=sys.stderr)
-    return names
+def git_remote_or_none(name: str) -> str | None:
+    """``name`` if this clone has that git remote; else None (a one-machine sweep keeps its experiments)."""
+    if not name:
+        return None
+    found = subprocess.run(["git", "remote", "get-url", name], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        print(f"note: no git remote '{name}': the experiments stay in this clone", file=sys.stderr)
+        return None
+    return name
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grid", required=True, help='e.g. "distill.temp=1,2,5 distill.lambda=0.1,0.5"')
-    parser.add_argument("--shard", default="1/1", help="k/n: this host's share, e.g. 1/2")
-    parser.add_argument("--git-remote", default="origin")
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--space", required=True, help="the sweep file, e.g. sweeps/kd.yaml")
+    parser.add_argument("--storage", default=DEFAULT_STORAGE, help=f"the study's database URL (default {DEFAULT_STORAGE})")
+    parser.add_argument("--study", help="the study's name (default: the space file's name)")
+    parser.add_argument("--git-remote", default="origin", help="where experiments are pushed ('' for nowhere)")
+    parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS,
+                        help="seconds between a running trial's heartbeats; 3 missed and another worker retries it")
     arguments = parser.parse_args()
-    grid = parse_grid(arguments.grid)
-    index, count = parse_shard(arguments.shard)
-    names = sweep(grid, index, count, arguments.git_remote, arguments.jobs)
-    print(f"shard {index}/{count}: ran and pushed {len(names)} experiments: {' '.join(names)}")
+    if arguments.heartbeat < 1:
+        raise ValueError(f"--heartbeat: at least 1 second, got {arguments.heartbeat}")
+    # Everything is checked before any work: the params, the space file, the database.
+    space = load_search_space(arguments.space, load_params())
+    quiet_optuna()
+    storage = open_storage(arguments.storage, arguments.heartbeat)
+    study = open_study(arguments.study or Path(arguments.space).stem, storage, space, shown(arguments.storage))
+    git_remote = git_remote_or_none(arguments.git_remote)
+    if run_dvc("remote", "list").strip():
+        run_dvc("pull", "--run-cache", "--allow-missing")
+    ran = run_worker(study, space, git_remote)
+    complete = [trial for trial in study.get_trials(deepcopy=False) if trial.value is not None]
+    best = max(complete, key=lambda trial: trial.value) if complete else None
+    print(f"study {study.study_name}: this worker ran {len(ran)} trials ({' '.join(ran) or 'none'}); "
+          f"{len(complete)} complete" + (f", best val {best.value:.4f}: {best.user_attrs.get('experiment')}" if best else ""))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,12 @@ def without_timings(metrics: dict) -> dict:
 def scratch_project(directory: Path, params_changes: dict | None = None) -> Path:
     """Copy the pipeline's code and config into ``directory`` with tiny params."""
     return copy_project(directory, merge(TINY_PARAMS, params_changes or {}))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -91,4 +98,12 @@ def clone_trained(origin: Path, directory: Path, with_cache: bool = True) -> Pat
         shutil.copytree(origin / ".dvc" / "cache", directory / ".dvc" / "cache", copy_function=os.link)
         checkout = dvc("checkout", cwd=directory)
         assert checkout.returncode == 0, checkout.stderr[-3000:]
+    return directory
+
+
+def clone(origin: Path | str, directory: Path) -> Path:
+    """A team member's git clone of ``origin`` (no DVC cache: they pull)."""
+    assert git("clone", "-q", str(origin), str(directory), cwd=directory.parent).returncode == 0
+    for key, value in (("user.email", "team@localhost"), ("user.name", "team")):
+        git("config", key, value, cwd=directory)
     return directory

@@ -1,8 +1,7 @@
 """A team's round trip through real remotes: a bare git repository and a WebDAV server (WsgiDAV).
 
-One clone trains and pushes; another clones, pulls and finds nothing to re-run; two more each
-run half of a grid without retraining the teacher and push their experiments; a last clone's
-report lists both; and the trained student is fetched as a registered artifact.
+One clone trains and pushes; another clones, pulls and finds nothing to re-run; and the trained
+student is fetched as a registered artifact. Sweeps shared through these remotes: test_sweeps.py.
 """
 from __future__ import annotations
 
@@ -14,15 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.scratch import environment
-from conftest import PROJECT_ROOT
-from project import clone_trained, dvc, git, run
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
+from project import clone, clone_trained, dvc, free_port, git, run
 
 @pytest.fixture(scope="module")
 def webdav_url(tmp_path_factory):
@@ -48,13 +39,6 @@ def webdav_url(tmp_path_factory):
     yield f"webdav://127.0.0.1:{port}/store"
     server.terminate()
     server.wait(timeout=10)
-
-
-def clone(bare: Path, directory: Path) -> Path:
-    assert git("clone", "-q", str(bare), str(directory), cwd=bare.parent).returncode == 0
-    for key, value in (("user.email", "team@localhost"), ("user.name", "team")):
-        git("config", key, value, cwd=directory)
-    return directory
 
 
 @pytest.fixture(scope="module")
@@ -102,66 +86,3 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
     from distillation.model_files import load_model
 
     assert load_model(tmp_path / "student.keras").count_params() > 0
-
-
-def test_two_hosts_split_a_sweep_and_a_third_reports_both(published):
-    base, bare, _ = published
-    grid = "distill.temp=2,4"
-    names = {}
-    # The two hosts run at the same time, as a team's would, pushing to the same remotes.
-    hosts = {shard: clone(bare, base / f"host-{shard[0]}") for shard in ("1/2", "2/2")}
-    sweeps = {shard: subprocess.Popen([sys.executable, "-m", "scripts.sweep", "--grid", grid, "--shard", shard],
-                                      cwd=host, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-              for shard, host in hosts.items()}
-    for shard, host in hosts.items():
-        output, _ = sweeps[shard].communicate(timeout=600)
-        assert sweeps[shard].returncode == 0, output[-3000:]
-        [summary] = [line for line in output.splitlines() if line.startswith(f"shard {shard}: ")]
-        [name] = summary.split(": ")[-1].split()
-        names[shard] = name
-        log = dvc("queue", "logs", name, cwd=host).stdout
-        assert "Running stage 'train_student'" in log
-        assert "Running stage 'train_teacher'" not in log, log[-2000:]  # restored, not retrained
-    assert names["1/2"] != names["2/2"] and names["1/2"].rsplit("-", 1)[0] == names["2/2"].rsplit("-", 1)[0]
-
-    reporter = clone(bare, base / "reporter")
-    assert dvc("pull", cwd=reporter).returncode == 0
-    result = run([sys.executable, "-m", "scripts.report"], reporter)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    report = (reporter / "reports" / "report.md").read_text()
-    assert names["1/2"] in report and names["2/2"] in report
-
-
-def test_shards_are_disjoint_and_cover_the_grid():
-    from scripts.sweep import parse_grid, shard_points
-
-    grid = parse_grid("distill.temp=1,2,5,10 distill.lambda=0.1,0.5")
-    shares = [shard_points(grid, index, 3) for index in (1, 2, 3)]
-    names = [name for share in shares for name, _ in share]
-    assert len(names) == len(set(names)) == 8
-    points = sorted((point["distill.temp"], point["distill.lambda"]) for share in shares for _, point in share)
-    assert points == sorted((t, l) for t in ("1", "2", "5", "10") for l in ("0.1", "0.5"))
-    assert shard_points(grid, 2, 3) == shard_points(parse_grid("distill.temp=1,2,5,10 distill.lambda=0.1,0.5"), 2, 3)
-
-
-@pytest.mark.parametrize("grid, shard, message", [
-    ("distill.temp", "1/2", "GRID: 'distill.temp' is not key=value"),
-    ("distill.temp=1,2", "3/2", "SHARD: '3/2' needs"),
-    ("distill.temp=1,2", "half", "SHARD: 'half' is not k/n"),
-])
-def test_bad_sweep_arguments_get_one_line(grid, shard, message, monkeypatch, capsys):
-    from distillation.cli import run_stage
-    from scripts import sweep
-
-    monkeypatch.setattr(sys, "argv", ["sweep", "--grid", grid, "--shard", shard])
-    with pytest.raises(SystemExit) as exit_status:
-        run_stage(sweep.main)  # as `python -m scripts.sweep` runs it, in this process
-    error = capsys.readouterr().err
-    assert exit_status.value.code == 1 and error.count("\n") == 1 and message in error
-
-
-def test_sweep_starts_without_tensorflow():
-    # Each host's `make sweep` only drives DVC; its runs import TensorFlow in their own stages.
-    result = run([sys.executable, "-c", "import sys, scripts.sweep; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"],
-                 PROJECT_ROOT)
-    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -1,0 +1,344 @@
+"""Sweeps as Optuna studies: a search space from a file, a study in a database, each trial a DVC experiment.
+
+A *study* lives in Optuna's storage (SQLite for one machine, PostgreSQL for a team); any number of
+*workers* (``make sweep``) on any hosts pull trials from it. A trial is one ``dvc exp run --temp``
+of this project, named ``<study>-<trial number>`` (unique across hosts), its objective the
+student's val accuracy (test is only recorded). Workers send heartbeats; a trial whose worker died
+is failed by the next worker that looks and retried with the same params (Optuna's
+``RetryHeartbeatStaleTrialCallback``). A grid is Optuna's ``GridSampler``: every point once,
+whatever the number of workers.
+
+Nothing here imports TensorFlow: a worker only drives DVC.
+"""
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+import pydantic
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from distillation.dvc_queue import run_dvc, set_arguments
+from distillation.params import ParamsError, flatten, read_yaml, validate, with_overrides
+
+DEFAULT_STORAGE = "sqlite:///sweeps.db"  # the embedded default: a file beside params.yaml, git-ignored
+HEARTBEAT_SECONDS = 60
+GRACE_HEARTBEATS = 3  # a trial is stale after this many heartbeats missed
+MAX_RETRIES = 3
+POLL_SECONDS = 10.0
+OBJECTIVE = ("metrics/student.json", "val_accuracy")
+LOG_DIRECTORY = Path(".dvc/tmp/sweeps")  # each trial's `dvc exp run` output
+
+Scalar = bool | int | float | str
+
+
+class Range(pydantic.BaseModel):
+    """A range for a searcher (TPE, random): ``{low: 1, high: 20, log: true}``; ``step`` for a lattice."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+
+    @pydantic.model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        if self.log and self.low <= 0:
+            raise ValueError("log needs low > 0")
+        return self
+
+
+class SearchSpace(pydantic.BaseModel):
+    """A sweep file: which sampler, how many trials (searchers only), and the params to vary."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    sampler: Literal["grid", "tpe", "random"] = "grid"
+    trials: int | None = pydantic.Field(default=None, ge=1)
+    seed: int | None = None
+    space: dict[str, list[Scalar] | Range]
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> "SearchSpace":
+        if not self.space:
+            raise ValueError("space: empty; give e.g. distill.temp: [1, 2, 5, 10]")
+        for key, values in self.space.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"space.{key}: no values")
+        if self.sampler == "grid":
+            ranged = [key for key, values in self.space.items() if isinstance(values, Range)]
+            if ranged:
+                raise ValueError(f"space.{ranged[0]}: a range needs a searcher (sampler: tpe or random); a grid lists values")
+            if self.trials is not None:
+                raise ValueError("trials: a grid runs each of its points once; trials is for sampler: tpe or random")
+        elif self.trials is None:
+            raise ValueError(f"trials: sampler {self.sampler} needs the number of trials to run")
+        return self
+
+    def grid(self) -> dict[str, list[Scalar]]:
+        return {key: values for key, values in self.space.items() if isinstance(values, list)}
+
+    def points(self) -> list[dict[str, Scalar]]:
+        """Every point of a grid, in the file's order (a searcher's corners and lists, for checking)."""
+        lists = {key: values if isinstance(values, list) else [values.low, values.high] for key, values in self.space.items()}
+        return [dict(zip(lists, combination)) for combination in itertools.product(*lists.values())]
+
+    def size(self) -> int:
+        return len(self.points()) if self.sampler == "grid" else self.trials or 0
+
+    def canonical(self) -> str:
+        """The search space as one string, stored with the study: a study has exactly one."""
+        return json.dumps(self.model_dump(mode="json", exclude={"seed"}), sort_keys=True)
+
+
+def _where(location: tuple) -> str:
+    # pydantic names a union member it tried (list[...], Range) in the location: drop those
+    return ".".join(str(part) for part in location if not re.match(r"^(list\[|Range$|function-)", str(part)))
+
+
+def load_search_space(path: str | Path, params: dict[str, Any]) -> SearchSpace:
+    """The sweep file at ``path``, every key and every point checked against the params rules."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping with 'space' (and 'sampler', 'trials')")
+    unknown = sorted(set(raw) - set(SearchSpace.model_fields))
+    if unknown:
+        raise ValueError(f"{path}: unknown key '{unknown[0]}' ({', '.join(SearchSpace.model_fields)})")
+    try:
+        space = SearchSpace.model_validate(raw)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        where = _where(first["loc"])
+        raise ValueError(f"{path}: {where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}") from None
+    known = flatten(params)
+    for key in space.space:
+        if key not in known:
+            raise ValueError(f"{path}: space.{key}: not a params.yaml key")
+        if key in ("replicate", "teacher.replicate", "data.source"):
+            raise ValueError(f"{path}: space.{key}: a sweep searches settings, not {key}")
+    for point in space.points():
+        try:  # every point as the run will see its params file
+            validate(with_overrides(params, point))
+        except ParamsError as error:
+            raise ValueError(f"{path}: {error}") from None
+    return space
+
+
+def database_url(storage: str) -> str:
+    """The SQLAlchemy URL for a storage as users write it: ``postgresql://`` goes through psycopg 3."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", storage)
+
+
+def shown(storage: str) -> str:
+    """``storage`` as the user gave it, its password hidden."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", storage)
+
+
+def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS) -> RDBStorage:
+    """Optuna's RDB storage at ``storage`` with heartbeats and retries; one line if it cannot be reached."""
+    url = database_url(storage)
+    if not re.match(r"^(sqlite|postgresql\+psycopg)://", url):
+        raise ValueError(f"{shown(storage)}: not a study storage (sqlite:///file.db or postgresql://user@host:port/db)")
+    engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    for attempt in range(3):
+        try:
+            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_seconds,
+                              grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+        except Exception as error:  # SQLAlchemy's errors carry the driver's; one line of it is the news
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            if "already exists" in reason and attempt < 2:
+                # Workers started together on a new database race to create Optuna's tables: the
+                # loser finds them made and opens them next time.
+                time.sleep(1 + attempt)
+                continue
+            raise ValueError(f"{shown(storage)}: cannot open the study storage ({reason})") from None
+    raise AssertionError("unreachable")
+
+
+def sampler_for(space: SearchSpace) -> optuna.samplers.BaseSampler:
+    if space.sampler == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=space.seed)
+    if space.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=space.seed)
+    return optuna.samplers.RandomSampler(seed=space.seed)
+
+
+def open_study(name: str, storage: RDBStorage, space: SearchSpace, shown_storage: str) -> optuna.Study:
+    """The study ``name`` (created on first use); refused if it was made with another search space."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"study name '{name}': letters, digits, '.', '_' and '-' only (it names DVC experiments)")
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler_for(space),
+                                direction="maximize", load_if_exists=True)
+    recorded = study.user_attrs.get("search_space")
+    if recorded is None:
+        study.set_user_attr("search_space", space.canonical())
+        study.set_user_attr("objective", "/".join(OBJECTIVE))
+    elif recorded != space.canonical():
+        raise ValueError(f"study '{name}' in {shown_storage} was made with another search space; "
+                         f"name a new study (STUDY=…) or restore its file")
+    return study
+
+
+def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Scalar]:
+    """The trial's params, as ``{dotted.key: value}``."""
+    point: dict[str, Scalar] = {}
+    for key, values in space.space.items():
+        if isinstance(values, list):
+            point[key] = trial.suggest_categorical(key, values)
+        elif values.integer:
+            point[key] = trial.suggest_int(key, int(values.low), int(values.high), step=int(values.step or 1), log=values.log)
+        else:
+            point[key] = trial.suggest_float(key, values.low, values.high, step=values.step, log=values.log)
+    return point
+
+
+def experiment_name(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial) -> str:
+    return f"{study.study_name}-{trial.number}"
+
+
+def _die_with_parent() -> None:
+    # A worker killed outright (SIGKILL, a lost host) must not leave its `dvc exp run` going on:
+    # Linux's PR_SET_PDEATHSIG sends the run SIGKILL when the worker dies.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def run_experiment(name: str, point: dict[str, Scalar], log_directory: Path = LOG_DIRECTORY) -> Path:
+    """``dvc exp run --temp --name name -S …``: in a temporary copy, so the workspace stays as it is
+    and a run killed midway leaves no experiment. Its output goes to a log; return the log."""
+    log_directory.mkdir(parents=True, exist_ok=True)
+    log = log_directory / f"{name}.log"
+    arguments = ["exp", "run", "--temp", "--name", name, *set_arguments(point)]
+    with log.open("w") as output:
+        status = subprocess.run([sys.executable, "-m", "dvc", *arguments], stdout=output, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent, check=False).returncode
+    if status != 0:
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        raise ValueError(f"experiment {name}: `dvc exp run` failed (exit {status}){': ' + lines[-1] if lines else ''}; see {log}")
+    return log
+
+
+def experiment_metrics(name: str) -> dict[str, Any]:
+    """``{"val_accuracy": …, "test_accuracy": …}`` of the student of experiment ``name``."""
+    import dvc.api  # slow to import; only a worker that has run a trial needs it
+
+    for row in dvc.api.exp_show():
+        if row.get("Experiment") == name:
+            file, _ = OBJECTIVE
+            return {key: row.get(f"{file}:{key}") for key in ("val_accuracy", "test_accuracy")}
+    raise ValueError(f"experiment {name}: ran, but `dvc exp show` does not list it")
+
+
+def run_and_read(name: str, point: dict[str, Scalar]) -> dict[str, Any]:
+    """Run the trial's experiment; return its student's val and test accuracy."""
+    run_experiment(name, point)
+    return experiment_metrics(name)
+
+
+def share(names: list[str], git_remote: str | None) -> None:
+    """Push experiments and the run-cache, so every clone's ``make report`` sees them."""
+    if not git_remote:
+        return
+    run_dvc("exp", "push", git_remote, *names)
+    shared = subprocess.run([sys.executable, "-m", "dvc", "push", "--run-cache"], capture_output=True, text=True, check=False)
+    if shared.returncode != 0:
+        # WebDAV remotes, for one, refuse DVC's run-cache files: say so, do not fail the trial.
+        print("warning: the DVC remote did not take the run-cache; other hosts will re-run the stages "
+              "this host ran with new params (an SSH, S3 or shared-folder remote keeps it)", file=sys.stderr)
+
+
+def _grid_id(trial: optuna.trial.FrozenTrial) -> int | None:
+    return trial.system_attrs.get("grid_id")
+
+
+def next_step(study: optuna.Study, space: SearchSpace) -> Literal["run", "wait", "done"]:
+    """Whether a worker should start a trial now, wait for others' running trials, or stop."""
+    trials = study.get_trials(deepcopy=False)
+    waiting = [trial for trial in trials if trial.state == TrialState.WAITING]
+    running = [trial for trial in trials if trial.state == TrialState.RUNNING]
+    if waiting:  # retries of trials whose worker died
+        return "run"
+    if space.sampler == "grid":
+        taken = {_grid_id(trial) for trial in trials if trial.state != TrialState.WAITING} - {None}
+        if len(taken) < space.size():
+            return "run"
+        return "wait" if running else "done"
+    complete = sum(trial.state == TrialState.COMPLETE for trial in trials)
+    if complete + len(running) < space.size():
+        return "run"
+    return "wait" if running and complete < space.size() else "done"
+
+
+def make_objective(study: optuna.Study, space: SearchSpace, git_remote: str | None,
+                   run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        point = suggest(trial, space)
+        if space.sampler == "grid":
+            # Two workers that asked at the same instant can be dealt the same last point: the later
+            # trial steps aside (pruned), so each point runs once.
+            trials = study.get_trials(deepcopy=False)
+            [grid_id] = [_grid_id(other) for other in trials if other.number == trial.number]
+            for other in trials:
+                if other.number < trial.number and other.state in (TrialState.RUNNING, TrialState.COMPLETE) and _grid_id(other) == grid_id:
+                    raise optuna.TrialPruned(f"grid point taken by trial {other.number}")
+        name = experiment_name(study, trial)
+        trial.set_user_attr("experiment", name)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        metrics = run(name, point)
+        if metrics["val_accuracy"] is None:
+            raise ValueError(f"experiment {name}: no student val_accuracy in {OBJECTIVE[0]}")
+        trial.set_user_attr("test_accuracy", metrics["test_accuracy"])  # recorded, never the objective
+        share([name], git_remote)  # pushed before the trial counts as complete
+        return float(metrics["val_accuracy"])
+
+    return objective
+
+
+def run_worker(study: optuna.Study, space: SearchSpace, git_remote: str | None, poll_seconds: float = POLL_SECONDS,
+               run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read) -> list[str]:
+    """Take trials from ``study`` until it is done; return the experiments this worker ran."""
+    objective = make_objective(study, space, git_remote, run)
+    ran: list[str] = []
+    while True:
+        optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, and queued again
+        step = next_step(study, space)
+        if step == "done":
+            return ran
+        if step == "wait":
+            time.sleep(poll_seconds)
+            continue
+
+        def record(_: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            if trial.state == TrialState.COMPLETE:
+                ran.append(trial.user_attrs["experiment"])
+                print(f"trial {trial.number}: {trial.user_attrs['experiment']} val {trial.value:.4f} "
+                      f"({', '.join(f'{key}={value}' for key, value in trial.params.items())})", flush=True)
+
+        # A failing run is recorded FAIL and its one-line error stops this worker; other workers go on.
+        study.optimize(objective, n_trials=1, callbacks=[record], catch=())
+
+
+def quiet_optuna() -> None:
+    """Optuna logs every trial at INFO; a worker prints its own one line per trial."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Heartbeats are experimental in Optuna's API; their warning would greet every worker.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,0 +1,323 @@
+"""Sweeps as Optuna studies (``make sweep``): real workers, real DVC experiments, a real PostgreSQL server.
+
+The team's tests start PostgreSQL on 127.0.0.1 (tests/postgres.py) and give each worker its own
+clone of a bare git repository, with a shared-folder DVC remote that holds the run-cache.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from bench.scratch import environment
+from conftest import PROJECT_ROOT
+from postgres import postgres_server, server_binaries
+from project import clone, clone_trained, dvc, free_port, git, run
+
+SWEEP = [sys.executable, "-m", "scripts.sweep"]
+
+
+def write_space(path: Path, space: dict, **settings) -> Path:
+    path.write_text(yaml.safe_dump({**settings, "space": space}))
+    return path
+
+
+def load_study(name: str, storage: str) -> optuna.Study:
+    from distillation.sweeps import database_url
+
+    return optuna.load_study(study_name=name, storage=database_url(storage))
+
+
+def complete_points(study: optuna.Study) -> Counter:
+    return Counter(tuple(sorted(trial.params.items())) for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def start_worker(directory: Path, *arguments: str) -> subprocess.Popen:
+    return subprocess.Popen([*SWEEP, *arguments], cwd=directory, env=environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def trial_log(directory: Path, name: str) -> str:
+    return (directory / ".dvc" / "tmp" / "sweeps" / f"{name}.log").read_text()
+
+
+# --- the search-space file and bad input -------------------------------------------------------
+
+def test_the_shipped_grid_has_sixteen_points_and_the_searcher_file_is_valid():
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space
+
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    grid = load_search_space(PROJECT_ROOT / "sweeps" / "kd.yaml", params)
+    assert grid.sampler == "grid" and grid.size() == 16
+    assert {(point["distill.temp"], point["distill.lambda"]) for point in grid.points()} == \
+        {(t, l) for t in (1, 2, 5, 10) for l in (0.1, 0.25, 0.5, 0.75)}
+    searcher = load_search_space(PROJECT_ROOT / "sweeps" / "kd-tpe.yaml", params)
+    assert searcher.sampler == "tpe" and searcher.size() == 24
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"samplr": "grid", "space": {"distill.temp": [1]}}, "space.yaml: unknown key 'samplr'"),
+    ({"space": {"distill.tmp": [1, 2]}}, "space.yaml: space.distill.tmp: not a params.yaml key"),
+    ({"space": {"distill.temp": [2, -1]}}, "distill.temp"),
+    ({"space": {"distill.temp": {"low": 1, "high": 20}}}, "space.yaml: space.distill.temp: a range needs a searcher"),
+    ({"sampler": "tpe", "space": {"distill.temp": {"low": 1, "high": 20}}}, "space.yaml: trials: sampler tpe needs"),
+    ({"sampler": "tpe", "trials": 4, "space": {"distill.temp": {"low": 1, "hgh": 20}}}, "space.yaml: space.distill.temp"),
+    ({"space": {"replicate": [0, 1]}}, "space.yaml: space.replicate: a sweep searches settings"),
+])
+def test_a_bad_space_file_gets_one_line_naming_it_and_nothing_is_made(content, message, tmp_path, monkeypatch, capsys):
+    from distillation.cli import run_stage
+    from scripts import sweep
+
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(content))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sweep", "--space", "space.yaml"])
+    with pytest.raises(SystemExit) as exit_status:
+        run_stage(sweep.main)
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 1 and error.count("\n") == 1 and message in error, error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["params.yaml", "space.yaml"]  # no study database
+
+
+def test_an_unreachable_database_gets_one_line_naming_the_url(tmp_path, monkeypatch, capsys):
+    from distillation.cli import run_stage
+    from scripts import sweep
+
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    url = f"postgresql://kd@127.0.0.1:{free_port()}/sweeps"  # nobody listens there
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sweep", "--space", str(PROJECT_ROOT / "sweeps" / "kd.yaml"), "--storage", url])
+    with pytest.raises(SystemExit) as exit_status:
+        run_stage(sweep.main)
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 1 and error.count("\n") == 1, error
+    assert error.startswith(f"error: {url}: cannot open the study storage (") and "refused" in error, error
+
+
+def test_a_study_with_another_search_space_under_the_same_name_is_refused(tmp_path, monkeypatch, capsys):
+    from distillation.cli import run_stage
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space, open_storage, open_study
+    from scripts import sweep
+
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    first = load_search_space(write_space(tmp_path / "first.yaml", {"distill.temp": [2, 4]}), load_params())
+    open_study("temps", open_storage(storage), first, storage)
+    write_space(tmp_path / "second.yaml", {"distill.temp": [2, 8]})
+    monkeypatch.setattr(sys, "argv", ["sweep", "--space", "second.yaml", "--study", "temps", "--storage", storage])
+    with pytest.raises(SystemExit) as exit_status:
+        run_stage(sweep.main)
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 1 and error.count("\n") == 1, error
+    assert f"study 'temps' in {storage} was made with another search space" in error
+    assert load_study("temps", storage).get_trials() == []  # nothing queued
+
+
+def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
+    # The scheduling alone, three workers as threads on one SQLite study, each run a short sleep:
+    # however they race, each point completes exactly once and no two trials share a name.
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
+
+    quiet_optuna()
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    space = load_search_space(write_space(tmp_path / "grid.yaml", {"distill.temp": [1, 2, 3], "distill.lambda": [0.1, 0.5]}),
+                              load_params(PROJECT_ROOT / "params.yaml"))
+    names: list[str] = []
+    errors: list[BaseException] = []
+
+    def fake_run(name: str, point: dict) -> dict:
+        time.sleep(0.05)
+        return {"val_accuracy": point["distill.temp"] * point["distill.lambda"], "test_accuracy": 0.0}
+
+    def worker() -> None:
+        try:
+            study = open_study("grid", open_storage(storage), space, storage)
+            names.extend(run_worker(study, space, None, poll_seconds=0.1, run=fake_run))
+        except BaseException as error:  # a thread's exception would otherwise only be a warning
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    study = load_study("grid", storage)
+    assert complete_points(study) == Counter({tuple(sorted({"distill.temp": t, "distill.lambda": l}.items())): 1
+                                              for t in (1, 2, 3) for l in (0.1, 0.5)})
+    assert len(names) == len(set(names)) == 6
+    assert study.best_params == {"distill.temp": 3, "distill.lambda": 0.5}
+
+
+def test_the_dashboard_serves_a_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    optuna.create_study(study_name="watched", storage=storage).enqueue_trial({"x": 1.0})
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "optuna-dashboard"), storage, "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("optuna-dashboard did not answer within 60 s")
+                time.sleep(0.5)
+        assert '"study_name": "watched"' in body or '"study_name":"watched"' in body
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_sweep_starts_without_tensorflow():
+    # Each host's `make sweep` only drives DVC; its runs import TensorFlow in their own stages.
+    result = run([sys.executable, "-c", "import sys, scripts.sweep; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"],
+                 PROJECT_ROOT)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+# --- real runs ---------------------------------------------------------------------------------
+
+def test_the_embedded_default_runs_a_study_with_no_server(trained_repo, tmp_path):
+    # One person, one machine: no database server, no remotes; the study is sweeps.db in the clone.
+    project = clone_trained(trained_repo, tmp_path / "alone")
+    assert git("remote", "remove", "origin", cwd=project).returncode == 0
+    space = write_space(tmp_path / "temps.yaml", {"distill.temp": [2, 4]})
+    result = run([*SWEEP, "--space", str(space)], project, timeout=900)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "study temps: this worker ran 2 trials" in result.stdout
+    study = load_study("temps", f"sqlite:///{project / 'sweeps.db'}")
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert sorted(trial.params["distill.temp"] for trial in trials) == [2, 4]
+    from dvc.api import exp_show
+
+    rows = {row["Experiment"]: row for row in exp_show(repo=str(project)) if row.get("Experiment")}
+    for trial in trials:
+        name = trial.user_attrs["experiment"]
+        assert name == f"temps-{trial.number}" and name in rows
+        log = trial_log(project, name)
+        assert "Running stage 'train_student'" in log and "Running stage 'train_teacher'" not in log
+        # the objective is the experiment's own student val accuracy; test is only recorded
+        assert trial.value == pytest.approx(rows[name]["metrics/student.json:val_accuracy"])
+        assert trial.user_attrs["test_accuracy"] == rows[name]["metrics/student.json:test_accuracy"]
+    assert git("status", "--porcelain", cwd=project).stdout == ""  # the workspace is as it was
+
+
+needs_postgres = pytest.mark.skipif(server_binaries() is None, reason="PostgreSQL's server binaries not found (set PG_BIN)")
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL's server binaries not found (set PG_BIN)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, trained_repo):
+    """A bare git origin and a shared-folder DVC remote (with the run-cache) holding the trained tiny project."""
+    base = tmp_path_factory.mktemp("sweep-team")
+    bare = base / "origin.git"
+    assert git("init", "-q", "--bare", str(bare), cwd=base).returncode == 0
+    project = clone_trained(trained_repo, base / "first")
+    assert dvc("remote", "add", "-d", "shared", str(base / "shared-folder"), cwd=project).returncode == 0
+    assert git("commit", "-qam", "team remote", cwd=project).returncode == 0
+    assert git("remote", "set-url", "origin", str(bare), cwd=project).returncode == 0
+    assert git("push", "-q", "origin", "HEAD:main", cwd=project).returncode == 0
+    git("symbolic-ref", "HEAD", "refs/heads/main", cwd=bare)
+    pushed = dvc("push", "--run-cache", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr[-3000:]
+    return base, bare
+
+
+def report_of(bare: Path, directory: Path) -> str:
+    reporter = clone(bare, directory)
+    assert dvc("pull", cwd=reporter).returncode == 0
+    result = run([sys.executable, "-m", "scripts.report"], reporter)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return (reporter / "reports" / "report.md").read_text()
+
+
+@needs_postgres
+def test_two_workers_in_two_clones_share_one_study_on_postgres(team, postgres_url):
+    base, bare = team
+    space = write_space(base / "temps.yaml", {"distill.temp": [2, 4, 6]})
+    hosts = [clone(bare, base / f"host-{index}") for index in (1, 2)]
+    workers = [start_worker(host, "--space", str(space), "--storage", postgres_url) for host in hosts]
+    outputs = [worker.communicate(timeout=900)[0] for worker in workers]
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output[-3000:]
+    study = load_study("temps", postgres_url)
+    assert complete_points(study) == Counter({(("distill.temp", t),): 1 for t in (2, 4, 6)})  # each point once
+    names = [trial.user_attrs["experiment"] for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))]
+    ran_here = {host: [name for name in names if (host / ".dvc" / "tmp" / "sweeps" / f"{name}.log").is_file()] for host in hosts}
+    assert all(ran_here.values()), ran_here  # both workers took trials
+    for host, ran in ran_here.items():
+        for name in ran:
+            assert "Running stage 'train_teacher'" not in trial_log(host, name)  # restored from the run-cache
+    report = report_of(bare, base / "reporter")
+    assert all(name in report for name in names), names
+
+
+@needs_postgres
+def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
+    base, bare = team
+    space = write_space(base / "killed.yaml", {"distill.temp": [3, 5]})
+    hosts = [clone(bare, base / f"killed-host-{index}") for index in (1, 2)]
+    arguments = ("--space", str(space), "--storage", postgres_url, "--heartbeat", "3")
+    workers = [start_worker(host, *arguments) for host in hosts]
+    victim = None
+    deadline = time.monotonic() + 600
+    while victim is None and time.monotonic() < deadline:  # a trial well into its run: kill its worker
+        time.sleep(1)
+        try:
+            study = load_study("killed", postgres_url)
+        except KeyError:
+            continue
+        for trial in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
+            worker = next((w for w in workers if trial.user_attrs.get("worker", "").endswith(f":{w.pid}")), None)
+            name = trial.user_attrs.get("experiment")
+            host = hosts[workers.index(worker)] if worker else None
+            if host and (host / ".dvc" / "tmp" / "sweeps" / f"{name}.log").is_file() and \
+                    "Running stage" in trial_log(host, name):
+                victim, victim_trial, victim_host = worker, trial, host
+                break
+    assert victim is not None, "no trial started within 10 min"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=60)
+    [survivor] = [worker for worker in workers if worker is not victim]
+    output = survivor.communicate(timeout=900)[0]
+    assert survivor.returncode == 0, output[-3000:]
+
+    study = load_study("killed", postgres_url)
+    assert study.trials[victim_trial.number].state == optuna.trial.TrialState.FAIL
+    retries = [trial for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+               if trial.system_attrs.get("failed_trial") == victim_trial.number]
+    assert len(retries) == 1 and retries[0].params == victim_trial.params
+    assert complete_points(study) == Counter({(("distill.temp", t),): 1 for t in (3, 5)})
+    killed_name = victim_trial.user_attrs["experiment"]
+    assert killed_name not in dvc("exp", "list", "--name-only", cwd=victim_host).stdout  # nothing half-written
+    assert killed_name not in dvc("exp", "list", "origin", "--name-only", cwd=victim_host).stdout
+    report = report_of(bare, base / "killed-reporter")
+    assert killed_name not in report
+    assert all(trial.user_attrs["experiment"] in report for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
