@@ -34,7 +34,7 @@ from scipy import stats
 from distillation.atomic import atomic_output
 from distillation.experiments import normalise, reads_teacher, run_identity, source_label
 from distillation.methods import CONTROLS, METHODS, method_settings
-from distillation.params import ParamsError, flatten, read_yaml, setting_label, unflatten, validate, with_overrides
+from distillation.params import ParamsError, flatten, read_yaml, setting_label, unflatten, validate
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -102,6 +102,11 @@ def grid_points(method: str, grid: dict[str, list]) -> list[dict[str, Any]]:
     keys = list(grid)
     values = [grid[key] if isinstance(grid[key], list) else [grid[key]] for key in keys]
     return [{"distill.method": method, **dict(zip(keys, combination))} for combination in itertools.product(*values)]
+
+
+def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with ``{dotted.key: value}`` set, as ``dvc exp run -S`` would (a new tree)."""
+    return unflatten({**flatten(params), **overrides})
 
 
 def planned_run(params: dict[str, Any], point: dict[str, Any], replicate: int, teacher: int, phase: str) -> dict[str, Any]:

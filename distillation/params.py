@@ -171,11 +171,6 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     return tree
 
 
-def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with ``{dotted.key: value}`` set, as ``dvc exp run -S`` would (a new tree)."""
-    return unflatten({**flatten(params), **overrides})
-
-
 def validate(raw: dict[str, Any]) -> dict[str, Any]:
     """Check every key of the whole params tree; return it with values converted."""
     if not isinstance(raw, dict):

@@ -30,11 +30,12 @@ from typing import Any, Literal
 
 import optuna
 import pydantic
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from distillation.dvc_queue import run_dvc, set_arguments
-from distillation.params import ParamsError, flatten, read_yaml, validate, with_overrides
+from distillation.params import ParamsError, flatten, read_yaml, unflatten, validate
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"  # the embedded default: a file beside params.yaml, git-ignored
 HEARTBEAT_SECONDS = 60
@@ -134,8 +135,8 @@ def load_search_space(path: str | Path, params: dict[str, Any]) -> SearchSpace:
         if key in ("replicate", "teacher.replicate", "data.source"):
             raise ValueError(f"{path}: space.{key}: a sweep searches settings, not {key}")
     for point in space.points():
-        try:  # every point as the run will see its params file
-            validate(with_overrides(params, point))
+        try:  # every point as the run will see its params file (comparison.with_overrides, TensorFlow-free)
+            validate(unflatten({**known, **point}))
         except ParamsError as error:
             raise ValueError(f"{path}: {error}") from None
     return space
@@ -159,12 +160,15 @@ def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS) -> RD
     engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
     for attempt in range(3):
         try:
-            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_seconds,
-                              grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's API since 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_seconds,
+                                  grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
         except Exception as error:  # SQLAlchemy's errors carry the driver's; one line of it is the news
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            if "already exists" in reason and attempt < 2:
+            racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in reason or "locked" in reason
+            if racing and attempt < 2:
                 # Workers started together on a new database race to create Optuna's tables: the
                 # loser finds them made and opens them next time.
                 time.sleep(1 + attempt)
