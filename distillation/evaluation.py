@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -12,17 +14,25 @@ import tensorflow as tf
 from distillation.atomic import atomic_output
 
 
-def latency_ms_per_image(model: keras.Model, images: np.ndarray, batch_size: int, repeats: int) -> float:
-    """Median wall time per image of a compiled forward pass over batches of ``batch_size``."""
-    forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
-    batch = tf.constant(np.resize(images, (batch_size, *images.shape[1:])))
-    forward(batch)  # trace and warm up outside the timing
+LATENCY_REPEATS = {1: 200, 256: 20}  # timed calls per batch size: batch 1 is fast and noisy
+
+
+def median_ms_per_image(forward: Callable[[Any], Any], batch: Any, batch_size: int, repeats: int) -> float:
+    """Median wall time per image of ``forward(batch)`` over ``repeats`` calls, after one untimed call."""
+    forward(batch)  # trace, allocate and warm up outside the timing
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
-        forward(batch).numpy()
+        forward(batch)
         timings.append(time.perf_counter() - started)
     return float(np.median(timings)) * 1000.0 / batch_size
+
+
+def latency_ms_per_image(model: keras.Model, images: np.ndarray, batch_size: int, repeats: int) -> float:
+    """Median wall time per image of a compiled forward pass over batches of ``batch_size``."""
+    compiled = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    batch = tf.constant(np.resize(images, (batch_size, *images.shape[1:])))
+    return median_ms_per_image(lambda inputs: compiled(inputs).numpy(), batch, batch_size, repeats)
 
 
 def agreement(first_logits: np.ndarray, second_logits: np.ndarray) -> float:

@@ -81,7 +81,7 @@ def stage_code(root: Path) -> dict[str, tuple[set[Path], set[Path]]]:
     stages = yaml.safe_load((root / PIPELINE).read_text())["stages"]
     result = {}
     for name, stage in stages.items():
-        command = re.fullmatch(r"python -m ([\w.]+)", stage["cmd"].strip())
+        command = re.fullmatch(r"python -m ([\w.]+)(?: [\w.-]+)*", stage["cmd"].strip())
         if not command:
             raise ValueError(f"{PIPELINE}: stages.{name}.cmd: expected `python -m <module>`, got {stage['cmd']!r}")
         needed = {path for path in import_closure(command.group(1), root) if not is_docstring_only(root / path)}

@@ -17,6 +17,7 @@ from distillation.cli import run_stage
 from distillation.evaluation import (
     agreement,
     confusion_matrix,
+    LATENCY_REPEATS,
     latency_ms_per_image,
     save_confusion_plot,
     write_prediction_table,
@@ -33,8 +34,6 @@ from distillation.paths import (
 from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_logits
 from distillation.model_files import load_model, predict_logits
-
-LATENCY_REPEATS = {1: 200, 256: 20}
 
 
 def summarise(
