@@ -8,10 +8,12 @@
 that re-running the command in its header (``--exclude-newer`` makes it repeatable) gives the
 same lock, i.e. nobody edited an input without re-locking; and, per platform, that uv's own
 resolver (``uv pip install --dry-run --python-platform …``) installs it there with exactly one
-TensorFlow build. Prints a line per platform; exits 1 naming what failed.
+TensorFlow build and the export runtimes that have wheels there. Prints a line per platform;
+exits 1 naming what failed. macOS means 14 or later (onnxruntime's wheels).
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -35,8 +37,13 @@ PLATFORMS = {
     "Windows x86-64": "x86_64-pc-windows-msvc",
 }
 LOCK_PLATFORMS = {CPU_LOCK: list(PLATFORMS), GPU_LOCK: ["Linux x86-64"]}
+# uv assumes macOS 13 unless told; onnxruntime's macOS wheels (1.32) need 14 (Sonoma, 2023).
+MACOS_DEPLOYMENT_TARGET = "14.0"
 PYTHON_VERSION = "3.11"
 TENSORFLOW_BUILDS = ("tensorflow", "tensorflow-cpu")
+# The export stage's runtimes, per platform: where one is absent, the stage writes that format's
+# file, skips measuring it and says so. LiteRT has no Windows wheels.
+EXPORT_RUNTIMES = {"onnxruntime": list(PLATFORMS), "ai-edge-litert": ["Linux x86-64", "Linux aarch64", "macOS arm64"]}
 _OFFLINE_SIGNS = ("Failed to fetch", "dns error", "Network is unreachable", "Could not connect", "error sending request")
 
 
@@ -77,7 +84,8 @@ def installed_packages() -> dict[str, str]:
 
 
 def _uv(*arguments: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "uv", *arguments], capture_output=True, text=True, check=False)
+    environment = {**os.environ, "MACOSX_DEPLOYMENT_TARGET": MACOS_DEPLOYMENT_TARGET}
+    result = subprocess.run([sys.executable, "-m", "uv", *arguments], capture_output=True, text=True, check=False, env=environment)
     if result.returncode != 0 and any(sign in result.stderr for sign in _OFFLINE_SIGNS):
         raise IndexUnreachable("uv cannot reach the package index")
     return result
@@ -120,9 +128,13 @@ def check_lock(lock: Path) -> list[str]:
     for platform in LOCK_PLATFORMS[lock]:
         planned = planned_install(lock, platform)
         builds = [f"{name}=={planned[name]}" for name in TENSORFLOW_BUILDS if name in planned]
-        print(f"{lock} on {platform}: {len(planned)} packages, {', '.join(builds) or 'NO TENSORFLOW'}")
+        runtimes = [name for name in EXPORT_RUNTIMES if name in planned]
+        print(f"{lock} on {platform}: {len(planned)} packages, {', '.join(builds) or 'NO TENSORFLOW'}; "
+              f"export runtimes: {', '.join(runtimes) or 'none'}")
         if len(builds) != 1:
             failures.append(f"{lock}: {platform} gets {len(builds)} TensorFlow builds ({', '.join(builds) or 'none'}); expected exactly one")
+        failures += [f"{lock}: {platform} lacks {name}, which has wheels for it" for name, platforms in EXPORT_RUNTIMES.items()
+                     if platform in platforms and name not in planned]
     return failures
 
 

@@ -1,0 +1,126 @@
+"""The export stages on tiny data: every file in its real runtime (onnxruntime, LiteRT), checked against Keras."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from project import clone_trained, dvc, run
+
+
+@pytest.fixture(scope="module")
+def exported(trained_repo):
+    """The tiny pipeline's student and teacher, their exports and metrics, as `dvc repro` wrote them."""
+    from distillation.model_files import load_model, predict_logits
+    from distillation.prepared import load_split
+
+    test = load_split(trained_repo / "data" / "prepared" / "test.npz")
+    return {
+        name: {
+            "keras_logits": predict_logits(load_model(trained_repo / "models" / f"{name}.keras"), test.images),
+            "metrics": json.loads((trained_repo / "metrics" / f"export{'' if name == 'student' else '_teacher'}.json").read_text()),
+        }
+        for name in ("student", "teacher")
+    } | {"test": test, "root": trained_repo}
+
+
+@pytest.mark.parametrize("name", ["student", "teacher"])
+@pytest.mark.parametrize("kind", ["onnx", "litert", "litert_int8"])
+def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kind):
+    from distillation.export import exported_paths, predict_in_batches, runner_for
+
+    path = exported_paths(name, exported["root"] / "models" / "export")[kind]
+    logits = predict_in_batches(runner_for(kind, path, threads=1).forward, exported["test"].images)
+    keras_logits = exported[name]["keras_logits"]
+    agreement = np.mean(logits.argmax(axis=1) == keras_logits.argmax(axis=1))
+    assert agreement >= 0.99, agreement
+    if kind != "litert_int8":  # fp32: the same function, up to float rounding
+        np.testing.assert_allclose(logits, keras_logits, atol=1e-3, rtol=1e-3)
+    # The metrics were measured, not copied: the same figures from the files again.
+    entry = exported[name]["metrics"][kind]
+    assert entry["bytes"] == path.stat().st_size
+    assert entry["test_accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == exported["test"].labels), abs=1e-6)
+    assert entry["agreement_with_keras"] == pytest.approx(agreement, abs=1e-6)
+    assert entry["latency_ms_batch_1"] > 0 and entry["latency_ms_per_image_batch_256"] > 0
+
+
+def test_the_int8_file_holds_int8_weights_input_and_output(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(exported["root"] / "models" / "export" / "student_int8.tflite"))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    details = interpreter.get_tensor_details()
+    # The two Dense kernels, as the model holds them: 784 × H and H × K, each stored in int8.
+    kernels = [detail for detail in details if len(detail["shape"]) == 2 and detail["shape"].prod() > 1000]
+    assert kernels and all(detail["dtype"] == np.int8 for detail in kernels), [(d["name"], d["dtype"]) for d in kernels]
+    metrics = exported["student"]["metrics"]
+    assert metrics["int8_size_ratio"] == pytest.approx(metrics["litert"]["bytes"] / metrics["litert_int8"]["bytes"], abs=1e-3)
+    assert metrics["int8_accuracy_drop"] == pytest.approx(
+        metrics["keras"]["test_accuracy"] - metrics["litert_int8"]["test_accuracy"], abs=1e-6)
+    assert metrics["keras"]["test_accuracy"] == pytest.approx(
+        json.loads((exported["root"] / "metrics" / "student.json").read_text())["test_accuracy"], abs=1e-6)
+
+
+def test_the_calibration_sample_is_seeded_training_images():
+    from distillation.export import calibration_sample
+
+    train = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1)
+    first, again, other = (calibration_sample(train, 100, seed) for seed in (42, 42, 7))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other) and len(np.unique(first)) == 100
+    assert len(calibration_sample(train[:10], 100, 42)) == 10
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_missing_or_corrupt_model_fails_with_one_line_and_leaves_no_file(trained_repo, tmp_path, damage):
+    project = clone_trained(trained_repo, tmp_path / "project")
+    model = project / "models" / "student.keras"
+    export_dir = project / "models" / "export"
+    for path in export_dir.glob("student*"):
+        path.unlink()
+    model.unlink()
+    if damage == "corrupt":
+        model.write_bytes(b"PK\x03\x04 not really a zip")
+    result = run([sys.executable, "-m", "stages.export", "student"], project)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: models/student.keras: "), result.stderr[-2000:]
+    left = sorted(path.name for path in export_dir.iterdir() if path.name != ".gitignore")  # DVC's own
+    assert left == ["teacher.onnx", "teacher.tflite", "teacher_int8.tflite"]
+
+
+def test_a_new_temperature_re_exports_the_student_only(trained_repo, tmp_path):
+    project = clone_trained(trained_repo, tmp_path / "project")
+    result = dvc("exp", "run", "-S", "distill.temp=3", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Running stage 'export':" in result.stdout
+    assert "Running stage 'export_teacher'" not in result.stdout and "Running stage 'train_teacher'" not in result.stdout
+    metrics = json.loads((project / "metrics" / "export.json").read_text())
+    assert metrics["keras"]["test_accuracy"] == json.loads((project / "metrics" / "student.json").read_text())["test_accuracy"]
+
+
+def test_a_platform_without_a_runtime_keeps_the_file_and_names_what_it_skipped(exported, monkeypatch):
+    import builtins
+
+    from distillation import export
+    from distillation.model_files import load_model
+
+    real_import = builtins.__import__
+
+    def without_litert(name, *arguments, **keywords):
+        if name.startswith("ai_edge_litert"):
+            raise ImportError(name)
+        return real_import(name, *arguments, **keywords)
+
+    monkeypatch.setattr(builtins, "__import__", without_litert)  # as on Windows, where it has no wheel
+    root = exported["root"]
+    paths = export.exported_paths("student", root / "models" / "export")
+    metrics = export.measure_exports(load_model(root / "models" / "student.keras"), root / "models" / "student.keras",
+                                     paths, exported["test"].images[:64], exported["test"].labels[:64], threads=1)
+    reason = "ai-edge-litert is not installed (it has no wheel for this platform)"
+    assert metrics["skipped"] == {"litert": reason, "litert_int8": reason}
+    assert "test_accuracy" in metrics["onnx"] and "test_accuracy" not in metrics["litert_int8"]
+    assert metrics["litert_int8"]["bytes"] == paths["litert_int8"].stat().st_size and "int8_accuracy_drop" not in metrics
