@@ -422,10 +422,7 @@ def chart_name(record: dict[str, Any]) -> str:
 
 def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
     """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from distillation.figures import pyplot as plt
 
     summary = summarise(record)
     order = list(summary["methods"]["method"])
@@ -502,10 +499,7 @@ def views_chart_name(source: str) -> str:
 
 def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
     """Val and test gain over the baseline against K, one line per method, 95 % intervals as bars."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from distillation.figures import pyplot as plt
 
     rows = curve[curve["source"] == source]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)

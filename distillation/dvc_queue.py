@@ -1,11 +1,14 @@
 """Running DVC and its task queue from the scripts (``make compare``, ``make sweep``, ``make report``)."""
 from __future__ import annotations
 
+import ctypes
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 # `dvc queue status` costs about 0.7 s of CPU that the runs need: poll every tenth of the time
@@ -23,20 +26,38 @@ STALLED_SECONDS = 90.0
 QUEUE_ATTEMPTS = 3  # passes through the queue before a run that keeps going missing is an error
 
 
-def run_dvc(*arguments: str, capture: bool = True) -> str:
-    """Run DVC with this interpreter (its output shown live unless ``capture``); return stdout.
+def run_dvc(*arguments: str, capture: bool = True, log: Path | None = None, die_with_parent: bool = False) -> str:
+    """Run DVC with this interpreter; return its stdout. Every script calls DVC through here.
 
-    A failure is one ``ValueError`` line naming the command and, when captured, DVC's last word.
+    Its output is captured (``capture``), written to ``log`` (stdout and stderr together), or
+    shown live. ``die_with_parent``: on Linux the run is killed when this process dies, so a
+    killed worker leaves no DVC run going. A failure is one ``ValueError`` line naming the
+    command and DVC's last word (and the log).
     """
-    result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=capture, text=True, check=False)
+    command = [sys.executable, "-m", "dvc", *arguments]
+    preexec = _die_with_parent if die_with_parent else None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as output:
+            status = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=preexec, check=False).returncode
+        if status != 0:
+            raise ValueError(f"{dvc_failure(arguments, status, log.read_text())}; see {log}")
+        return ""
+    result = subprocess.run(command, capture_output=capture, text=True, preexec_fn=preexec, check=False)
     if result.returncode != 0:
         raise dvc_failure(arguments, result.returncode, result.stderr if capture else "")
     return result.stdout if capture else ""
 
 
+def _die_with_parent() -> None:
+    # Linux's PR_SET_PDEATHSIG: the kernel sends the child SIGKILL when its parent dies.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def dvc_failure(arguments: tuple[str, ...], status: int, output: str) -> ValueError:
     """One line naming the DVC command, its exit status and, if any, DVC's last word in ``output``."""
-    detail = (output or "").strip().splitlines()[-1:]
+    detail = [line for line in (output or "").strip().splitlines() if line.strip()][-1:]
     return ValueError(f"`dvc {' '.join(arguments[:3])} …` failed (exit {status}){': ' + detail[0] if detail else ''}")
 
 

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # stages run without a screen
-import matplotlib.pyplot as plt
 import numpy as np
 
 from distillation.atomic import atomic_output
+from distillation.figures import pyplot as plt
 from distillation.prepared import PreparedSplit
 
 

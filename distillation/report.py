@@ -128,10 +128,7 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
 
     Returns False (and writes nothing) when there are no KD runs to draw.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from distillation.figures import pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
     kd, keys = _with_varying(kd_runs(table))

@@ -12,15 +12,12 @@ Nothing here imports TensorFlow: a worker only drives DVC.
 """
 from __future__ import annotations
 
-import ctypes
 import itertools
 import json
 import logging
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 import warnings
@@ -218,25 +215,14 @@ def experiment_name(study: optuna.Study, trial: optuna.Trial | optuna.trial.Froz
     return f"{study.study_name}-{trial.number}"
 
 
-def _die_with_parent() -> None:
-    # A worker killed outright (SIGKILL, a lost host) must not leave its `dvc exp run` going on:
-    # Linux's PR_SET_PDEATHSIG sends the run SIGKILL when the worker dies.
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
 def run_experiment(name: str, point: dict[str, Scalar], log_directory: Path = LOG_DIRECTORY) -> Path:
     """``dvc exp run --temp --name name -S …``: in a temporary copy, so the workspace stays as it is
-    and a run killed midway leaves no experiment. Its output goes to a log; return the log."""
-    log_directory.mkdir(parents=True, exist_ok=True)
+    and a run killed midway leaves no experiment; it dies with the worker. Return its log."""
     log = log_directory / f"{name}.log"
-    arguments = ["exp", "run", "--temp", "--name", name, *set_arguments(point)]
-    with log.open("w") as output:
-        status = subprocess.run([sys.executable, "-m", "dvc", *arguments], stdout=output, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent, check=False).returncode
-    if status != 0:
-        lines = [line for line in log.read_text().splitlines() if line.strip()]
-        raise ValueError(f"experiment {name}: `dvc exp run` failed (exit {status}){': ' + lines[-1] if lines else ''}; see {log}")
+    try:
+        run_dvc("exp", "run", "--temp", "--name", name, *set_arguments(point), log=log, die_with_parent=True)
+    except ValueError as error:
+        raise ValueError(f"experiment {name}: {error}") from None
     return log
 
 
@@ -262,8 +248,9 @@ def share(names: list[str], git_remote: str | None) -> None:
     if not git_remote:
         return
     run_dvc("exp", "push", git_remote, *names)
-    shared = subprocess.run([sys.executable, "-m", "dvc", "push", "--run-cache"], capture_output=True, text=True, check=False)
-    if shared.returncode != 0:
+    try:
+        run_dvc("push", "--run-cache")
+    except ValueError:
         # WebDAV remotes, for one, refuse DVC's run-cache files: say so, do not fail the trial.
         print("warning: the DVC remote did not take the run-cache; other hosts will re-run the stages "
               "this host ran with new params (an SSH, S3 or shared-folder remote keeps it)", file=sys.stderr)

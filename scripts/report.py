@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
+from distillation.dvc_queue import run_dvc
 from distillation.comparison import (
     chart_name, load_records, methods_markdown, save_gain_chart, save_views_chart, views_chart_name, views_curve,
 )
@@ -83,11 +83,10 @@ def pull_experiments(git_remote: str) -> bool:
     remotes = subprocess.run(["git", "remote"], capture_output=True, text=True, check=False).stdout.split()
     if git_remote not in remotes:
         return False
-    pulled = subprocess.run([sys.executable, "-m", "dvc", "exp", "pull", "--all-commits", git_remote],
-                            capture_output=True, text=True, check=False)
-    if pulled.returncode != 0:
-        last = (pulled.stderr.strip().splitlines() or [f"exit {pulled.returncode}"])[-1]
-        raise ValueError(f"dvc exp pull {git_remote} failed ({last}); run with --no-pull to report local experiments only")
+    try:
+        run_dvc("exp", "pull", "--all-commits", git_remote)
+    except ValueError as error:
+        raise ValueError(f"{error}; run with --no-pull to report local experiments only") from None
     return True
 
 
