@@ -1,0 +1,100 @@
+"""The README and docs/ show commands that exist: Make targets and their variables, scripts, param keys."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROJECT_ROOT
+
+PAGES = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+COMMAND_START = re.compile(r"^(?:\S+/)?(make|dvc|python3?)(?:\s|$)")
+
+
+def shown_commands(text: str) -> list[str]:
+    """Commands in fenced blocks (one per line, comments dropped) and in inline code spans."""
+    commands, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            for part in re.split(r"\s&&\s|;\s", line.split(" #")[0].strip()):
+                if COMMAND_START.match(part.strip()):
+                    commands.append(part.strip())
+        else:
+            commands += [span for span in re.findall(r"`([^`]+)`", line) if COMMAND_START.match(span)]
+    return commands
+
+
+def make_targets_and_variables() -> tuple[set[str], set[str]]:
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w.-]+):", makefile, flags=re.MULTILINE)) - {".PHONY"}
+    variables = set(re.findall(r"\$\((\w+)\)", makefile)) | set(re.findall(r"^(\w+) \?=", makefile, flags=re.MULTILINE))
+    return targets, variables
+
+
+def param_keys() -> set[str]:
+    from distillation.params import flatten
+
+    return set(flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())))
+
+
+def problems(command: str) -> list[str]:
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    program = Path(words[0]).name
+    found = []
+    if program == "make":
+        targets, variables = make_targets_and_variables()
+        for word in words[1:]:
+            name, is_variable, _ = word.partition("=")
+            if is_variable and name not in variables:
+                found.append(f"make variable {name} is not in the Makefile")
+            elif not is_variable and not word.startswith("-") and word not in targets:
+                found.append(f"make target {word} is not in the Makefile")
+    elif program.startswith("python"):
+        if len(words) > 2 and words[1] == "-m" and words[2].split(".")[0] in ("scripts", "stages", "bench"):
+            module = PROJECT_ROOT.joinpath(*words[2].split(".")).with_suffix(".py")
+            if not module.is_file():
+                found.append(f"module {words[2]} does not exist")
+        elif len(words) > 1 and words[1].endswith(".py") and not (PROJECT_ROOT / words[1]).is_file():
+            found.append(f"script {words[1]} does not exist")
+    elif program == "dvc":
+        keys = param_keys()
+        for flag, value in zip(words, words[1:]):
+            if flag in ("-S", "--set-param"):
+                key = value.split("=")[0]
+                if key not in keys:
+                    found.append(f"param {key} is not in params.yaml")
+    return found
+
+
+def test_the_pages_show_commands_at_all():
+    assert len(shown_commands((PROJECT_ROOT / "README.md").read_text())) >= 10
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_command_shown_names_a_real_target_script_or_param(page):
+    wrong = {command: found for command in shown_commands(page.read_text()) if (found := problems(command))}
+    assert not wrong, wrong
+
+
+def test_the_checker_catches_what_it_should():
+    assert problems("make swep") == ["make target swep is not in the Makefile"]
+    assert problems("make compare SORCE=x") == ["make variable SORCE is not in the Makefile"]
+    assert problems("python -m scripts.comparre") == ["module scripts.comparre does not exist"]
+    assert problems("dvc exp run -S distill.tmp=5") == ["param distill.tmp is not in params.yaml"]
+    assert problems("make compare SOURCE=/x.mat") == [] and problems("dvc exp run -S distill.temp=5") == []
+
+
+def test_the_readme_is_short_and_maps_the_docs():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", readme))
+    assert linked == {page.name for page in PAGES[1:]}, "every docs page is linked from the README, and only those"
