@@ -41,8 +41,8 @@ def real_sample() -> Path:
 # tiny project first; the other workers run in-process training meanwhile, then the remotes, the
 # queued sweep and the pipeline tests, which reuse that project. Tuned for `make test`'s 3 workers.
 LONGEST_FIRST = (
-    "test_make_compare.py", "test_stages.py", "test_methods.py", "test_views.py", "test_comparison.py",
-    "test_remote.py", "test_experiments.py", "test_pipeline.py",
+    "test_make_compare.py", "test_sweeps.py", "test_stages.py", "test_methods.py", "test_views.py", "test_comparison.py",
+    "test_remote.py", "test_export.py", "test_experiments.py", "test_pipeline.py",
 )
 
 
