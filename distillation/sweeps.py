@@ -290,6 +290,12 @@ def make_objective(study: optuna.Study, space: SearchSpace, git_remote: str | No
             for other in trials:
                 if other.number < trial.number and other.state in (TrialState.RUNNING, TrialState.COMPLETE) and _grid_id(other) == grid_id:
                     raise optuna.TrialPruned(f"grid point taken by trial {other.number}")
+        else:
+            # Likewise two workers may both start what should be the last trial: the later one steps aside.
+            earlier = [other for other in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE))
+                       if other.number < trial.number]
+            if len(earlier) >= space.size():
+                raise optuna.TrialPruned(f"the study has its {space.size()} trials")
         name = experiment_name(study, trial)
         trial.set_user_attr("experiment", name)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")

@@ -163,6 +163,37 @@ def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
     assert study.best_params == {"distill.temp": 3, "distill.lambda": 0.5}
 
 
+def test_a_searcher_is_one_setting_away_and_runs_its_number_of_trials(tmp_path):
+    # sampler: tpe over ranges, two workers (threads): exactly `trials` complete, every value in range.
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
+
+    quiet_optuna()
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    space = load_search_space(write_space(tmp_path / "tpe.yaml", {"distill.temp": {"low": 1, "high": 20, "log": True},
+                                                                   "distill.lambda": {"low": 0.05, "high": 0.95}},
+                                          sampler="tpe", trials=7, seed=3), load_params(PROJECT_ROOT / "params.yaml"))
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            study = open_study("tpe", open_storage(storage), space, storage)
+            run_worker(study, space, None, poll_seconds=0.1,
+                       run=lambda name, point: {"val_accuracy": -abs(point["distill.temp"] - 4), "test_accuracy": 0.0})
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    trials = load_study("tpe", storage).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == 7
+    assert all(1 <= trial.params["distill.temp"] <= 20 and 0.05 <= trial.params["distill.lambda"] <= 0.95 for trial in trials)
+
+
 def test_the_dashboard_serves_a_study(tmp_path):
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     optuna.create_study(study_name="watched", storage=storage).enqueue_trial({"x": 1.0})
