@@ -1,12 +1,14 @@
 """A real PostgreSQL server for the tests: ``initdb`` into a temporary folder, on 127.0.0.1, no service.
 
 PostgreSQL refuses to run as root; as root, its commands run as the ``postgres`` user
-(``runuser``), which owns the folder. The server binaries are PostgreSQL's own (``PG_BIN``, then
-``initdb`` on PATH, then Debian's ``/usr/lib/postgresql/<version>/bin``).
+(``runuser``), which owns the folder. The server binaries: ``PG_BIN``, else ``initdb`` on PATH,
+else Debian's ``/usr/lib/postgresql/<version>/bin``, else the copy the lock installs (pgserver's
+wheel, Linux x86-64), so the tests need nothing installed by hand.
 """
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -25,6 +27,8 @@ def server_binaries() -> Path | None:
     on_path = shutil.which("initdb")
     candidates += [str(Path(on_path).resolve().parent)] if on_path else []
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda path: int(Path(path).parent.name), reverse=True)
+    bundled = importlib.util.find_spec("pgserver")  # the lock's own copy, where the machine has none
+    candidates += [str(Path(bundled.origin).parent / "pginstall" / "bin")] if bundled and bundled.origin else []
     for candidate in candidates:
         if candidate and (Path(candidate) / "initdb").is_file() and (Path(candidate) / "pg_ctl").is_file():
             return Path(candidate)
