@@ -32,5 +32,9 @@ def test_uv_installs_the_locks_on_every_platform_with_one_tensorflow():
     assert result.returncode == 0, result.stdout + result.stderr
     for platform, package in EXPECTED.items():
         line = next(line for line in result.stdout.splitlines() if line.startswith(f"{CPU_LOCK} on {platform}:"))
-        assert line.endswith(f"{package}==2.21.0"), line
-    assert f"{GPU_LOCK} on Linux x86-64:" in result.stdout and result.stdout.rstrip().endswith("tensorflow==2.21.0")
+        builds, _, runtimes = line.partition("; export runtimes: ")
+        assert builds.endswith(f"{package}==2.21.0"), line
+        # onnxruntime everywhere; LiteRT everywhere but Windows, where it has no wheel
+        assert runtimes == ("onnxruntime" if platform.startswith("Windows") else "onnxruntime, ai-edge-litert"), line
+    gpu = next(line for line in result.stdout.splitlines() if line.startswith(f"{GPU_LOCK} on Linux x86-64:"))
+    assert gpu.partition("; ")[0].endswith("tensorflow==2.21.0"), gpu

@@ -86,7 +86,10 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
     from distillation.model_files import load_model
 
     assert load_model(tmp_path / "student.keras").count_params() > 0
-    # The file a device needs, by its artifact name, straight into LiteRT's interpreter.
+    # The file a device needs, by its artifact name (a version registered as for the student),
+    # straight into LiteRT's interpreter.
+    assert run([gto, "register", "student-int8", "--version", "v1.0.0"], project).returncode == 0
+    assert git("push", "-q", "origin", "student-int8@v1.0.0", cwd=project).returncode == 0
     fetched = dvc("artifacts", "get", str(bare), "student-int8", "-o", str(tmp_path / "student_int8.tflite"), cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr[-3000:]
     from ai_edge_litert.interpreter import Interpreter
