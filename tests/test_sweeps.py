@@ -126,36 +126,47 @@ def test_a_study_with_another_search_space_under_the_same_name_is_refused(tmp_pa
     assert load_study("temps", storage).get_trials() == []  # nothing queued
 
 
-def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
-    # The scheduling alone, three workers as threads on one SQLite study, each run a short sleep:
-    # however they race, each point completes exactly once and no two trials share a name.
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
+def race_workers(storage: str, name: str, space, workers: int, fake_run) -> list[str]:
+    """``workers`` workers as threads on one study, each run ``fake_run``; the experiments they ran.
+
+    The scheduling alone: a thread's exception fails the test (it would otherwise only warn).
+    """
+    from distillation.sweeps import open_storage, open_study, quiet_optuna, run_worker
 
     quiet_optuna()
-    storage = f"sqlite:///{tmp_path / 'studies.db'}"
-    space = load_search_space(write_space(tmp_path / "grid.yaml", {"distill.temp": [1, 2, 3], "distill.lambda": [0.1, 0.5]}),
-                              load_params(PROJECT_ROOT / "params.yaml"))
     names: list[str] = []
     errors: list[BaseException] = []
 
-    def fake_run(name: str, point: dict) -> dict:
-        time.sleep(0.05)
-        return {"val_accuracy": point["distill.temp"] * point["distill.lambda"], "test_accuracy": 0.0}
-
     def worker() -> None:
         try:
-            study = open_study("grid", open_storage(storage), space, storage)
+            study = open_study(name, open_storage(storage), space, storage)
             names.extend(run_worker(study, space, None, poll_seconds=0.1, run=fake_run))
-        except BaseException as error:  # a thread's exception would otherwise only be a warning
+        except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=worker) for _ in range(3)]
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+    return names
+
+
+def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
+    # However three workers race, each point completes exactly once and no two trials share a name.
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space
+
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    space = load_search_space(write_space(tmp_path / "grid.yaml", {"distill.temp": [1, 2, 3], "distill.lambda": [0.1, 0.5]}),
+                              load_params(PROJECT_ROOT / "params.yaml"))
+
+    def fake_run(name: str, point: dict) -> dict:
+        time.sleep(0.05)
+        return {"val_accuracy": point["distill.temp"] * point["distill.lambda"], "test_accuracy": 0.0}
+
+    names = race_workers(storage, "grid", space, 3, fake_run)
     study = load_study("grid", storage)
     assert complete_points(study) == Counter({tuple(sorted({"distill.temp": t, "distill.lambda": l}.items())): 1
                                               for t in (1, 2, 3) for l in (0.1, 0.5)})
@@ -164,31 +175,16 @@ def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
 
 
 def test_a_searcher_is_one_setting_away_and_runs_its_number_of_trials(tmp_path):
-    # sampler: tpe over ranges, two workers (threads): exactly `trials` complete, every value in range.
+    # sampler: tpe over ranges, two workers: exactly `trials` complete, every value in its range.
     from distillation.params import load_params
-    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
+    from distillation.sweeps import load_search_space
 
-    quiet_optuna()
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     space = load_search_space(write_space(tmp_path / "tpe.yaml", {"distill.temp": {"low": 1, "high": 20, "log": True},
                                                                    "distill.lambda": {"low": 0.05, "high": 0.95}},
                                           sampler="tpe", trials=7, seed=3), load_params(PROJECT_ROOT / "params.yaml"))
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            study = open_study("tpe", open_storage(storage), space, storage)
-            run_worker(study, space, None, poll_seconds=0.1,
-                       run=lambda name, point: {"val_accuracy": -abs(point["distill.temp"] - 4), "test_accuracy": 0.0})
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    race_workers(storage, "tpe", space, 2,
+                 lambda name, point: {"val_accuracy": -abs(point["distill.temp"] - 4), "test_accuracy": 0.0})
     trials = load_study("tpe", storage).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) == 7
     assert all(1 <= trial.params["distill.temp"] <= 20 and 0.05 <= trial.params["distill.lambda"] <= 0.95 for trial in trials)
