@@ -182,11 +182,16 @@ def sampler_for(space: SearchSpace) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=space.seed)
 
 
-def open_study(name: str, storage: RDBStorage, space: SearchSpace, shown_storage: str) -> optuna.Study:
-    """The study ``name`` (created on first use); refused if it was made with another search space."""
+def check_study_name(name: str) -> str:
+    """``name`` if it can name DVC experiments (``<study>-<trial>``); else one line saying why."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise ValueError(f"study name '{name}': letters, digits, '.', '_' and '-' only (it names DVC experiments)")
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler_for(space),
+    return name
+
+
+def open_study(name: str, storage: RDBStorage, space: SearchSpace, shown_storage: str) -> optuna.Study:
+    """The study ``name`` (created on first use); refused if it was made with another search space."""
+    study = optuna.create_study(study_name=check_study_name(name), storage=storage, sampler=sampler_for(space),
                                 direction="maximize", load_if_exists=True)
     recorded = study.user_attrs.get("search_space")
     if recorded is None:

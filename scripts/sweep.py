@@ -24,7 +24,7 @@ from pathlib import Path
 from distillation.cli import run_stage
 from distillation.dvc_queue import run_dvc
 from distillation.params import load_params
-from distillation.sweeps import (DEFAULT_STORAGE, HEARTBEAT_SECONDS, load_search_space, open_storage, open_study,
+from distillation.sweeps import (DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
                                  quiet_optuna, run_worker, shown)
 
 
@@ -52,9 +52,10 @@ def main() -> None:
         raise ValueError(f"--heartbeat: at least 1 second, got {arguments.heartbeat}")
     # Everything is checked before any work: the params, the space file, the database.
     space = load_search_space(arguments.space, load_params())
+    name = check_study_name(arguments.study or Path(arguments.space).stem)
     quiet_optuna()
     storage = open_storage(arguments.storage, arguments.heartbeat)
-    study = open_study(arguments.study or Path(arguments.space).stem, storage, space, shown(arguments.storage))
+    study = open_study(name, storage, space, shown(arguments.storage))
     git_remote = git_remote_or_none(arguments.git_remote)
     if run_dvc("remote", "list").strip():
         run_dvc("pull", "--run-cache", "--allow-missing")

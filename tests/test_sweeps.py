@@ -90,6 +90,20 @@ def test_a_bad_space_file_gets_one_line_naming_it_and_nothing_is_made(content, m
     assert sorted(path.name for path in tmp_path.iterdir()) == ["params.yaml", "space.yaml"]  # no study database
 
 
+def test_a_study_name_that_cannot_name_experiments_is_refused_before_anything_is_made(tmp_path, monkeypatch, capsys):
+    from distillation.cli import run_stage
+    from scripts import sweep
+
+    shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["sweep", "--space", str(PROJECT_ROOT / "sweeps" / "kd.yaml"), "--study", "my sweep"])
+    with pytest.raises(SystemExit) as exit_status:
+        run_stage(sweep.main)
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 1 and error.count("\n") == 1 and "study name 'my sweep': letters, digits" in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["params.yaml"]  # no study database
+
+
 def test_an_unreachable_database_gets_one_line_naming_the_url(tmp_path, monkeypatch, capsys):
     from distillation.cli import run_stage
     from scripts import sweep
