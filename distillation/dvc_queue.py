@@ -49,6 +49,11 @@ def run_dvc(*arguments: str, capture: bool = True, log: Path | None = None, die_
     return result.stdout if capture else ""
 
 
+def has_git_remote(name: str) -> bool:
+    """Whether this clone has the git remote ``name`` (where experiments are pushed and pulled)."""
+    return bool(name) and subprocess.run(["git", "remote", "get-url", name], capture_output=True, check=False).returncode == 0
+
+
 def _die_with_parent() -> None:
     # Linux's PR_SET_PDEATHSIG: the kernel sends the child SIGKILL when its parent dies.
     if sys.platform.startswith("linux"):

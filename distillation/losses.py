@@ -124,8 +124,6 @@ def handmade_teacher_logits(labels, num_classes: int, correct_probability: float
     logits are the log of that distribution, so softening them at temperature T gives the
     paper's softened virtual teacher, and :func:`distillation_loss` applies unchanged.
     """
-    if not 1.0 / num_classes < correct_probability < 1.0:
-        raise ValueError(f"correct_probability must lie in (1/K, 1), got {correct_probability}")
     target = ops.one_hot(ops.cast(labels, "int32"), num_classes)
     log_right = math.log(correct_probability)
     log_wrong = math.log((1.0 - correct_probability) / (num_classes - 1))

@@ -13,6 +13,11 @@ from collections.abc import Callable
 
 import yaml
 
+# The methods' declarations, for their sections' rules (no Keras). The registry finds the method
+# modules at run time, so in dvc.yaml only train_student, which runs them, depends on them.
+from distillation.methods import METHODS
+from distillation.methods.spec import MethodSpec
+
 PARAMS_FILE = Path("params.yaml")
 
 
@@ -74,6 +79,18 @@ def _choice(*allowed: str) -> Callable[[str, Any], str]:
     return check
 
 
+def _method_rules() -> dict[str, Callable[[str, Any], Any]]:
+    """A rule per key of every method's section, from the schema its module declares."""
+    def rule(spec: MethodSpec) -> Callable[[str, Any], Any]:
+        def check(key: str, value: Any) -> Any:
+            try:
+                return spec.check_value(key, value)
+            except ValueError as error:
+                raise ParamsError(f"params.yaml: {error}") from None
+        return check
+    return {f"distill.{name}.{field}": rule(spec) for name, spec in METHODS.items() for field in spec.params.model_fields}
+
+
 def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
     return {
         f"{section}.optimizer": _choice("adam", "adadelta"),
@@ -118,31 +135,17 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     **_training_rules("baseline"),
     "baseline.hidden_units": POSITIVE_INT,
     **_training_rules("distill"),
-    "distill.method": _text,  # checked against the method sections below, in validate()
-    # Shared by the methods that declare them (StudentTrainer.shared_params): one knob, one meaning.
+    "distill.method": _text,  # checked against the registry of methods, in validate()
+    # Shared by the methods that declare them (MethodSpec.shared_params): one knob, one meaning.
     "distill.temp": POSITIVE_FLOAT,
     "distill.lambda": NON_NEGATIVE_FLOAT,
-    # One section per method (distill.<method>): only the running method's is a DVC dependency.
-    "distill.kd.t2_scale": _boolean,
-    "distill.dkd.alpha": NON_NEGATIVE_FLOAT,
-    "distill.dkd.beta": NON_NEGATIVE_FLOAT,
-    "distill.dkd.warmup_epochs": _number(int, 0),
-    "distill.fitnets.hint_weight": NON_NEGATIVE_FLOAT,
-    "distill.fitnets.hint_components": _number(int, 0),  # 0: the full hint; its upper bound is the teacher's width
-    "distill.dml.peers": _number(int, 2),
-    "distill.dml.cnn_peer": _boolean,
-    "distill.label_smoothing.epsilon": FRACTION,
-    "distill.teacher_free.correct_probability": _number(float, 0, 1, low_open=True, high_open=True),
+    # One section per method (distill.<method>), its rules declared in the method's module:
+    **_method_rules(),
 }
-# The methods are the sections under distill that have params of their own, and those that have none.
-PARAMLESS_METHODS = ("hard_labels",)
-METHOD_NAMES = (*dict.fromkeys(key.split(".")[1] for key in RULES if key.startswith("distill.") and key.count(".") == 2),
-                *PARAMLESS_METHODS)
 # Keys of earlier versions → their keys now: each method's temperature and λ became the shared
 # distill.temp / distill.lambda, and T² scaling is KD's own.
 MOVED = {
-    **{f"distill.{method}.temp": "distill.temp" for method in ("kd", "dkd", "fitnets", "teacher_free")},
-    **{f"distill.{method}.lambda": "distill.lambda" for method in ("kd", "fitnets", "teacher_free")},
+    **{f"distill.{name}.{key}": f"distill.{key}" for name, spec in METHODS.items() for key in spec.shared_params},
     "distill.t2_scale": "distill.kd.t2_scale",
 }
 
@@ -192,8 +195,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         if checked[f"{section}.schedule"] == "cosine" and warmup >= epochs:
             raise ParamsError(f"params.yaml: {section}.warmup_epochs must be less than {section}.epochs ({epochs}) "
                               f"under schedule: cosine, got {warmup:g}")
-    if checked["distill.method"] not in METHOD_NAMES:
-        raise ParamsError(f"params.yaml: distill.method must be one of {', '.join(METHOD_NAMES)}, got {checked['distill.method']!r}")
+    if checked["distill.method"] not in METHODS:
+        raise ParamsError(f"params.yaml: distill.method must be one of {', '.join(METHODS)}, got {checked['distill.method']!r}")
     return unflatten(checked)
 
 

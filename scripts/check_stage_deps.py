@@ -7,7 +7,12 @@ files of that import closure (read from the code with ``ast``, parent packages i
 what can change the stage's outputs, so each must be among the stage's ``deps`` (a file, or a
 folder holding it). Files with nothing but a docstring are left out. The other way round, a
 code file in ``deps`` that the stage never imports would re-run it for nothing (editing the
-report must not retrain the teacher). Prints each stage's closure; exits 1 naming what is
+report must not retrain the teacher).
+
+One import is found at run time, not in the code: the method registry (``distillation.methods``)
+imports every method module of its folder. Every stage reads their declarations to validate
+``params.yaml``, which cannot change what it writes; only a stage that trains with a method
+(it imports ``distillation.methods.base``) depends on the method modules and what they import. Prints each stage's closure; exits 1 naming what is
 missing or extra.
 """
 from __future__ import annotations
@@ -22,6 +27,8 @@ from distillation.cli import run_stage
 
 PIPELINE = Path("dvc.yaml")
 PROJECT_PACKAGES = ("distillation", "stages")
+METHODS_PACKAGE = Path("distillation/methods")
+TRAINER_BASE = METHODS_PACKAGE / "base.py"
 
 
 def module_file(module: str, root: Path) -> Path | None:
@@ -71,6 +78,15 @@ def import_closure(module: str, root: Path) -> set[Path]:
     return {path.relative_to(root) for path in seen}
 
 
+def stage_closure(module: str, root: Path) -> set[Path]:
+    """:func:`import_closure`, and for a stage that trains with a method, every method module and what it imports."""
+    closure = import_closure(module, root)
+    if TRAINER_BASE in closure:  # it runs the methods the registry finds at run time
+        for method_module in sorted((root / METHODS_PACKAGE).glob("*.py")):
+            closure |= import_closure(".".join(method_module.relative_to(root).with_suffix("").parts), root)
+    return closure
+
+
 def is_docstring_only(path: Path) -> bool:
     body = ast.parse(path.read_text()).body
     return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
@@ -84,7 +100,7 @@ def stage_code(root: Path) -> dict[str, tuple[set[Path], set[Path]]]:
         command = re.fullmatch(r"python -m ([\w.]+)(?: [\w.-]+)*", stage["cmd"].strip())
         if not command:
             raise ValueError(f"{PIPELINE}: stages.{name}.cmd: expected `python -m <module>`, got {stage['cmd']!r}")
-        needed = {path for path in import_closure(command.group(1), root) if not is_docstring_only(root / path)}
+        needed = {path for path in stage_closure(command.group(1), root) if not is_docstring_only(root / path)}
         covered = set()
         for dep in stage.get("deps", []):
             dep_path = root / dep

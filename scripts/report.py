@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,9 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
-from distillation.dvc_queue import run_dvc
-from distillation.comparison import (
-    chart_name, load_records, methods_markdown, save_gain_chart, save_views_chart, views_chart_name, views_curve,
-)
+from distillation.dvc_queue import has_git_remote, run_dvc
+from distillation.comparison import load_records, views_curve
+from distillation.comparison_report import chart_name, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
 from distillation.experiments import read_experiments
 from distillation.report import markdown_report, save_heatmap, seed_summary
 
@@ -80,8 +78,7 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
 
 def pull_experiments(git_remote: str) -> bool:
     """``dvc exp pull --all-commits`` from ``git_remote`` if the repository has it; False if not."""
-    remotes = subprocess.run(["git", "remote"], capture_output=True, text=True, check=False).stdout.split()
-    if git_remote not in remotes:
+    if not has_git_remote(git_remote):
         return False
     try:
         run_dvc("exp", "pull", "--all-commits", git_remote)

@@ -17,12 +17,11 @@ on any clone then pulls every pushed experiment first.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 from distillation.cli import run_stage
-from distillation.dvc_queue import run_dvc
+from distillation.dvc_queue import has_git_remote, run_dvc
 from distillation.params import load_params
 from distillation.sweeps import (DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
                                  quiet_optuna, run_worker, shown)
@@ -32,8 +31,7 @@ def git_remote_or_none(name: str) -> str | None:
     """``name`` if this clone has that git remote; else None (a one-machine sweep keeps its experiments)."""
     if not name:
         return None
-    found = subprocess.run(["git", "remote", "get-url", name], capture_output=True, text=True, check=False)
-    if found.returncode != 0:
+    if not has_git_remote(name):
         print(f"note: no git remote '{name}': the experiments stay in this clone", file=sys.stderr)
         return None
     return name

@@ -16,7 +16,8 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.methods import StudentTrainer, TrainingContext, method_settings, method_trainer
+from distillation.methods import method_settings, method_spec, method_trainer
+from distillation.methods.base import StudentTrainer, TrainingContext
 from distillation.model_files import save_model
 from distillation.models import build_mlp
 from distillation.params import load_params, setting_label
@@ -42,14 +43,14 @@ TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEA
 
 
 def load_teacher_outputs(
-    method: str, splits: dict[str, PreparedSplit], views: StoredViews | None = None, hint_components: int = 0
+    name: str, splits: dict[str, PreparedSplit], views: StoredViews | None = None, hint_components: int = 0
 ) -> dict[str, dict[str, np.ndarray]]:
-    """The stored teacher outputs that ``method`` reads, by kind (``logits``, ``hidden``) and split.
+    """The stored teacher outputs that the method ``name`` reads, by kind (``logits``, ``hidden``) and split.
 
     With ``views``, each kind also holds the teacher's outputs for the views (split ``views``),
     and ``hint_basis`` the directions the views' hints were projected on (FitNets).
     """
-    kinds = method_trainer(method).teacher_outputs
+    kinds = method_spec(name).teacher_outputs
     teacher = {kind: load(path, splits) for kind, (path, load) in TEACHER_FILES.items() if kind in kinds}
     if views is not None and kinds:
         stored = load_view_targets(VIEW_TARGETS_DIR, views, kinds, hint_components)
@@ -62,7 +63,7 @@ def load_teacher_outputs(
 
 def method_teacher_outputs(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """The stored teacher outputs as ``settings["method"]`` trains on them (FitNets may reduce its hint)."""
-    return method_trainer(settings["method"]).prepare_teacher_outputs(teacher, method_settings(settings))
+    return method_spec(settings["method"]).teacher_outputs_for_training(teacher, method_settings(settings))
 
 
 def build_trainer(

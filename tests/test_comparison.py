@@ -17,7 +17,6 @@ from distillation.comparison import (
     load_comparison,
     fixed_combinations,
     load_records,
-    methods_markdown,
     planned_run,
     reported_runs,
     save_record,
@@ -25,6 +24,7 @@ from distillation.comparison import (
     summarise,
     views_curve,
 )
+from distillation.comparison_report import methods_markdown
 from distillation.dvc_queue import set_arguments
 from distillation.experiments import experiments_table, run_identity
 from distillation.params import flatten

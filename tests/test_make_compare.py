@@ -7,6 +7,26 @@ import sys
 
 from project import clone_trained, dvc, run
 
+# Runs a script's main as `python -m` does, then prints which of Keras / TensorFlow it imported.
+WITHOUT_TENSORFLOW = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: print('imported:', [m for m in ('keras', 'tensorflow') if m in sys.modules]))\n"
+    "module, sys.argv = sys.argv[1], sys.argv[1:]\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def run_script_watching_imports(module: str, *arguments: str, cwd):
+    return run([sys.executable, "-c", WITHOUT_TENSORFLOW, module, *arguments], cwd)
+
+
+def test_make_report_never_imports_tensorflow(tmp_path, trained_repo):
+    project = clone_trained(trained_repo, tmp_path / "clone")
+    result = run_script_watching_imports("scripts.report", "--no-pull", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "imported: []" in result.stdout, result.stdout[-2000:]
+    assert (project / "reports" / "report.md").is_file()
+
 
 def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reproduces_it(tmp_path, trained_repo):
     """A clone whose dvc.lock names outputs its cache lacks; later, an unrelated experiment in it.
@@ -59,14 +79,16 @@ def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reprod
     own = dvc("exp", "run", "--temp", "-n", "own-epochs", "-S", "distill.temp=2", "-S", "replicate=100",
               "-S", "distill.epochs=3", cwd=project)
     assert own.returncode == 0, own.stderr[-3000:]
-    again = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project)
+    again = run_script_watching_imports("scripts.compare", "--jobs", "2", cwd=project)
+    assert "imported: []" in again.stdout  # the comparison never starts TensorFlow (its runs do, in DVC)
     assert again.returncode == 0 and "selection: 0 new runs" in again.stdout and "reported: 0 new runs" in again.stdout
     assert json.loads((project / "reports" / "comparison-synthetic.json").read_text())["runs"] == runs
 
     # (c) `make report` reproduces the comparison's tables exactly, from its record.
     (project / "reports" / "methods.md").unlink()
-    report_run = run([sys.executable, "-m", "scripts.report", "--no-pull"], project)
+    report_run = run_script_watching_imports("scripts.report", "--no-pull", cwd=project)
     assert report_run.returncode == 0, report_run.stderr[-3000:]
+    assert "imported: []" in report_run.stdout
     assert (project / "reports" / "methods.md").read_text() == methods
     report = (project / "reports" / "report.md").read_text()
     assert "| own-epochs |" in report and "distill.epochs=3" in report

@@ -92,12 +92,19 @@ def test_each_method_reads_the_shared_knobs_it_declares_and_its_own_section():
     assert method_settings(earlier) == method_settings({**distill, "method": "kd"})
 
 
-def test_every_method_in_the_registry_has_a_params_section_and_no_more():
+def test_each_method_section_of_params_yaml_holds_exactly_its_schema_and_valid_values():
     from distillation.methods import METHODS
-    from distillation.params import METHOD_NAMES
 
-    assert tuple(METHODS) == METHOD_NAMES
-    assert set(SHIPPED["distill"]) >= set(METHODS)
+    sections = {key: value for key, value in SHIPPED["distill"].items() if isinstance(value, dict)}
+    assert set(sections) == set(METHODS)
+    for name, spec in METHODS.items():
+        assert set(sections[name] or {}) == set(spec.params.model_fields), name
+        spec.params.model_validate(sections[name] or {})
+
+
+def test_a_method_param_given_a_switch_for_a_number_is_named():
+    with pytest.raises(ParamsError, match=r"distill\.dkd\.beta must be a number, not true or false, got True"):
+        validate(with_value("distill.dkd.beta", True))
 
 
 def test_a_warm_up_as_long_as_the_cosine_cycle_is_named_in_one_line():

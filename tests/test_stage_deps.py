@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import PROJECT_ROOT
-from scripts.check_stage_deps import dependency_problems, import_closure
+from scripts.check_stage_deps import dependency_problems, stage_closure
 
 
 def test_every_stage_depends_on_exactly_its_import_closure():
@@ -12,12 +12,16 @@ def test_every_stage_depends_on_exactly_its_import_closure():
 
 
 def test_the_closure_follows_imports_through_modules_and_parent_packages():
-    closure = {str(path) for path in import_closure("stages.train_student", PROJECT_ROOT)}
-    # stage → methods registry → one method → losses; and the packages on the way.
+    closure = {str(path) for path in stage_closure("stages.train_student", PROJECT_ROOT)}
+    # stage → methods registry → every method it finds at run time → losses; and the packages on the way.
     assert {"stages/train_student.py", "distillation/methods/__init__.py", "distillation/methods/fitnets.py",
             "distillation/losses.py", "distillation/__init__.py", "stages/__init__.py"} <= closure
     # Nothing the student never runs: the report, the comparison, DVC's queue runner.
     assert not closure & {"distillation/report.py", "distillation/comparison.py", "distillation/dvc_queue.py"}
+    # A stage that only validates params reads the declarations' schema, but runs no method.
+    teacher = {str(path) for path in stage_closure("stages.train_teacher", PROJECT_ROOT)}
+    assert {"distillation/methods/__init__.py", "distillation/methods/spec.py"} <= teacher
+    assert not teacher & {"distillation/methods/kd.py", "distillation/methods/base.py", "distillation/losses.py"}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

@@ -1,19 +1,19 @@
 """What every distillation method shares: a ``keras.Model`` that trains the student MLP.
 
-A method is a subclass of :class:`StudentTrainer` that says which stored teacher outputs it
-reads (``teacher_outputs``) and defines ``compute_loss``. ``fit(images, targets)`` takes
-``targets`` as a dict: ``labels`` always, ``teacher_logits`` / ``teacher_hidden`` when the
-method asks for them, so the teacher never runs during training. Whatever else a method trains
+A method's trainer is a subclass of :class:`StudentTrainer` that defines ``compute_loss``; its
+module declares which stored teacher outputs it reads (``METHOD.teacher_outputs``,
+:mod:`distillation.methods.spec`). ``fit(images, targets)`` takes ``targets`` as a dict:
+``labels`` always, ``teacher_logits`` / ``teacher_hidden`` when the method asks for them, so the
+teacher never runs during training. Whatever else a method trains
 (a hint regressor, DML's peers) lives in the trainer and is thrown away: only ``student``, a
 plain Sequential MLP, is saved.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import keras
-import numpy as np
 from keras import ops
 
 
@@ -36,11 +36,6 @@ class StudentTrainer(keras.Model):
     their training loss.
     """
 
-    teacher_outputs: ClassVar[tuple[str, ...]] = ()  # of "logits", "hidden"
-    # The distill-level knobs this method reads ("temp", "lambda"), beside its own section:
-    # they are in ``settings`` with the section's keys, and in the run's recorded setting.
-    shared_params: ClassVar[tuple[str, ...]] = ()
-
     def __init__(self, student: keras.Model, settings: dict[str, Any], context: TrainingContext):
         super().__init__(name=f"{type(self).__name__.lower()}_trainer")
         self.student = student
@@ -48,16 +43,6 @@ class StudentTrainer(keras.Model):
         self.context = context
         self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.cross_entropy_metric = keras.metrics.Mean(name="ce")
-
-    @classmethod
-    def prepare_teacher_outputs(
-        cls, teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]
-    ) -> dict[str, dict[str, np.ndarray]]:
-        """The stored teacher outputs (kind → split → array) as this method trains on them.
-
-        Called once before training, with the method's own params; unchanged by default.
-        """
-        return teacher
 
     def call(self, images, training: bool = False):
         return self.student(images, training=training)

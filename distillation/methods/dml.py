@@ -8,30 +8,48 @@ that is saved and reported; the others are thrown away. Params ``distill.dml``: 
 """
 from __future__ import annotations
 
-from keras import ops
+from pydantic import Field
 
-from distillation.losses import mutual_learning_loss
-from distillation.methods.base import StudentTrainer
-from distillation.models import build_mlp, build_teacher
+from distillation.methods.spec import MethodParams, MethodSpec
 
 
-class DeepMutualLearning(StudentTrainer):
-    teacher_outputs = ()
+class DeepMutualLearningParams(MethodParams):
+    peers: int = Field(2, ge=2)  # MLP peers; the first is the student
+    cnn_peer: bool = False  # true adds a fresh CNN of the teacher's architecture
 
-    def __init__(self, student, settings, context):
-        super().__init__(student, settings, context)
-        self.other_peers = [
-            build_mlp(context.num_classes, context.hidden_units, context.dropout, name=f"peer_{index}")
-            for index in range(1, settings["peers"])
-        ]
-        if settings["cnn_peer"]:
-            self.other_peers.append(build_teacher(context.num_classes, context.dropout))
 
-    def call(self, images, training: bool = False):
-        return [self.student(images, training=training)] + [peer(images, training=training) for peer in self.other_peers]
+def deep_mutual_learning_trainer() -> type:
+    from keras import ops
 
-    def student_logits(self, y_pred):
-        return y_pred[0]
+    from distillation.losses import mutual_learning_loss
+    from distillation.methods.base import StudentTrainer
+    from distillation.models import build_mlp, build_teacher
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return ops.mean(mutual_learning_loss(y["labels"], y_pred))
+    class DeepMutualLearning(StudentTrainer):
+        def __init__(self, student, settings, context):
+            super().__init__(student, settings, context)
+            self.other_peers = [
+                build_mlp(context.num_classes, context.hidden_units, context.dropout, name=f"peer_{index}")
+                for index in range(1, settings["peers"])
+            ]
+            if settings["cnn_peer"]:
+                self.other_peers.append(build_teacher(context.num_classes, context.dropout))
+
+        def call(self, images, training: bool = False):
+            return [self.student(images, training=training)] + [peer(images, training=training) for peer in self.other_peers]
+
+        def student_logits(self, y_pred):
+            return y_pred[0]
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return ops.mean(mutual_learning_loss(y["labels"], y_pred))
+
+    return DeepMutualLearning
+
+
+METHOD = MethodSpec(
+    name="dml",
+    params=DeepMutualLearningParams,
+    trainer=deep_mutual_learning_trainer,
+    grid={"distill.dml.peers": [2, 3]},
+)

@@ -24,12 +24,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from keras import layers, ops
+from pydantic import Field
 
 from distillation.hints import principal_hint_basis, project_hints
-from distillation.losses import distillation_loss, hint_loss
-from distillation.methods.base import StudentTrainer
-from distillation.models import with_hidden_output
+from distillation.methods.spec import MethodParams, MethodSpec
+
+
+class FitNetsParams(MethodParams):
+    hint_weight: float = Field(1.0, ge=0)
+    # k leading principal directions of the hint; 0: the full hint (its upper bound, the teacher's
+    # width, is checked when the hints are read)
+    hint_components: int = Field(128, ge=0)
+
 
 def principal_hint_coordinates(hidden: dict[str, np.ndarray], components: int) -> tuple[dict[str, np.ndarray], float]:
     """Each split's hints in the leading ``components`` principal directions of the train split's.
@@ -41,42 +47,60 @@ def principal_hint_coordinates(hidden: dict[str, np.ndarray], components: int) -
     return {split: project_hints(values, mean, basis) for split, values in hidden.items()}, kept
 
 
-class FitNets(StudentTrainer):
-    teacher_outputs = ("logits", "hidden")
-    shared_params = ("temp", "lambda")
+def prepare_hints(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The stored teacher outputs with the hints in ``hint_components`` principal directions (0: as stored)."""
+    components = settings.get("hint_components", 0)
+    if not components:
+        return teacher
+    if "views" in teacher["hidden"]:
+        # The views' hints were stored in the principal directions (view_targets stage); the
+        # images' hints go into those very directions, not ones fitted again here.
+        basis = teacher["hint_basis"]
+        images = {split: project_hints(values, basis["mean"], basis["basis"])
+                  for split, values in teacher["hidden"].items() if split != "views"}
+        return {**teacher, "hidden": {**images, "views": teacher["hidden"]["views"]}}
+    coordinates, kept = principal_hint_coordinates(teacher["hidden"], components)
+    print(f"fitnets: hint reduced to {components} principal directions, {100 * kept:.1f} % of its variance", flush=True)
+    return {**teacher, "hidden": coordinates}
 
-    @classmethod
-    def prepare_teacher_outputs(cls, teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-        components = settings.get("hint_components", 0)
-        if not components:
-            return teacher
-        if "views" in teacher["hidden"]:
-            # The views' hints were stored in the principal directions (view_targets stage); the
-            # images' hints go into those very directions, not ones fitted again here.
-            basis = teacher["hint_basis"]
-            images = {split: project_hints(values, basis["mean"], basis["basis"])
-                      for split, values in teacher["hidden"].items() if split != "views"}
-            return {**teacher, "hidden": {**images, "views": teacher["hidden"]["views"]}}
-        coordinates, kept = principal_hint_coordinates(teacher["hidden"], components)
-        print(f"fitnets: hint reduced to {components} principal directions, {100 * kept:.1f} % of its variance", flush=True)
-        return {**teacher, "hidden": coordinates}
 
-    def __init__(self, student, settings, context):
-        super().__init__(student, settings, context)
-        if context.teacher_hidden_width is None:
-            raise ValueError("fitnets needs the teacher's hidden activations (data/teacher_hidden.npz)")
-        self.student_with_hidden = with_hidden_output(student)
-        self.regressor = layers.Dense(context.teacher_hidden_width, name="hint_regressor")
+def fitnets_trainer() -> type:
+    from keras import layers, ops
 
-    def call(self, images, training: bool = False):
-        hidden, logits = self.student_with_hidden(images, training=training)
-        return self.regressor(hidden), logits
+    from distillation.losses import distillation_loss, hint_loss
+    from distillation.methods.base import StudentTrainer
+    from distillation.models import with_hidden_output
 
-    def student_logits(self, y_pred):
-        return y_pred[1]
+    class FitNets(StudentTrainer):
+        def __init__(self, student, settings, context):
+            super().__init__(student, settings, context)
+            if context.teacher_hidden_width is None:
+                raise ValueError("fitnets needs the teacher's hidden activations (data/teacher_hidden.npz)")
+            self.student_with_hidden = with_hidden_output(student)
+            self.regressor = layers.Dense(context.teacher_hidden_width, name="hint_regressor")
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        projected_hidden, logits = y_pred
-        settings = self.settings
-        kd = distillation_loss(y["labels"], y["teacher_logits"], logits, settings["temp"], settings["lambda"])
-        return ops.mean(kd + settings["hint_weight"] * hint_loss(projected_hidden, y["teacher_hidden"]))
+        def call(self, images, training: bool = False):
+            hidden, logits = self.student_with_hidden(images, training=training)
+            return self.regressor(hidden), logits
+
+        def student_logits(self, y_pred):
+            return y_pred[1]
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            projected_hidden, logits = y_pred
+            settings = self.settings
+            kd = distillation_loss(y["labels"], y["teacher_logits"], logits, settings["temp"], settings["lambda"])
+            return ops.mean(kd + settings["hint_weight"] * hint_loss(projected_hidden, y["teacher_hidden"]))
+
+    return FitNets
+
+
+METHOD = MethodSpec(
+    name="fitnets",
+    params=FitNetsParams,
+    trainer=fitnets_trainer,
+    shared_params=("temp", "lambda"),
+    teacher_outputs=("logits", "hidden"),
+    prepare_teacher_outputs=prepare_hints,
+    grid={"distill.fitnets.hint_weight": [0.1, 1]},  # KD part at T = 10, λ = 0.5 as shipped
+)

@@ -7,13 +7,23 @@ not from the teacher. No params of its own (``distill.hard_labels: {}``).
 """
 from __future__ import annotations
 
-from keras import ops
-
-from distillation.methods.base import StudentTrainer
+from distillation.methods.spec import MethodParams, MethodSpec
 
 
-class HardLabels(StudentTrainer):
-    teacher_outputs = ()
+class HardLabelsParams(MethodParams):
+    pass
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return ops.mean(ops.sparse_categorical_crossentropy(y["labels"], y_pred, from_logits=True))
+
+def hard_labels_trainer() -> type:
+    from keras import ops
+
+    from distillation.methods.base import StudentTrainer
+
+    class HardLabels(StudentTrainer):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return ops.mean(ops.sparse_categorical_crossentropy(y["labels"], y_pred, from_logits=True))
+
+    return HardLabels
+
+
+METHOD = MethodSpec(name="hard_labels", params=HardLabelsParams, trainer=hard_labels_trainer, control=True)

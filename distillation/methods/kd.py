@@ -5,18 +5,34 @@ The seed experiment's loss, unchanged: ``λ·CE(y, z_s) + s·CE(softmax(z_t/T), 
 """
 from __future__ import annotations
 
-from keras import ops
-
-from distillation.losses import distillation_loss
-from distillation.methods.base import StudentTrainer
+from distillation.methods.spec import MethodParams, MethodSpec
 
 
-class KnowledgeDistillation(StudentTrainer):
-    teacher_outputs = ("logits",)
-    shared_params = ("temp", "lambda")
+class KnowledgeDistillationParams(MethodParams):
+    t2_scale: bool = False  # true multiplies the soft term by T²
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        settings = self.settings
-        return ops.mean(distillation_loss(
-            y["labels"], y["teacher_logits"], y_pred, settings["temp"], settings["lambda"], settings["t2_scale"]
-        ))
+
+def knowledge_distillation_trainer() -> type:
+    from keras import ops
+
+    from distillation.losses import distillation_loss
+    from distillation.methods.base import StudentTrainer
+
+    class KnowledgeDistillation(StudentTrainer):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            settings = self.settings
+            return ops.mean(distillation_loss(
+                y["labels"], y["teacher_logits"], y_pred, settings["temp"], settings["lambda"], settings["t2_scale"]
+            ))
+
+    return KnowledgeDistillation
+
+
+METHOD = MethodSpec(
+    name="kd",
+    params=KnowledgeDistillationParams,
+    trainer=knowledge_distillation_trainer,
+    shared_params=("temp", "lambda"),
+    teacher_outputs=("logits",),
+    grid={"distill.temp": [5, 10], "distill.lambda": [0.1, 0.5]},
+)

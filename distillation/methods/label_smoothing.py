@@ -6,14 +6,32 @@ gain is regularisation, not knowledge from the teacher. Params ``distill.label_s
 """
 from __future__ import annotations
 
-from keras import ops
+from pydantic import Field
 
-from distillation.losses import label_smoothing_loss
-from distillation.methods.base import StudentTrainer
+from distillation.methods.spec import MethodParams, MethodSpec
 
 
-class LabelSmoothing(StudentTrainer):
-    teacher_outputs = ()
+class LabelSmoothingParams(MethodParams):
+    epsilon: float = Field(0.1, ge=0, lt=1)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return ops.mean(label_smoothing_loss(y["labels"], y_pred, self.settings["epsilon"]))
+
+def label_smoothing_trainer() -> type:
+    from keras import ops
+
+    from distillation.losses import label_smoothing_loss
+    from distillation.methods.base import StudentTrainer
+
+    class LabelSmoothing(StudentTrainer):
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return ops.mean(label_smoothing_loss(y["labels"], y_pred, self.settings["epsilon"]))
+
+    return LabelSmoothing
+
+
+METHOD = MethodSpec(
+    name="label_smoothing",
+    params=LabelSmoothingParams,
+    trainer=label_smoothing_trainer,
+    control=True,
+    grid={"distill.label_smoothing.epsilon": [0.1, 0.2]},
+)

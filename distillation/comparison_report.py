@@ -1,0 +1,174 @@
+"""The comparison's tables and charts (``reports/methods.md``, ``reports/*.png``), from its records.
+
+Rendering only: every figure comes from :mod:`distillation.comparison`'s statistics
+(:func:`~distillation.comparison.summarise`, :func:`~distillation.comparison.views_curve`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distillation.atomic import atomic_output
+from distillation.comparison import CONFIDENCE, record_stem, summarise, views_curve
+
+
+def _points(value: float) -> str:
+    return "" if pd.isna(value) else f"{100 * value:+.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "" if pd.isna(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def _p(value: float) -> str:
+    return "" if pd.isna(value) else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
+
+
+def _name(method: str, control: bool) -> str:
+    return f"{method} (control)" if control else method
+
+
+def methods_markdown(records: list[dict[str, Any]]) -> str:
+    """``reports/methods.md``: per data source, the accuracies and the adjusted comparisons."""
+    lines = [
+        "# Which method helps the MLP most?",
+        "",
+        "Made by `python -m scripts.report` from the records that `make compare` wrote",
+        "(`reports/comparison-*.json`); no other experiment enters these tables. Protocol: each method's",
+        "setting was chosen on **val** accuracy over its grid in `comparison.yaml`, at MLP seeds",
+        "(`selection_replicates`) that are then never reported; the chosen settings were run afresh over",
+        "the reported replicates and, for methods that read the teacher, over several teachers",
+        "(`teacher.replicate`). Test accuracy in %, mean ± sample std over runs. Differences in points,",
+        f"paired by (teacher, replicate), with `scipy.stats.ttest_rel` p-values and {CONFIDENCE:.0%} intervals; the",
+        "verdict follows the **Benjamini–Hochberg** adjusted p-value over all the comparisons of one data",
+        "source, and the adjusted interval is the matching false-coverage-rate interval (Benjamini &",
+        "Yekutieli 2005). *Controls* learn from no real teacher; methods that read no teacher (DML and",
+        "the controls) run once per replicate and pair with every teacher's runs of that replicate.",
+    ]
+    for record in records:
+        summary = summarise(record)
+        label = record["source_label"]
+        teacher_tests = 100 * summary["teacher_tests"]
+        spread = f" ± {teacher_tests.std(ddof=1):.2f} over {len(teacher_tests)} teachers" if len(teacher_tests) > 1 else ""
+        fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
+        lines += [
+            "",
+            f"## {label}{fixed} (teacher test accuracy {teacher_tests.mean():.2f} %{spread})",
+            "",
+            "| method | chosen setting | grid points (selection) | teachers × replicates | val | test | best epoch (max) / cap | train img/s |",
+            "|---|---|---:|---|---:|---:|---:|---:|",
+        ]
+        for _, row in summary["methods"].iterrows():
+            shape = f"{row['teachers']} × {row['replicates']}" if row["teachers"] else f"{row['replicates']}"
+            points = "" if pd.isna(row.get("grid_points")) else f"{row['grid_points']:.0f}"
+            epochs = "" if pd.isna(row.get("best_epoch_max")) else f"{row['best_epoch_max']:.0f} / {row['epoch_cap']:.0f}"
+            speed = "" if pd.isna(row.get("images_per_second")) else f"{row['images_per_second']:,.0f}"
+            lines.append(
+                f"| {_name(row['method'], row['control'])} | {row['setting']} | {points} | {shape} | "
+                f"{100 * row['val_mean']:.2f} | {100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {epochs} | {speed} |"
+            )
+        comparisons = summary["comparisons"]
+        level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
+        lines += [
+            "",
+            f"{len(comparisons)} comparisons, adjusted together; the adjusted interval's level is {100 * level:.1f} %.",
+            "\"Teachers agreeing\": the teachers whose own runs (replicates only) give an unadjusted 95 % interval",
+            "that agrees with the verdict; the per-teacher means follow.",
+            "",
+            "| comparison | pairs | difference | 95 % CI | p | BH-adjusted p | adjusted CI | verdict | teachers agreeing | per teacher |",
+            "|---|---:|---:|---|---:|---:|---|---|---|---|",
+        ]
+        for _, row in comparisons.iterrows():
+            against = {"baseline": "baseline", summary["best_control"]: f"{row['against']} (best control)"}.get(
+                row["against"], f"{row['against']} (control)")
+            per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
+            lines.append(
+                f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
+                f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
+                f"{_interval(row['adjusted_low'], row['adjusted_high'])} | {row['verdict']} | {row['teachers_agreeing']} | {per_teacher} |"
+            )
+        lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record)})"]
+    lines += views_markdown(views_curve(records))
+    return "\n".join(lines) + "\n"
+
+
+def chart_name(record: dict[str, Any]) -> str:
+    return f"method_gains-{record_stem(record['source'], record.get('params'))}.png"
+
+
+def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
+    """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
+    from distillation.figures import pyplot as plt
+
+    summary = summarise(record)
+    order = list(summary["methods"]["method"])
+    gains = summary["comparisons"][summary["comparisons"]["against"] == "baseline"].dropna(subset=["low"])
+    gains = gains.assign(rank=gains["method"].map(order.index)).sort_values("rank", ascending=False)
+    figure, axis = plt.subplots(figsize=(7.5, 0.55 * len(gains) + 1.8))
+    for position, (_, row) in enumerate(gains.iterrows()):
+        colour = "grey" if row["control"] else "tab:blue"
+        axis.plot([100 * row["adjusted_low"], 100 * row["adjusted_high"]], [position, position], color=colour, linewidth=5, alpha=0.45)
+        axis.errorbar(100 * row["mean"], position, xerr=[[100 * (row["mean"] - row["low"])], [100 * (row["high"] - row["mean"])]],
+                      fmt="o", color=colour, capsize=4)
+    axis.axvline(0, color="black", linewidth=1)
+    axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
+    axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
+    axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+
+
+def views_markdown(curve: pd.DataFrame) -> list[str]:
+    """The K-curve section of ``methods.md``: gains and gap closure against the number of views."""
+    if curve.empty:
+        return []
+    lines = ["", "## Gain against the number of stored views (augment.views)", "",
+             "Each K is its own comparison (its record above): settings re-chosen on val at that K, the same",
+             "replicates and teachers. Gains over the plain baseline MLP in points (paired, 95 % CI);",
+             "closure: the share of the teacher–baseline test gap that the method's mean closes.", ""]
+    for source, rows in curve.groupby("source"):
+        lines += [f"### {source}", "", "| method | K | chosen setting | val gain | test gain | test | closure |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for _, row in rows.iterrows():
+            lines.append(
+                f"| {_name(row['method'], row['control'])} | {row['views']} | {row['setting']} | "
+                f"{_points(row['val_gain'])} {_interval(row['val_low'], row['val_high'])} | "
+                f"{_points(row['test_gain'])} {_interval(row['test_low'], row['test_high'])} | "
+                f"{100 * row['test_mean']:.2f} | {100 * row['closure']:.0f} % |")
+        lines += ["", f"![gain against the number of views, {source}]({views_chart_name(source)})"]
+    return lines
+
+
+def views_chart_name(source: str) -> str:
+    return f"gain_against_views-{Path(source).stem}.png"
+
+
+def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
+    """Val and test gain over the baseline against K, one line per method, 95 % intervals as bars."""
+    from distillation.figures import pyplot as plt
+
+    rows = curve[curve["source"] == source]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for axis, split in zip(axes, ("val", "test")):
+        for method, own in rows.groupby("method"):
+            own = own.sort_values("views")
+            x = own["views"].to_numpy()
+            mean = 100 * own[f"{split}_gain"].to_numpy()
+            error = [mean - 100 * own[f"{split}_low"].to_numpy(), 100 * own[f"{split}_high"].to_numpy() - mean]
+            axis.errorbar(x, mean, yerr=error, marker="o", capsize=3, label=_name(method, method in CONTROLS),
+                          linestyle="--" if method in CONTROLS else "-")
+        axis.axhline(0, color="black", linewidth=1)
+        axis.set_xscale("symlog", linthresh=1)
+        axis.set_xticks(sorted(rows["views"].unique()), [str(k) for k in sorted(rows["views"].unique())])
+        axis.set_xlabel("stored views per training image (augment.views)")
+        axis.set_title(f"{split} accuracy gain over the baseline MLP, points", fontsize=10)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(f"{source}: paired gains, 95 % CI", fontsize=10)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
