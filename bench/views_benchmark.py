@@ -2,6 +2,7 @@
 
     python bench/views_benchmark.py                    # EMNIST-letters size (124,800 train + val), K = 16
     python bench/views_benchmark.py --scale 0.1 --views 4
+    python bench/views_benchmark.py --augment-only     # source, convert and augment: drawing the views alone
 
 Makes the synthetic letters once, then in one scratch copy of the project runs, one process per
 stage as DVC runs them: source, convert, a one-epoch teacher, soft_targets, augment and
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full EMNIST-letters size")
     parser.add_argument("--views", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=3, help="student epochs per run (throughput, not accuracy)")
+    parser.add_argument("--augment-only", action="store_true", help="stop after augment (no teacher, no students)")
     arguments = parser.parse_args()
     if not 0 < arguments.scale <= 1 or arguments.views < 1:
         sys.exit("error: --scale must be in (0, 1] and --views at least 1")
@@ -57,18 +59,24 @@ def main() -> None:
         copy_project(directory, {"data": {"source": str(source)}, "teacher": {"epochs": 1, "warmup_epochs": 0.5},
                                  "distill": {"epochs": arguments.epochs, "warmup_epochs": min(1, arguments.epochs / 2)}, "augment": {"views": arguments.views}})
         init_git_repository(directory)
-        for stage in ("source", "convert", "train_teacher"):
-            run(directory, stage, rows)
-        run(directory, "soft_targets", rows)
-        augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
-        view_targets = run(directory, "view_targets", rows, f"view_targets (K = {arguments.views})")
-        speeds = {}
-        for method in ("kd", "fitnets"):
-            for views in (arguments.views, 0):
-                set_params(directory, {"distill": {"method": method}, "augment": {"views": views}})
-                metrics = run(directory, "train_student", rows, f"train_student {method}, K = {views}")
-                speeds[(method, views)] = metrics["train_images_per_second"]
-        counts = image_counts(directory)
+        if arguments.augment_only:
+            for stage in ("source", "convert"):
+                run(directory, stage, rows)
+            augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
+            counts = image_counts(directory)
+        else:
+            for stage in ("source", "convert", "train_teacher"):
+                run(directory, stage, rows)
+            run(directory, "soft_targets", rows)
+            augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
+            view_targets = run(directory, "view_targets", rows, f"view_targets (K = {arguments.views})")
+            speeds = {}
+            for method in ("kd", "fitnets"):
+                for views in (arguments.views, 0):
+                    set_params(directory, {"distill": {"method": method}, "augment": {"views": views}})
+                    metrics = run(directory, "train_student", rows, f"train_student {method}, K = {views}")
+                    speeds[(method, views)] = metrics["train_images_per_second"]
+            counts = image_counts(directory)
     lines = [
         f"## views: K = {arguments.views} on synthetic letters at scale {arguments.scale:g}: "
         f"{counts['train']:,} train / {counts['val']:,} val / {counts['test']:,} test images",
@@ -78,18 +86,20 @@ def main() -> None:
         *(f"| {name} | {seconds:.1f} | {peak:,.0f} | {'yes' if peak <= BUDGET_MB else '**no**'} |" for name, seconds, peak in rows),
         "",
         f"- augment: {augment['rows']:,} views in {augment['seconds']:.1f} s ({augment['rows'] / max(augment['seconds'], 1e-9):,.0f} views/s)",
-        f"- teacher: {view_targets['teacher_views_per_second']:,} views/s in view_targets (its forward passes alone), "
-        f"{1000 / max(view_targets['teacher_views_per_second'], 1):.2f} ms per view; a one-epoch teacher's accuracy "
-        f"on the views {100 * view_targets['teacher_accuracy_on_views']:.2f} %",
     ]
-    for method in ("kd", "fitnets"):
-        with_views, without = speeds[(method, arguments.views)], speeds[(method, 0)]
-        ratio = with_views / without
-        lines.append(f"- student {method}: {with_views:,} training images/s with views, {without:,} without: "
-                     f"{ratio:.2f}x ({'meets' if ratio >= SPEED_TARGET else '**misses**'} the {SPEED_TARGET:.0%} target)")
+    if not arguments.augment_only:
+        lines.append(f"- teacher: {view_targets['teacher_views_per_second']:,} views/s in view_targets (its forward passes alone), "
+                     f"{1000 / max(view_targets['teacher_views_per_second'], 1):.2f} ms per view; a one-epoch teacher's accuracy "
+                     f"on the views {100 * view_targets['teacher_accuracy_on_views']:.2f} %")
+        for method in ("kd", "fitnets"):
+            with_views, without = speeds[(method, arguments.views)], speeds[(method, 0)]
+            ratio = with_views / without
+            lines.append(f"- student {method}: {with_views:,} training images/s with views, {without:,} without: "
+                         f"{ratio:.2f}x ({'meets' if ratio >= SPEED_TARGET else '**misses**'} the {SPEED_TARGET:.0%} target)")
     lines.append(f"- machine: {cpu_model()}; student epochs per run: {arguments.epochs}")
     text = "\n".join(lines) + "\n"
-    label = f"K{arguments.views}" + ("" if arguments.scale == 1 else f"-scale{arguments.scale:g}")
+    label = (f"K{arguments.views}" + ("" if arguments.scale == 1 else f"-scale{arguments.scale:g}")
+             + ("-augment" if arguments.augment_only else ""))
     (Path(__file__).parent / f"results-views-{label}.md").write_text(text)
     print(text)
 

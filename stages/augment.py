@@ -18,21 +18,22 @@ from distillation.params import load_params
 from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path
 from distillation.plots import save_view_grid
 from distillation.prepared import PreparedSplit, load_split
-from distillation.views import ViewSettings, to_pixels, write_views
+from distillation.views import StoredRows, ViewSettings, to_pixels, write_views
 
 VIEWS_PLOT = "plots/views.png"
 
 
 def augment(
     train: PreparedSplit, settings: ViewSettings, seed: int, directory: Path = VIEWS_DIR
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[StoredRows, dict[str, Any]]:
     """Store the views of ``train`` in ``directory``; return them and their metrics."""
     started = time.perf_counter()
     views = write_views(directory, train, settings, seed)
     seconds = time.perf_counter() - started
     count = train.labels.shape[0]
     pixels = to_pixels(train.images)
-    # How much a view differs from its image, pixel by pixel (0: identical, 1: every pixel inverted).
+    # How much a view differs from its image, pixel by pixel (0: identical, 1: every pixel inverted);
+    # one view at a time, as the stored views are never read whole.
     change = [float(np.mean(np.abs(views[v * count:(v + 1) * count].astype(np.int16) - pixels))) / 255 for v in range(settings.views)]
     return views, {
         "views": settings.views, "train_images": int(count), "rows": int(views.shape[0]), "seconds": round(seconds, 2),
