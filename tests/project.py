@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.scratch import copy_project, environment, init_git_repository, merge
@@ -39,15 +40,26 @@ def free_port() -> int:
 
 
 def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout)
+    """Run ``command`` to its exit, its output read from files rather than pipes.
+
+    With pipes, reading would wait for every process holding them: `dvc exp run --run-all` starts
+    queue workers that inherit its output and can outlive it, and the wait then ends only at the
+    timeout even though DVC itself exited 0.
+    """
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        completed = subprocess.run(command, cwd=cwd, env=environment(), stdout=stdout, stderr=stderr,
+                                   text=True, timeout=timeout)
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(command, completed.returncode, stdout.read(), stderr.read())
 
 
 def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", f"stages.{name}"], cwd)
 
 
-def dvc(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *arguments], cwd)
+def dvc(*arguments: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *arguments], cwd, timeout)
 
 
 def start_dvc(*arguments: str, cwd: Path) -> subprocess.Popen:
