@@ -1,6 +1,7 @@
 """The student's training batches made of stored views: each epoch, every image once as itself or one of its views."""
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +49,10 @@ def versions_batches(
     the images, so a view always comes with the teacher's outputs for that view.
 
     The dataset is one epoch long, and Keras iterates it afresh each epoch (so a last call of
-    ``steps_per_execution`` batches ends with the epoch); the n-th pass serves ``rows[n]``. At
-    the first batch of each epoch that epoch's versions are read, in the order they are shown:
-    one copy of the training set is in memory, whatever K is.
+    ``steps_per_execution`` batches ends with the epoch); the n-th pass serves ``rows[n]``. Each
+    epoch's versions are read, in the order they are shown, by a thread while the epoch before
+    trains, so the student does not wait on the files: two epochs' copies of the training set
+    are in memory, whatever K is.
     """
     epochs, images_per_epoch = rows.shape
     steps = steps_per_epoch(images_per_epoch, {"batch_size": batch_size})
@@ -58,14 +60,22 @@ def versions_batches(
     dtypes = [tf.as_dtype(original_targets[name].dtype) for name in names]
     batches_served = [0]
     epoch_arrays: list[np.ndarray] = []
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-reader")
+    next_epoch: dict[int, Future] = {}
+
+    def read_epoch(epoch: int) -> list[np.ndarray]:
+        chosen = rows[epoch % epochs]
+        return [gather(original_images, view_images, chosen),
+                *(gather(original_targets[name], view_targets[name], chosen) for name in names)]
 
     def batch(_: np.ndarray) -> list[np.ndarray]:
         epoch, step = divmod(batches_served[0], steps)
         batches_served[0] += 1
         if step == 0:
-            chosen = rows[epoch % epochs]
-            epoch_arrays[:] = [gather(original_images, view_images, chosen),
-                               *(gather(original_targets[name], view_targets[name], chosen) for name in names)]
+            pending = next_epoch.pop(epoch, None)
+            epoch_arrays[:] = pending.result() if pending is not None else read_epoch(epoch)
+            if epoch + 1 < epochs:
+                next_epoch[epoch + 1] = reader.submit(read_epoch, epoch + 1)
         return [array[step * batch_size:(step + 1) * batch_size] for array in epoch_arrays]
 
     def to_model(index):

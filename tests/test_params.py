@@ -115,3 +115,15 @@ def test_a_warm_up_as_long_as_the_cosine_cycle_is_named_in_one_line():
     assert str(error.value) == "params.yaml: teacher.warmup_epochs must be less than teacher.epochs (3) under schedule: cosine, got 3"
     params["teacher"]["warmup_epochs"] = 0.5
     assert validate(params)["teacher"]["warmup_epochs"] == 0.5
+
+
+def test_a_method_grid_may_sweep_training_knobs_but_not_params_the_method_never_reads():
+    from dataclasses import replace
+
+    from distillation.methods import method_spec
+
+    kd, label_smoothing = method_spec("kd"), method_spec("label_smoothing")
+    assert replace(kd, grid={"distill.learning_rate": [0.01, 0.1], "distill.temp": [4, 10]}).grid
+    for spec, unread in ((kd, "distill.dkd.beta"), (kd, "distill.kd.no_such_field"), (label_smoothing, "distill.temp")):
+        with pytest.raises(ValueError, match=f"its grid key '{unread}' is a param it does not read"):
+            replace(spec, grid={unread: [1, 2]})

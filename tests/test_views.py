@@ -217,3 +217,19 @@ def test_stored_rows_are_read_in_the_order_asked(tiny):
     np.testing.assert_array_equal(views.images[rows], everything[rows])
     np.testing.assert_array_equal(views.images[2:4], everything[2:4])
     np.testing.assert_array_equal(views.images[7], everything[7])
+
+
+@pytest.mark.parametrize("dtype, width", [(np.uint8, (28, 28)), (np.float16, (128,)), (np.float32, (26,))])
+def test_stored_rows_read_across_many_blocks_are_the_rows_asked(tmp_path, dtype, width):
+    from distillation.views import StoredRows
+
+    values = (np.random.default_rng(0).random((3000, *width)) * 200).astype(dtype)
+    np.save(tmp_path / "rows.npy", values)
+    stored = StoredRows(tmp_path / "rows.npy")
+    stored.READ_BYTES = 4096  # blocks of a few rows, so one read spans many
+    rows = np.random.default_rng(1).integers(0, 3000, 2000)
+    np.testing.assert_array_equal(stored[rows], values[rows])
+    np.testing.assert_array_equal(stored[100:2900], values[100:2900])
+    assert stored[np.array([], dtype=np.int64)].shape == (0, *width)
+    with pytest.raises(IndexError, match="rows outside 0 … 2999"):
+        stored[np.array([3000])]

@@ -58,9 +58,12 @@ class MethodSpec:
         if unknown:
             raise ValueError(f"method {self.name!r}: {unknown[0]!r} is none of {', '.join(SHARED_PARAMS + TEACHER_OUTPUT_KINDS)}")
         own = {f"distill.{self.name}.{key}" for key in self.params.model_fields}
-        shared = {f"distill.{key}" for key in self.shared_params}
+        # Training knobs (distill.learning_rate, distill.epochs, …) every method reads; a shared
+        # knob it does not declare, or a key in a method's section other than its own, it never reads.
+        unread = {f"distill.{key}" for key in SHARED_PARAMS if key not in self.shared_params}
         for key in self.grid:
-            if key not in own | shared and key.startswith("distill."):
+            in_a_section = key.startswith("distill.") and key.count(".") >= 2
+            if key in unread or (in_a_section and key not in own):
                 raise ValueError(f"method {self.name!r}: its grid key {key!r} is a param it does not read")
 
     def teacher_outputs_for_training(self, teacher: dict[str, dict], settings: dict[str, Any]) -> dict[str, dict]:
