@@ -5,7 +5,7 @@
     python bench/views_benchmark.py --augment-only     # source, convert and augment: drawing the views alone
 
 Makes the synthetic letters once, then in one scratch copy of the project runs, one process per
-stage as DVC runs them: source, convert, a one-epoch teacher, soft_targets, augment and
+stage as DVC runs them: source, convert, augment, a one-epoch teacher, soft_targets and
 view_targets at K views (its teacher's cost per view), then the student (KD, and FitNets for the hints) with the views and
 again without (``augment.views: 0``), the two runs of each method back to back so that the
 machine's load is alike for both. Prints each stage's wall time and peak resident memory, the
@@ -59,16 +59,13 @@ def main() -> None:
         copy_project(directory, {"data": {"source": str(source)}, "teacher": {"epochs": 1, "warmup_epochs": 0.5},
                                  "distill": {"epochs": arguments.epochs, "warmup_epochs": min(1, arguments.epochs / 2)}, "augment": {"views": arguments.views}})
         init_git_repository(directory)
-        if arguments.augment_only:
-            for stage in ("source", "convert"):
+        # augment reads only the prepared images, so drawing the views is measured before any teacher
+        for stage in ("source", "convert"):
+            run(directory, stage, rows)
+        augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
+        if not arguments.augment_only:
+            for stage in ("train_teacher", "soft_targets"):
                 run(directory, stage, rows)
-            augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
-            counts = image_counts(directory)
-        else:
-            for stage in ("source", "convert", "train_teacher"):
-                run(directory, stage, rows)
-            run(directory, "soft_targets", rows)
-            augment = run(directory, "augment", rows, f"augment (K = {arguments.views})")
             view_targets = run(directory, "view_targets", rows, f"view_targets (K = {arguments.views})")
             speeds = {}
             for method in ("kd", "fitnets"):
@@ -76,7 +73,7 @@ def main() -> None:
                     set_params(directory, {"distill": {"method": method}, "augment": {"views": views}})
                     metrics = run(directory, "train_student", rows, f"train_student {method}, K = {views}")
                     speeds[(method, views)] = metrics["train_images_per_second"]
-            counts = image_counts(directory)
+        counts = image_counts(directory)
     lines = [
         f"## views: K = {arguments.views} on synthetic letters at scale {arguments.scale:g}: "
         f"{counts['train']:,} train / {counts['val']:,} val / {counts['test']:,} test images",
