@@ -362,7 +362,10 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per (source, views, method): the paired val and test gains over the baseline with 95 % intervals.
 
     From the records whose comparison fixed ``augment.views`` (a K curve: one record per K).
-    ``closure`` is the share of the teacher–baseline test gap that the method's mean closes.
+    ``closure`` is the share of the teacher–baseline test gap that the method's mean closes, with the
+    test gain's interval divided by that gap (the gap taken as known). ``augmented_gain`` (with
+    ``augmented_low``, ``augmented_high``) is a method's paired test gain over ``hard_labels``, the MLP on
+    the same views with labels only: what the teacher adds beyond the augmentation.
     """
     rows = []
     for record in records:
@@ -379,5 +382,11 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
                 test = _paired_test(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
                 row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
+            row.update(closure_low=row["test_low"] / gap, closure_high=row["test_high"] / gap,
+                       augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan)
+            if "hard_labels" in record["chosen"] and method not in CONTROLS:
+                augmented = runs[runs["method"] == "hard_labels"]
+                test = _paired_test(own.assign(accuracy=own["student"]), augmented.assign(accuracy=augmented["student"]))
+                row.update(augmented_gain=test["mean"], augmented_low=test["low"], augmented_high=test["high"])
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["source", "method", "views"]).reset_index(drop=True) if rows else pd.DataFrame()
