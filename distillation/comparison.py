@@ -42,7 +42,7 @@ DEFAULT_SELECTION_REPLICATES = (100,)
 RECORD_FIELDS = (
     "experiment", "rev", "identity", "method", "setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
     "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
-    "student_train_images_per_second", "student_train_seconds", "epoch_cap",
+    "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views",
 )
 
 
@@ -373,11 +373,15 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
             continue
         runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
         baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
-        gap = runs.drop_duplicates("teacher_replicate")["teacher"].mean() - baseline["baseline"].mean()
+        # Each teacher once: a teacherless run (teacher_replicate NaN) repeats the default teacher.
+        teachers = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
+        gap = teachers["teacher"].mean() - baseline["baseline"].mean()
+        on_views = pd.to_numeric(teachers.get("teacher_on_views", pd.Series(dtype=float)), errors="coerce").mean()
         for method in record["chosen"]:
             own = runs[runs["method"] == method]
             row = {"source": record["source_label"], "views": record["params"][VIEWS_KEY], "method": method,
                    "setting": record["chosen"][method]["setting"], "control": method in CONTROLS,
+                   "teacher_on_views": float(on_views),
                    "test_mean": own["student"].mean(), "closure": (own["student"].mean() - baseline["baseline"].mean()) / gap}
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
                 test = _paired_test(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))

@@ -131,16 +131,18 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
              "replicates and teachers. Gains over the plain baseline MLP in points (paired, 95 % CI);",
              "closure: the share of the teacher–baseline test gap that the method's mean closes (its interval:",
              "the test gain's over the gap). Over hard_labels: the test gain over the MLP trained on the same",
-             "views with labels only, what the teacher adds beyond the augmentation.", ""]
+             "views with labels only, what the teacher adds beyond the augmentation. Teacher on views: the",
+             "teachers' mean accuracy on the stored views (`metrics/view_targets.json`).", ""]
     for source, rows in curve.groupby("source"):
         lines += [f"### {source}", "",
-                  "| method | K | chosen setting | val gain | test gain | test | closure | over hard_labels (test) |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+                  "| method | K | teacher on views | chosen setting | val gain | test gain | test | closure | over hard_labels (test) |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for _, row in rows.iterrows():
             closure = f"{100 * row['closure']:.0f} %" + (
                 "" if pd.isna(row["closure_low"]) else f" [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]")
+            on_views = "" if pd.isna(row["teacher_on_views"]) else f"{100 * row['teacher_on_views']:.2f} %"
             lines.append(
-                f"| {_name(row['method'], row['control'])} | {row['views']} | {row['setting']} | "
+                f"| {_name(row['method'], row['control'])} | {row['views']} | {on_views} | {row['setting']} | "
                 f"{_points(row['val_gain'])} {_interval(row['val_low'], row['val_high'])} | "
                 f"{_points(row['test_gain'])} {_interval(row['test_low'], row['test_high'])} | "
                 f"{100 * row['test_mean']:.2f} | {closure} | "

@@ -118,7 +118,8 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     Columns: experiment, rev, source (as given), source_label, method, setting (its own params),
     identity, params (what the run reads), replicate, teacher_replicate (None for a method that
     reads no teacher), each model's test accuracy (``teacher``, ``baseline``, ``student``) and val
-    accuracy (``<model>_val``), and the gain.
+    accuracy (``<model>_val``), ``teacher_on_views`` (the teacher's accuracy on the stored views, with
+    views), and the gain.
     """
     records = []
     for row in rows:
@@ -148,6 +149,9 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             record[f"{model}_val"] = metrics[model]["val_accuracy"]
         for field in STUDENT_FIELDS:
             record[f"student_{field}"] = metrics["student"][field]
+        # The teacher's accuracy on the stored views its students learn from (none without views).
+        record["teacher_on_views"] = (_column(row, "metrics/view_targets.json", "teacher_accuracy_on_views")
+                                      if flat.get("augment.views") else None)
         if record["student"] is None or record["baseline"] is None or method is None:
             continue  # queued, running or failed runs, and commits without a run
         mismatch = _stale_outputs(flat, method, record["setting"], metrics)
