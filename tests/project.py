@@ -54,6 +54,11 @@ def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.Compl
         return subprocess.CompletedProcess(command, completed.returncode, stdout.read(), stderr.read())
 
 
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """The lines of a run's stderr that are the project's errors (TensorFlow's start-up logs aside)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
 def run_stage(name: str, cwd: Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", f"stages.{name}"], cwd)
 

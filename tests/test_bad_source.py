@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from malformed_mats import write_malformed
-from project import dvc, scratch_project
+from project import dvc, error_lines, scratch_project
 
 RAW = "data/raw/emnist.mat"
 
@@ -24,10 +24,6 @@ def set_data_params(project, **data) -> None:
     params = yaml.safe_load(params_file.read_text())
     params["data"].update(data)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,9 @@ import signal
 
 import pytest
 
-from project import clone_trained, dvc, run_stage, scratch_project, start_dvc, without_timings
+from project import clone_trained, dvc, error_lines, run_stage, scratch_project, start_dvc, without_timings
 
 MODELS = ("teacher", "baseline", "student")
-
-
-def error_lines(result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
 
 
 def test_missing_source_file_fails_with_one_line_and_no_output(tmp_path):
