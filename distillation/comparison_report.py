@@ -160,23 +160,30 @@ def views_chart_name(source: str) -> str:
 
 
 def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
-    """Val and test gain over the baseline against K, and the share of the test gap closed; one line
-    per method, 95 % intervals as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line."""
+    """Val and test gain over the baseline against K, the share of the test gap closed and the test
+    gain over hard_labels (what the teacher adds to the views); one line per method, 95 % intervals
+    as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line."""
     from distillation.figures import pyplot as plt
 
     rows = curve[curve["source"] == source]
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4))
+    figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+    axes = axes.ravel()
     panels = (("val_gain", "val_low", "val_high", "val accuracy gain over the baseline MLP, points"),
               ("test_gain", "test_low", "test_high", "test accuracy gain over the baseline MLP, points"),
-              ("closure", "closure_low", "closure_high", "share of the teacher–baseline test gap closed, %"))
+              ("closure", "closure_low", "closure_high", "share of the teacher–baseline test gap closed, %"),
+              ("augmented_gain", "augmented_low", "augmented_high",
+               "test gain over hard_labels (the MLP on the same views), points"))
+    colours = {method: f"C{index}" for index, method in enumerate(sorted(rows["method"].unique()))}
     for axis, (centre, low, high, title) in zip(axes, panels):
         for method, own in rows.groupby("method"):
-            own = own.sort_values("views")
+            own = own.sort_values("views").dropna(subset=[centre])
+            if own.empty:  # hard_labels has no gain over itself
+                continue
             control = bool(own["control"].iloc[0])
             mean = 100 * own[centre].to_numpy()
             error = [mean - 100 * own[low].to_numpy(), 100 * own[high].to_numpy() - mean]
             axis.errorbar(own["views"].to_numpy(), mean, yerr=error, marker="o", capsize=3,
-                          label=_name(method, control), linestyle="--" if control else "-")
+                          label=_name(method, control), linestyle="--" if control else "-", color=colours[method])
         axis.axhline(0, color="black", linewidth=1)
         axis.set_xscale("symlog", linthresh=1)
         axis.set_xticks(sorted(rows["views"].unique()), [str(k) for k in sorted(rows["views"].unique())])
