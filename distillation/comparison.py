@@ -362,6 +362,8 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per (source, views, method): the paired val and test gains over the baseline with 95 % intervals.
 
     From the records whose comparison fixed ``augment.views`` (a K curve: one record per K).
+    ``series`` names what else a record fixed (``baseline.epochs=120``; empty for none): records
+    that differ in it are separate curves, never two points of one.
     ``closure`` is the share of the teacher–baseline test gap that the method's mean closes, with the
     test gain's interval divided by that gap (the gap taken as known). ``augmented_gain`` (with
     ``augmented_low``, ``augmented_high``) is a method's paired test gain over ``hard_labels``, the MLP on
@@ -382,7 +384,8 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
         over_hard_labels = comparisons[(comparisons["against"] == "hard_labels") & ~comparisons["control"]]
         for method in record["chosen"]:
             own = runs[runs["method"] == method]
-            row = {"source": record["source_label"], "views": record["params"][VIEWS_KEY], "method": method,
+            row = {"source": record["source_label"], "series": series_label(record["params"]),
+                   "views": record["params"][VIEWS_KEY], "method": method,
                    "setting": record["chosen"][method]["setting"], "control": method in CONTROLS,
                    "teacher_on_views": float(on_views),
                    "test_mean": own["student"].mean(), "closure": (own["student"].mean() - baseline["baseline"].mean()) / gap}
@@ -396,4 +399,9 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
                 row.update(augmented_gain=augmented["mean"].iloc[0], augmented_low=augmented["low"].iloc[0],
                            augmented_high=augmented["high"].iloc[0])
             rows.append(row)
-    return pd.DataFrame(rows).sort_values(["source", "method", "views"]).reset_index(drop=True) if rows else pd.DataFrame()
+    return pd.DataFrame(rows).sort_values(["source", "series", "method", "views"]).reset_index(drop=True) if rows else pd.DataFrame()
+
+
+def series_label(fixed: dict[str, Any]) -> str:
+    """What a K-curve record fixed beside ``augment.views``, as ``key=value, …`` (empty for nothing)."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(fixed.items()) if key != VIEWS_KEY)

@@ -133,8 +133,8 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
              "the test gain's over the gap). Over hard_labels: the test gain over the MLP trained on the same",
              "views with labels only, what the teacher adds beyond the augmentation. Teacher on views: the",
              "teachers' mean accuracy on the stored views (`metrics/view_targets.json`).", ""]
-    for source, rows in curve.groupby("source"):
-        lines += [f"### {source}", "",
+    for (source, series), rows in curve.groupby(["source", "series"]):
+        lines += [f"### {source}" + (f", {series}" if series else ""), "",
                   "| method | K | teacher on views | chosen setting | val gain | test gain | test | closure | over hard_labels (test) |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for _, row in rows.iterrows():
@@ -147,6 +147,7 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
                 f"{_points(row['test_gain'])} {_interval(row['test_low'], row['test_high'])} | "
                 f"{100 * row['test_mean']:.2f} | {closure} | "
                 f"{_points(row['augmented_gain'])} {_interval(row['augmented_low'], row['augmented_high'])} |")
+    for source in curve["source"].unique():
         lines += ["", f"![gain against the number of views, {source}]({views_chart_name(source)})"]
     return lines
 
@@ -162,7 +163,8 @@ def views_chart_name(source: str) -> str:
 def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
     """Val and test gain over the baseline against K, the share of the test gap closed and the test
     gain over hard_labels (what the teacher adds to the views); one line per method, 95 % intervals
-    as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line."""
+    as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line. A series other than the plain
+    one (a record that fixed more than K) is drawn in its method's colour with square markers."""
     from distillation.figures import pyplot as plt
 
     rows = curve[curve["source"] == source]
@@ -175,15 +177,16 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
                "test gain over hard_labels (the MLP on the same views), points"))
     colours = {method: f"C{index}" for index, method in enumerate(sorted(rows["method"].unique()))}
     for axis, (centre, low, high, title) in zip(axes, panels):
-        for method, own in rows.groupby("method"):
+        for (series, method), own in rows.groupby(["series", "method"]):
             own = own.sort_values("views").dropna(subset=[centre])
             if own.empty:  # hard_labels has no gain over itself
                 continue
             control = bool(own["control"].iloc[0])
             mean = 100 * own[centre].to_numpy()
             error = [mean - 100 * own[low].to_numpy(), 100 * own[high].to_numpy() - mean]
-            axis.errorbar(own["views"].to_numpy(), mean, yerr=error, marker="o", capsize=3,
-                          label=_name(method, control), linestyle="--" if control else "-", color=colours[method])
+            axis.errorbar(own["views"].to_numpy(), mean, yerr=error, marker="s" if series else "o", capsize=3,
+                          label=_name(method, control) + (f", {series}" if series else ""),
+                          linestyle="--" if control else "-", color=colours[method])
         axis.axhline(0, color="black", linewidth=1)
         axis.set_xscale("symlog", linthresh=1)
         axis.set_xticks(sorted(rows["views"].unique()), [str(k) for k in sorted(rows["views"].unique())])

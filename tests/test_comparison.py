@@ -290,8 +290,10 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
               "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
     assert fixed_combinations(config) == [{"augment.views": 0}, {"augment.views": 4}]
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
-    for views, kd_gain, augmented_gain in ((0, 0.010, 0.0), (4, 0.030, 0.020)):
-        fixed = {"augment.views": views}
+    # The third record fixes more than K (a longer recipe): a curve of its own, not a second K = 4.
+    for views, kd_gain, augmented_gain, more in ((0, 0.010, 0.0, {}), (4, 0.030, 0.020, {}),
+                                                 (4, 0.040, 0.025, {"baseline.epochs": 120})):
+        fixed = {"augment.views": views, **more}
         runs = []
         for replicate, baseline in enumerate(baselines):
             on_views = 0.89 if views else None
@@ -309,13 +311,19 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
                   "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
         path = save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
                                              table[~is_selection].to_dict("records"), fixed), tmp_path)
-        assert path.name == f"comparison-synthetic-augment.views={views}.json"
+        assert path.name == f"comparison-synthetic-augment.views={views}{''.join(f'-{k}={v}' for k, v in more.items())}.json"
     records = load_records(tmp_path)
-    assert [record["params"] for record in records] == [{"augment.views": 0}, {"augment.views": 4}]
+    assert [record["params"] for record in records] == [{"augment.views": 0}, {"augment.views": 4, "baseline.epochs": 120},
+                                                        {"augment.views": 4}]
+    longer = views_curve(records).set_index(["series", "method", "views"]).loc["baseline.epochs=120"]
+    assert list(longer.index) == [("hard_labels", 4), ("kd", 4)]
+    assert longer.loc[("kd", 4), "augmented_gain"] == pytest.approx(0.015 + 0.002 * 2)
+    records = [record for record in records if len(record["params"]) == 1]
     # hard_labels is the only control here, so it is the best one: kd is compared with it once.
     comparisons = summarise(records[1])["comparisons"].set_index(["method", "against"])
     assert comparisons.loc[("kd", "hard_labels"), "mean"] == pytest.approx(0.010 + 0.002 * 2, abs=1e-9)
     curve = views_curve(records).set_index(["method", "views"])
+    assert set(curve["series"]) == {""}
     assert curve.loc[("kd", 4), "test_gain"] == pytest.approx(0.032) and curve.loc[("kd", 0), "test_gain"] == pytest.approx(0.012)
     assert curve.loc[("kd", 4), "closure"] == pytest.approx(0.032 / (0.94 - np.mean(baselines)))
     assert curve.loc[("kd", 4), "test_low"] < 0.032 < curve.loc[("kd", 4), "test_high"]
@@ -331,5 +339,6 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
     assert "## Gain against the number of stored views (augment.views)" in markdown
     assert "| kd | 4 | 89.00 % | lambda=0.5, t2_scale=False, temp=10 |" in markdown and "gain_against_views-synthetic.png" in markdown
     assert "| +1.40 [" in markdown  # kd's gain over hard_labels at K = 4
-    save_views_chart(views_curve(records), "synthetic", tmp_path / "curve.png")
+    assert "### synthetic, baseline.epochs=120" in methods_markdown(load_records(tmp_path))
+    save_views_chart(views_curve(load_records(tmp_path)), "synthetic", tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0
