@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,11 @@ from distillation.params import ParamsError, flatten, read_yaml, setting_label, 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
 DEFAULT_SELECTION_REPLICATES = (100,)
+BASELINE = "baseline"
+# The baseline's architecture is the student's: only its training recipe may be searched.
+BASELINE_UNTUNABLE = ("baseline.hidden_units",)
 RECORD_FIELDS = (
-    "experiment", "rev", "identity", "method", "setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
+    "experiment", "rev", "identity", "method", "setting", "recipe", "views", "baseline_setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
     "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
     "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views",
 )
@@ -59,10 +63,13 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(config, dict) or not isinstance(config.get("grids", {}), dict):
         raise ValueError(f"{path}: expected a mapping with 'replicates' and optionally 'methods' and a 'grids' "
                          f"mapping of method → {{param: [values]}}")
-    unknown = sorted(set(config) - {"replicates", "teachers", "selection_replicates", "params", "methods", "grids"})
+    unknown = sorted(set(config) - {"name", "replicates", "teachers", "selection_replicates", "params", "methods", "grids", "baseline"})
     if unknown:
-        raise ValueError(f"{path}: unknown key '{unknown[0]}' (replicates, teachers, selection_replicates, params, "
-                         f"methods, grids)")
+        raise ValueError(f"{path}: unknown key '{unknown[0]}' (name, replicates, teachers, selection_replicates, params, "
+                         f"methods, grids, baseline)")
+    name = config.setdefault("name", "")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9-]*", name):
+        raise ValueError(f"{path}: name must be lower-case letters, digits and '-' (it names the record), got {name!r}")
     overrides = config.get("grids") or {}
     for method in overrides:
         if method not in METHODS:
@@ -99,7 +106,23 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
             validate(with_overrides(params, combination))
         except ParamsError as error:
             raise ValueError(f"{path}: params: {error}") from None
+    baseline = config.setdefault("baseline", {}) or {}
+    config["baseline"] = baseline
+    if not isinstance(baseline, dict) or any(not str(key).startswith("baseline.") or key in BASELINE_UNTUNABLE for key in baseline):
+        raise ValueError(f"{path}: baseline must map baseline.<knob> keys to lists of values (not "
+                         f"{', '.join(BASELINE_UNTUNABLE)}: the student shares it), got {baseline!r}")
+    clash = sorted(set(baseline) & set(fixed))
+    if clash:
+        raise ValueError(f"{path}: baseline.{clash[0].split('.', 1)[1]}: both fixed under params and searched under baseline")
+    for point in baseline_points(config):
+        try:
+            validate(with_overrides(params, point))
+        except ParamsError as error:
+            raise ValueError(f"{path}: baseline: {error}") from None
     for method, grid in config["grids"].items():
+        clash = sorted(set(grid or {}) & set(fixed))
+        if clash:
+            raise ValueError(f"{path}: grids.{method}: {clash[0]} is both fixed under params and searched in the grid")
         for point in grid_points(method, grid or {}):
             try:  # every point must be a valid params file, exactly as the run will see it
                 validate(with_overrides(params, point))
@@ -123,20 +146,44 @@ def grid_points(method: str, grid: dict[str, list]) -> list[dict[str, Any]]:
     return [{"distill.method": method, **dict(zip(keys, combination))} for combination in itertools.product(*values)]
 
 
+def baseline_points(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the config's ``baseline`` grid (``[]`` without one: params.yaml's recipe)."""
+    grid = config.get("baseline") or {}
+    keys = list(grid)
+    values = [grid[key] if isinstance(grid[key], list) else [grid[key]] for key in keys]
+    return [dict(zip(keys, combination)) for combination in itertools.product(*values)] if keys else []
+
+
+def recipe_label(method: str, point: dict[str, Any]) -> str:
+    """The grid keys of ``point`` that are not the method's own settings (e.g. ``augment.views=8, distill.epochs=120``)."""
+    own = {"distill.method", "distill.temp", "distill.lambda"}
+    return ", ".join(f"{key}={point[key]}" for key in sorted(point)
+                     if key not in own and not key.startswith(f"distill.{method}."))
+
+
 def with_overrides(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """``params`` with ``{dotted.key: value}`` set, as ``dvc exp run -S`` would (a new tree)."""
     return unflatten({**flatten(params), **overrides})
 
 
-def planned_run(params: dict[str, Any], point: dict[str, Any], replicate: int, teacher: int, phase: str) -> dict[str, Any]:
-    """One run of the comparison: its ``-S`` overrides and what identifies its result."""
+def planned_run(params: dict[str, Any], point: dict[str, Any], replicate: int, teacher: int, phase: str,
+                grid_point: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One run of the comparison: its ``-S`` overrides and what identifies its result.
+
+    ``grid_point``: the part of ``point`` that the method's grid set (its ``recipe`` names the
+    knobs of it that are not the method's own settings).
+    """
     overrides = {**point, "replicate": replicate, "teacher.replicate": teacher}
     flat = normalise(flatten(with_overrides(params, overrides)))
     method = point["distill.method"]
+    tree = unflatten(flat)
     return {
         "phase": phase,
         "method": method,
-        "setting": setting_label(method_settings(unflatten(flat)["distill"])),
+        "setting": setting_label(method_settings(tree["distill"])),
+        "recipe": recipe_label(method, grid_point or {}),
+        "views": tree["augment"]["views"],
+        "baseline_setting": ", ".join(f"{key}={flat[key]}" for key in sorted(flat) if key.startswith("baseline.")),
         "identity": run_identity(flat),
         "replicate": replicate,
         "teacher_replicate": teacher if reads_teacher(method) else None,
@@ -145,10 +192,20 @@ def planned_run(params: dict[str, Any], point: dict[str, Any], replicate: int, t
 
 
 def selection_runs(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every grid point at every selection replicate, with the first teacher."""
-    return [planned_run(params, {**common, **point}, replicate, 0, "selection")
-            for method, grid in config["grids"].items() for point in grid_points(method, grid or {})
-            for replicate in config["selection_replicates"]]
+    """Every grid point at every selection replicate, with the first teacher.
+
+    The baseline's grid (``baseline:``) costs no run of its own: every experiment trains a
+    baseline beside its student, and no student reads the baseline's recipe, so each baseline
+    point other than params.yaml's rides on one method run per selection replicate.
+    """
+    points = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
+    default = flatten(with_overrides(params, common))
+    extra = [point for point in baseline_points(config) if any(default[key] != value for key, value in point.items())]
+    if len(extra) > len(points):
+        raise ValueError(f"{len(extra)} baseline recipes to choose from but only {len(points)} method runs to carry them")
+    carried = [{**baseline} for baseline in extra] + [{}] * (len(points) - len(extra))
+    return [planned_run(params, {**common, **point, **baseline}, replicate, 0, "selection", point)
+            for point, baseline in zip(points, carried) for replicate in config["selection_replicates"]]
 
 
 def reported_runs(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any],
@@ -162,7 +219,7 @@ def reported_runs(config: dict[str, Any], params: dict[str, Any], common: dict[s
     for method, choice in chosen.items():
         teachers = range(config["teachers"]) if reads_teacher(method) else [0]
         for teacher in teachers:
-            runs += [planned_run(params, {**common, **choice["point"]}, replicate, teacher, "reported")
+            runs += [planned_run(params, {**common, **choice["point"]}, replicate, teacher, "reported", choice["point"])
                      for replicate in range(config["replicates"])]
     return runs
 
@@ -177,20 +234,58 @@ def find_run(table: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any] | None:
     return None if same.empty else same.iloc[-1].to_dict()
 
 
+def choice_label(setting: str, recipe: Any) -> str:
+    """A grid point's name: the method's setting, then the recipe knobs its grid searched (if any)."""
+    return f"{setting}; {recipe}" if isinstance(recipe, str) and recipe else setting
+
+
 def choose_settings(selection: pd.DataFrame) -> dict[str, str]:
-    """Per method, the setting with the highest mean student **val** accuracy over its selection runs."""
+    """Per method, the grid point with the highest mean student **val** accuracy over its selection runs."""
     chosen = {}
-    means = selection.groupby(["method", "setting"], as_index=False)["student_val"].mean()
+    recipes = selection["recipe"] if "recipe" in selection else pd.Series("", index=selection.index)
+    labelled = selection.assign(choice=[choice_label(setting, recipe) for setting, recipe in zip(selection["setting"], recipes)])
+    means = labelled.groupby(["method", "choice"], as_index=False)["student_val"].mean()
     for method, rows in means.groupby("method"):
-        # Ties go to the setting that sorts first, so the choice never depends on run order.
-        chosen[method] = rows.sort_values(["student_val", "setting"], ascending=[False, True]).iloc[0]["setting"]
+        # Ties go to the point that sorts first, so the choice never depends on run order.
+        chosen[method] = rows.sort_values(["student_val", "choice"], ascending=[False, True]).iloc[0]["choice"]
     return chosen
+
+
+def choose_baseline(selection: pd.DataFrame, config: dict[str, Any]) -> str | None:
+    """The baseline recipe (``baseline_setting``) of the config's ``baseline`` grid with the highest mean
+    baseline **val** accuracy over the selection replicates; ``None`` without a grid."""
+    points = baseline_points(config)
+    if not points or "baseline_setting" not in selection:
+        return None
+    # One baseline per (recipe, replicate): every run of a replicate with that recipe trained the same one.
+    runs = selection.drop_duplicates(["baseline_setting", "replicate"])
+    candidates = runs[runs["baseline_setting"].map(lambda label: _on_grid(label, points))]
+    means = candidates.groupby("baseline_setting", as_index=False)["baseline_val"].mean()
+    if means.empty:
+        raise ValueError("no selection run trained a baseline of the baseline grid")
+    return means.sort_values(["baseline_val", "baseline_setting"], ascending=[False, True]).iloc[0]["baseline_setting"]
+
+
+def choose_baseline_matches(label: str, point: dict[str, Any]) -> bool:
+    """Whether a run's ``baseline_setting`` label trained the baseline recipe ``point``."""
+    values = dict(part.split("=", 1) for part in label.split(", ") if "=" in part)
+    return all(values.get(key) == str(value) for key, value in point.items())
+
+
+def _on_grid(label: str, points: list[dict[str, Any]]) -> bool:
+    return any(choose_baseline_matches(label, point) for point in points)
 
 
 def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dict[str, Any]],
                       selection: list[dict[str, Any]], reported: list[dict[str, Any]],
-                      fixed: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the comparison chose and every run it used, with their figures (JSON-ready)."""
+                      fixed: dict[str, Any] | None = None, complete: bool = True) -> dict[str, Any]:
+    """What the comparison chose and every run it used, with their figures (JSON-ready).
+
+    ``chosen`` maps each method (and ``baseline``, where the config searched its recipe) to its
+    ``setting``, ``recipe`` and ``point``. An incomplete record (``complete`` false) holds the
+    runs finished so far, so an interrupted comparison resumes from it on any machine; reports
+    leave it out.
+    """
     def fields(run: dict[str, Any], phase: str) -> dict[str, Any]:
         row = {field: _plain(run.get(field)) for field in RECORD_FIELDS}
         return {"phase": phase, **row}
@@ -200,9 +295,12 @@ def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dic
         "source_label": source_label(source),
         "params": fixed or {},  # what every run of this comparison set, beside data.source
         "config": config,
-        "chosen": {method: {"setting": choice["setting"], "overrides": choice["point"],
+        "chosen": {method: {"setting": choice["setting"], "recipe": choice.get("recipe", ""), "overrides": choice["point"],
                             "grid_points": len(grid_points(method, config["grids"][method] or {}))}
-                   for method, choice in chosen.items()},
+                   for method, choice in chosen.items() if method != BASELINE},
+        "baseline": ({"setting": chosen[BASELINE]["setting"], "overrides": chosen[BASELINE]["point"],
+                      "grid_points": len(baseline_points(config))} if BASELINE in chosen else None),
+        "complete": complete,
         "runs": [fields(run, "selection") for run in selection] + [fields(run, "reported") for run in reported],
     }
 
@@ -215,17 +313,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def record_stem(source: str, fixed: dict[str, Any] | None = None) -> str:
-    """``<data>`` and, for each param the comparison fixed, ``-<key>=<value>``."""
-    return Path(source_label(source)).stem + "".join(f"-{key}={value}" for key, value in sorted((fixed or {}).items()))
+def record_stem(source: str, fixed: dict[str, Any] | None = None, name: str = "") -> str:
+    """``<data>``, the config's ``name`` if any, and for each param the comparison fixed ``-<key>=<value>``."""
+    return (Path(source_label(source)).stem + (f"-{name}" if name else "")
+            + "".join(f"-{key}={value}" for key, value in sorted((fixed or {}).items())))
 
 
-def record_path(directory: Path, source: str, fixed: dict[str, Any] | None = None) -> Path:
-    return Path(directory) / f"comparison-{record_stem(source, fixed)}.json"
+def record_path(directory: Path, source: str, fixed: dict[str, Any] | None = None, name: str = "") -> Path:
+    return Path(directory) / f"comparison-{record_stem(source, fixed, name)}.json"
+
+
+def record_name(record: dict[str, Any]) -> str:
+    """The stem of a record's files (its chart, its path)."""
+    return record_stem(record["source"], record.get("params"), (record.get("config") or {}).get("name", ""))
 
 
 def save_record(record: dict[str, Any], directory: Path) -> Path:
-    path = record_path(directory, record["source"], record.get("params"))
+    path = record_path(directory, record["source"], record.get("params"), (record.get("config") or {}).get("name", ""))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as temporary:
         temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -233,20 +337,39 @@ def save_record(record: dict[str, Any], directory: Path) -> Path:
 
 
 def load_records(directory: Path) -> list[dict[str, Any]]:
-    """Every comparison record in ``directory``; each checked to reproduce its own choice."""
+    """Every complete comparison record in ``directory``; each checked to reproduce its own choice."""
     records = []
     for path in sorted(Path(directory).glob("comparison-*.json")):
         try:
             record = json.loads(path.read_text())
+            if not record.get("complete", True):
+                continue  # a comparison still under way: `make compare` resumes it
             runs = pd.DataFrame(record["runs"])
-            chosen = {method: choice["setting"] for method, choice in record["chosen"].items()}
+            chosen = {method: choice_label(choice["setting"], choice.get("recipe", "")) for method, choice in record["chosen"].items()}
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{path}: not a comparison record ({error})") from None
-        again = choose_settings(runs[runs["phase"] == "selection"])
+        selection = runs[runs["phase"] == "selection"]
+        again = choose_settings(selection)
         if again != chosen:
             raise ValueError(f"{path}: its selection runs choose {again}, the record says {chosen}")
+        if record.get("baseline"):
+            baseline = choose_baseline(selection, record["config"])
+            if not _on_grid(baseline, [record["baseline"]["overrides"]]):
+                raise ValueError(f"{path}: its selection runs choose the baseline {baseline}, the record says "
+                                 f"{record['baseline']['setting']}")
         records.append({**record, "path": str(path)})
     return records
+
+
+def load_progress(path: Path) -> pd.DataFrame:
+    """The runs of a record at ``path`` (complete or not) as a table :func:`find_run` reads; empty if none."""
+    if not Path(path).is_file():
+        return pd.DataFrame()
+    try:
+        runs = json.loads(Path(path).read_text())["runs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a comparison record ({error})") from None
+    return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
 
 
 def _paired_test(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from distillation.atomic import atomic_output
-from distillation.comparison import CONFIDENCE, record_stem, summarise, views_curve
+from distillation.comparison import CONFIDENCE, record_name, summarise, views_curve
 
 
 def _points(value: float) -> str:
@@ -95,7 +95,7 @@ def methods_markdown(records: list[dict[str, Any]]) -> str:
 
 
 def chart_name(record: dict[str, Any]) -> str:
-    return f"method_gains-{record_stem(record['source'], record.get('params'))}.png"
+    return f"method_gains-{record_name(record)}.png"
 
 
 def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:

@@ -30,7 +30,8 @@ import pandas as pd
 
 from distillation.cli import run_stage
 from distillation.comparison import (
-    VIEWS_KEY, choose_settings, comparison_record, find_run, fixed_combinations, load_comparison, reported_runs,
+    BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, choose_baseline_matches, choose_settings,
+    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, record_path, reported_runs,
     save_record, selection_runs,
 )
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
@@ -46,72 +47,112 @@ def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> None:
         run_queue(names, jobs)
 
 
-def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_teachers: set[int]) -> int:
+def upstream(run: dict[str, Any]) -> tuple[int, int]:
+    """What a run needs trained before its student: its teacher and that teacher's outputs on its views."""
+    return run["overrides"]["teacher.replicate"], run.get("views") or 0
+
+
+def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_teachers: set[int],
+                progress: Callable[[], None] = lambda: None) -> int:
     """Run what ``missing()`` lists until it lists nothing; return how many were missing at first.
 
     ``missing`` is asked again after each pass, so runs that DVC's queue lost are queued again
-    (up to ``QUEUE_ATTEMPTS`` passes). The first run of each teacher not in ``trained_teachers``
-    goes before the others of that teacher (beside the runs of teachers already trained): it
-    trains the teacher, which the others then restore from the run-cache.
+    (up to ``QUEUE_ATTEMPTS`` passes). Runs go in batches: a run whose teacher (and, with views,
+    that teacher's outputs on its number of views) is ready goes at once; of the others, one run
+    per untrained teacher, or per untried (teacher, views), leads and trains it beside them, and
+    the rest of its kind wait for the next batch and restore it from the run-cache, so nothing
+    upstream is trained twice at once. ``progress`` is called after each batch.
     """
     todo = missing()
     count = len(todo)
+    teachers, views = set(trained_teachers), set()
     for _ in range(QUEUE_ATTEMPTS):
+        while todo:
+            leaders: dict[tuple, dict[str, Any]] = {}
+            ready = []
+            for run in todo:
+                teacher, number = upstream(run)
+                if teacher not in teachers:
+                    leaders.setdefault(("teacher", teacher), run)
+                elif number and (teacher, number) not in views:
+                    leaders.setdefault(("views", teacher, number), run)
+                else:
+                    ready.append(run)
+            batch = [*leaders.values(), *ready]
+            queue_and_run(batch, jobs)
+            teachers |= {upstream(run)[0] for run in leaders.values()}
+            views |= {upstream(run) for run in leaders.values()}
+            todo = [run for run in todo if all(run is not other for other in batch)]
+            progress()
+        todo = missing()
         if not todo:
             return count
-        leaders: dict[int, dict[str, Any]] = {}
-        for run in todo:
-            teacher = run["overrides"]["teacher.replicate"]
-            if teacher not in trained_teachers:
-                leaders.setdefault(teacher, run)
-        if leaders:
-            # The leaders first, then every run whose teacher is trained already, so no worker
-            # waits while a teacher trains and no run needs a teacher that is still training.
-            first = [*leaders.values(), *(run for run in todo if run["overrides"]["teacher.replicate"] in trained_teachers)]
-            queue_and_run(first, jobs)
-            trained_teachers |= set(leaders)
-            todo = [run for run in todo if all(run is not other for other in first)]
-        queue_and_run(todo, jobs)
-        todo = missing()
-    if todo:
-        raise ValueError(f"{len(todo)} runs still missing after {QUEUE_ATTEMPTS} passes through DVC's queue; see `dvc queue status`")
-    return count
+    raise ValueError(f"{len(todo)} runs still missing after {QUEUE_ATTEMPTS} passes through DVC's queue; see `dvc queue status`")
 
 
-def pending(runs: list[dict[str, Any]]) -> Callable[[], list[dict[str, Any]]]:
-    """A ``missing()`` for :func:`run_missing`: the runs of ``runs`` that no experiment is yet."""
+def pending(runs: list[dict[str, Any]], recorded: pd.DataFrame) -> Callable[[], list[dict[str, Any]]]:
+    """A ``missing()`` for :func:`run_missing`: the runs of ``runs`` that neither an experiment nor
+    ``recorded`` (the runs of an interrupted comparison's record) holds yet."""
     def missing() -> list[dict[str, Any]]:
-        table = read_experiments()
+        table = known(recorded)
         return [run for run in runs if find_run(table, run) is None]
     return missing
 
 
+def known(recorded: pd.DataFrame) -> pd.DataFrame:
+    """This repository's experiments, then the runs of the record being resumed (an experiment wins)."""
+    table = read_experiments()
+    return pd.concat([recorded, table], ignore_index=True) if not recorded.empty else table
+
+
 def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each planned run with its experiment's figures."""
-    return [{**run, **find_run(table, run), "teacher_replicate": run["teacher_replicate"]} for run in runs]
+    """Each planned run that ``table`` holds, with its figures."""
+    return [{**run, **hit, "teacher_replicate": run["teacher_replicate"]}
+            for run in runs if (hit := find_run(table, run)) is not None]
 
 
 def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,
                 fixed: dict[str, Any], jobs: int, trained: set[int]) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
 
-    ``trained``: the teachers whose upstream stages need not run again for these runs.
+    ``trained``: the teachers whose upstream stages need not run again for these runs. The record
+    is written after every batch, marked incomplete until the end: a comparison stopped anywhere
+    resumes from it, in this clone or in another that has the record.
     """
     common = {**common, **fixed}
+    path = record_path(REPORTS, effective, fixed, config["name"])
+    recorded = load_progress(path)
     selection = selection_runs(config, params, common)
-    ran = run_missing(pending(selection), jobs, set(trained))
+    chosen: dict[str, dict[str, Any]] = {}
+    reported: list[dict[str, Any]] = []
+
+    def save(complete: bool = False) -> None:
+        table = known(recorded)
+        record = comparison_record(config, effective, chosen, found(selection, table), found(reported, table), fixed, complete)
+        save_record(record, REPORTS)
+
+    ran = run_missing(pending(selection, recorded), jobs, set(trained), save)
     print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
 
-    selection = found(selection, read_experiments())
-    labels = choose_settings(pd.DataFrame(selection))
-    points = {(run["method"], run["setting"]): run["overrides"] for run in selection}
-    chosen = {method: {"setting": setting, "point": {key: value for key, value in points[(method, setting)].items()
-                                                      if key not in ("replicate", "teacher.replicate") and key not in fixed}}
-              for method, setting in labels.items()}
-    reported = reported_runs(config, params, common, chosen)
-    ran = run_missing(pending(reported), jobs, set(trained) | {0})
-    print(f"reported{_label(fixed)}: {ran} new runs of {len(reported)}; chosen on val: {labels}", flush=True)
-    path = save_record(comparison_record(config, effective, chosen, selection, found(reported, read_experiments()), fixed), REPORTS)
+    done = pd.DataFrame(found(selection, known(recorded)))
+    labels = choose_settings(done)
+    points = {(run["method"], choice_label(run["setting"], run["recipe"])): run["overrides"] for run in selection}
+    for method, label in labels.items():
+        point = points[(method, label)]
+        chosen[method] = {"setting": label.split("; ")[0], "recipe": label.partition("; ")[2],
+                          "point": {key: value for key, value in point.items()
+                                    if key not in ("replicate", "teacher.replicate") and key not in fixed
+                                    and not key.startswith("baseline.")}}
+    baseline = choose_baseline(done, config)
+    if baseline is not None:
+        point = next(point for point in baseline_points(config) if choose_baseline_matches(baseline, point))
+        chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
+        common = {**common, **point}
+    reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
+    ran = run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save)
+    print(f"reported{_label(fixed)}: {ran} new runs of {len(reported)}; chosen on val: {labels}"
+          + (f", baseline {chosen[BASELINE]['setting']}" if BASELINE in chosen else ""), flush=True)
+    save(complete=True)
     print(f"wrote {path}", flush=True)
     return path
 
