@@ -236,7 +236,8 @@ def find_run(table: pd.DataFrame, run: dict[str, Any]) -> dict[str, Any] | None:
 
 def choice_label(setting: str, recipe: Any) -> str:
     """A grid point's name: the method's setting, then the recipe knobs its grid searched (if any)."""
-    return f"{setting}; {recipe}" if isinstance(recipe, str) and recipe else setting
+    recipe = recipe if isinstance(recipe, str) else ""
+    return f"{setting}; {recipe}" if setting and recipe else setting or recipe
 
 
 def choose_settings(selection: pd.DataFrame) -> dict[str, str]:
@@ -372,21 +373,80 @@ def load_progress(path: Path) -> pd.DataFrame:
     return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
 
 
-def _paired_test(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
-    """``left.accuracy`` − ``right.accuracy`` paired by (teacher, replicate), a teacherless side by replicate."""
-    keys = ["replicate"] + (["teacher_replicate"] if left["teacher_replicate"].notna().all()
-                            and right["teacher_replicate"].notna().all() else [])
-    pairs = left.merge(right, on=keys, suffixes=("", "_other"))
-    if "teacher_replicate" not in keys:
-        pairs["teacher_replicate"] = pairs["teacher_replicate"].fillna(pairs.get("teacher_replicate_other"))
-    differences = pairs["accuracy"] - pairs["accuracy_other"]
-    result = {"pairs": len(pairs), "mean": float(differences.mean()) if len(pairs) else math.nan,
-              "p": math.nan, "low": math.nan, "high": math.nan, "frame": pairs}
-    if len(pairs) >= 2 and differences.std(ddof=1) > 0:
-        test = stats.ttest_rel(pairs["accuracy"], pairs["accuracy_other"])
+def paired_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
+    """``left.accuracy`` − ``right.accuracy`` with the **MLP seed** (``replicate``) as the unit.
+
+    Each side's runs are first averaged over its teachers within each replicate, then the two
+    sides are paired by replicate: R pairs, tested with ``scipy.stats.ttest_rel``. Runs of one
+    replicate share an MLP seed and, on a teacherless side, one run; counting them as T pairs
+    would make the interval too narrow (docs/comparison.md: the calibration). With T teachers the
+    inference is about these teachers, not about teachers in general.
+    """
+    left_mean = left.groupby("replicate")["accuracy"].mean()
+    right_mean = right.groupby("replicate")["accuracy"].mean()
+    seeds = left_mean.index.intersection(right_mean.index)
+    ours, theirs = left_mean.loc[seeds].to_numpy(), right_mean.loc[seeds].to_numpy()
+    differences = ours - theirs
+    result = {"pairs": len(seeds), "mean": float(differences.mean()) if len(seeds) else math.nan,
+              "p": math.nan, "low": math.nan, "high": math.nan}
+    if len(seeds) >= 2 and differences.std(ddof=1) > 0:
+        test = stats.ttest_rel(ours, theirs)
         interval = test.confidence_interval(CONFIDENCE)
         result.update(p=float(test.pvalue), low=float(interval.low), high=float(interval.high), test=test)
     return result
+
+
+def mixed_model_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, float]:
+    """A check beside :func:`paired_difference`: ``left`` − ``right`` from a linear mixed model with
+    crossed random effects for the MLP seed and the teacher (statsmodels ``MixedLM``, REML), every
+    run a row; the estimate and its Wald 95 % interval. NaN where the model cannot be fitted."""
+    import warnings
+
+    import statsmodels.formula.api as smf  # slow to import: only the report pays it
+
+    rows = pd.concat([left.assign(side=1.0), right.assign(side=0.0)], ignore_index=True)
+    # In points, so the variances are not near the optimiser's tolerance; a teacherless run is its own level.
+    rows = rows.assign(points=100 * rows["accuracy"], seed=rows["replicate"].astype(str),
+                       teacher=rows["teacher_replicate"].map(lambda value: "none" if pd.isna(value) else str(int(value))),
+                       group=1)
+    result = {"mixed_mean": math.nan, "mixed_low": math.nan, "mixed_high": math.nan}
+    if rows["seed"].nunique() < 2 or rows["side"].nunique() < 2:
+        return result
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a variance estimated at its boundary (zero) is a fit, not an error
+        try:
+            fit = smf.mixedlm("points ~ side", rows, groups="group", re_formula="0",
+                              vc_formula={"seed": "0 + C(seed)", "teacher": "0 + C(teacher)"}).fit(reml=True)
+        except (ValueError, np.linalg.LinAlgError):
+            return result
+    low, high = fit.conf_int(alpha=ALPHA).loc["side"]
+    if not np.isfinite(fit.params["side"]):
+        return result
+    return {"mixed_mean": fit.params["side"] / 100, "mixed_low": low / 100, "mixed_high": high / 100}
+
+
+def mixed_model_check(record: dict[str, Any]) -> pd.DataFrame:
+    """:func:`mixed_model_difference` for every comparison that :func:`summarise` makes of ``record``."""
+    summary = summarise(record)
+    rows = []
+    for _, row in summary["comparisons"].iterrows():
+        rows.append({"method": row["method"], "against": row["against"],
+                     **mixed_model_difference(summary["sides"][row["method"]], summary["sides"][row["against"]])})
+    return pd.DataFrame(rows, columns=["method", "against", "mixed_mean", "mixed_low", "mixed_high"])
+
+
+def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
+    """A description, not a test: per teacher of ``left``, its runs' mean difference to the other side's
+    replicate means (empty with fewer than two teachers)."""
+    right_mean = right.groupby("replicate")["accuracy"].mean()
+    teachers = sorted(left["teacher_replicate"].dropna().unique()) if "teacher_replicate" in left else []
+    if len(teachers) < 2:
+        return []
+    means = []
+    for teacher in teachers:
+        own = left[left["teacher_replicate"] == teacher]
+        means.append(float((own["accuracy"] - own["replicate"].map(right_mean)).mean()))
+    return means
 
 
 def _verdict(mean: float, p_adjusted: float) -> str:
@@ -395,23 +455,6 @@ def _verdict(mean: float, p_adjusted: float) -> str:
     if p_adjusted > ALPHA:
         return "not distinguishable"
     return "higher" if mean > 0 else "lower"
-
-
-def _teacher_agreement(pairs: pd.DataFrame, verdict: str) -> tuple[str, list[float]]:
-    """How many teachers, each on its own replicates, show the pooled verdict (95 % interval)."""
-    teachers = sorted(pairs["teacher_replicate"].dropna().unique())
-    if len(teachers) < 2:
-        return "", []
-    agreeing, means = 0, []
-    for teacher in teachers:
-        own = pairs[pairs["teacher_replicate"] == teacher]
-        differences = own["accuracy"] - own["accuracy_other"]
-        means.append(float(differences.mean()))
-        if len(own) < 2 or differences.std(ddof=1) == 0:
-            continue
-        interval = stats.ttest_rel(own["accuracy"], own["accuracy_other"]).confidence_interval(CONFIDENCE)
-        agreeing += {"higher": interval.low > 0, "lower": interval.high < 0}.get(verdict, interval.low <= 0 <= interval.high)
-    return f"{agreeing} of {len(teachers)}", means
 
 
 def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -430,15 +473,18 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for method, frame in per_method.items():
         teachers = frame["teacher_replicate"].nunique() if reads_teacher(method) else 0
         method_rows.append({
-            "method": method, "setting": chosen[method]["setting"], "control": method in CONTROLS,
-            "grid_points": chosen[method]["grid_points"], "teachers": teachers,
+            "method": method, "setting": chosen[method]["setting"], "recipe": chosen[method].get("recipe", ""),
+            "views": frame["views"].max() if "views" in frame else record.get("params", {}).get(VIEWS_KEY),
+            "control": method in CONTROLS, "grid_points": chosen[method]["grid_points"], "teachers": teachers,
             "replicates": frame["replicate"].nunique(), "runs": len(frame),
             "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
             "test_std": frame["student"].std(ddof=1),
             "best_epoch_max": frame["student_best_epoch"].max(), "epoch_cap": frame["epoch_cap"].max(),
             "images_per_second": frame["student_train_images_per_second"].mean(),
         })
-    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "control": False, "grid_points": None,
+    tuned = record.get("baseline") or {}
+    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.get("setting", ""), "views": 0,
+                        "control": False, "grid_points": tuned.get("grid_points"),
                         "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
                         "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
                         "test_std": baseline["baseline"].std(ddof=1)})
@@ -450,7 +496,7 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     if "hard_labels" in per_method and best_control != "hard_labels":
         # With views, hard_labels is the augmented MLP: what a method gains beyond it is the teacher's.
         family += [(method, "hard_labels") for method in per_method if method not in CONTROLS]
-    tests = [(method, against, _paired_test(sides[method], sides[against])) for method, against in family]
+    tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
     p_values = np.array([test["p"] for _, _, test in tests])
     finite = ~np.isnan(p_values)
     adjusted = np.full(len(tests), math.nan)
@@ -462,20 +508,26 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for (method, against, test), p_adjusted in zip(tests, adjusted):
         verdict = _verdict(test["mean"], p_adjusted)
         low, high = (test["test"].confidence_interval(fcr_level) if "test" in test else (math.nan, math.nan))
-        agreement, teacher_means = _teacher_agreement(test["frame"], verdict)
         comparison_rows.append({
             "method": method, "against": against, "control": method in CONTROLS, "pairs": test["pairs"],
             "mean": test["mean"], "low": test["low"], "high": test["high"], "p": test["p"],
             "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
-            "adjusted_level": fcr_level, "verdict": verdict, "teachers_agreeing": agreement,
-            "teacher_means": teacher_means,
+            "adjusted_level": fcr_level, "verdict": verdict,
+            "teacher_means": teacher_means(sides[method], sides[against]),
         })
     comparisons = pd.DataFrame(comparison_rows)
+    # Each teacher once, from its own experiments' metrics (a teacherless run repeats the default teacher).
     teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
     if teacher_tests.empty:
         teacher_tests = runs["teacher"].iloc[:1]
+    # The share of the teacher–baseline test gap that a method's gain closes, its interval the
+    # gain's (unadjusted) over the gap, the gap taken as known.
+    gap = teacher_tests.mean() - baseline["baseline"].mean()
+    over_baseline = comparisons["against"] == "baseline" if not comparisons.empty else []
+    for column, source in (("closure", "mean"), ("closure_low", "low"), ("closure_high", "high")):
+        comparisons[column] = np.where(over_baseline, comparisons[source] / gap, np.nan) if not comparisons.empty else []
     return {"methods": methods, "comparisons": comparisons, "teacher_tests": teacher_tests.to_numpy(),
-            "best_control": best_control}
+            "best_control": best_control, "sides": sides, "gap": gap}
 
 
 VIEWS_KEY = "augment.views"
@@ -513,7 +565,7 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
                    "teacher_on_views": float(on_views),
                    "test_mean": own["student"].mean(), "closure": (own["student"].mean() - baseline["baseline"].mean()) / gap}
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
-                test = _paired_test(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
+                test = paired_difference(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
                 row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
             row.update(closure_low=row["test_low"] / gap, closure_high=row["test_high"] / gap,
                        augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan)

@@ -136,13 +136,13 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
 
     done = pd.DataFrame(found(selection, known(recorded)))
     labels = choose_settings(done)
-    points = {(run["method"], choice_label(run["setting"], run["recipe"])): run["overrides"] for run in selection}
+    by_label = {(run["method"], choice_label(run["setting"], run["recipe"])): run for run in selection}
     for method, label in labels.items():
-        point = points[(method, label)]
-        chosen[method] = {"setting": label.split("; ")[0], "recipe": label.partition("; ")[2],
-                          "point": {key: value for key, value in point.items()
+        run = by_label[(method, label)]
+        chosen[method] = {"setting": run["setting"], "recipe": run["recipe"],
+                          "point": {key: value for key, value in run["overrides"].items()
                                     if key not in ("replicate", "teacher.replicate") and key not in fixed
-                                    and not key.startswith("baseline.")}}
+                                    and key not in common and not key.startswith("baseline.")}}
     baseline = choose_baseline(done, config)
     if baseline is not None:
         point = next(point for point in baseline_points(config) if choose_baseline_matches(baseline, point))

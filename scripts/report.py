@@ -23,6 +23,7 @@ import pandas as pd
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
 from distillation.dvc_queue import has_git_remote, run_dvc
+from distillation.calibration import CALIBRATION, load_calibration
 from distillation.comparison import load_records, views_curve
 from distillation.comparison_report import chart_name, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
 from distillation.experiments import read_experiments
@@ -64,7 +65,7 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
         curve = views_curve(records)
         for source in ([] if curve.empty else curve["source"].unique()):
             save_views_chart(curve, source, directory / views_chart_name(source))
-        _write_text(directory / "methods.md", methods_markdown(records))
+        _write_text(directory / "methods.md", methods_markdown(records, load_calibration(directory / CALIBRATION)))
         written.append(directory / "methods.md")
     recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
     others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table

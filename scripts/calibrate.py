@@ -1,0 +1,23 @@
+"""Simulate the comparison's test under the null and under a real gain; write ``reports/calibration.json``.
+
+    python -m scripts.calibrate     # then `make report` renders it into reports/methods.md
+
+Seeded: the same code gives the same figures (``tests/test_calibration.py`` holds the committed
+record to them). See :mod:`distillation.calibration`.
+"""
+from __future__ import annotations
+
+from distillation.calibration import CALIBRATION, calibration_table, save_calibration
+from distillation.cli import run_stage
+from scripts.report import REPORTS
+
+
+def main() -> None:
+    table = calibration_table()
+    save_calibration(table, REPORTS / CALIBRATION)
+    print(table.to_string(index=False))
+    print(f"wrote {REPORTS / CALIBRATION}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,53 @@
+"""The comparison's test holds its level: simulated records under the null and under a real gain
+go through the very function that ``summarise`` uses for every comparison."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from conftest import PROJECT_ROOT
+from distillation import comparison
+from distillation.calibration import CALIBRATION, RECORDS, calibrate, pairs_per_teacher_and_seed, simulated_sides
+
+
+@pytest.fixture(scope="module")
+def calibration() -> dict[tuple[int, int, float], dict[str, float]]:
+    designs = ((3, 5, 0.0), (2, 3, 0.0), (3, 5, 1.0))
+    return {design: calibrate(None, *design, records=RECORDS) for design in designs}
+
+
+@pytest.mark.parametrize("teachers, seeds", [(3, 5), (2, 3)])
+def test_under_the_null_a_difference_is_called_at_most_6_5_percent_of_the_time(calibration, teachers, seeds):
+    result = calibration[(teachers, seeds, 0.0)]
+    assert RECORDS >= 2000
+    assert result["called"] <= 0.065 and result["covered"] >= 0.93, result
+
+
+def test_a_true_one_point_gain_is_found_at_least_90_percent_of_the_time(calibration):
+    result = calibration[(3, 5, 1.0)]
+    assert result["called"] >= 0.90 and result["covered"] >= 0.93, result
+
+
+def test_the_committed_calibration_is_what_this_code_gives(calibration):
+    rows = json.loads((PROJECT_ROOT / "reports" / CALIBRATION).read_text())["rows"]
+    ours = {(row["teachers"], row["seeds"], row["gain_points"]): row for row in rows if row["pairing"].startswith("per seed")}
+    for design, result in calibration.items():
+        assert (ours[design]["called"], ours[design]["covered"]) == pytest.approx((result["called"], result["covered"])), design
+
+
+def test_the_old_pairing_fails_the_same_bar():
+    # One pair per (teacher, seed) with the baseline's run reused: too many "differences".
+    assert calibrate(pairs_per_teacher_and_seed, 3, 5, 0.0, records=500)["called"] > 0.15
+
+
+def test_summarise_pairs_every_comparison_by_seed_through_paired_difference():
+    method, baseline = simulated_sides(np.random.default_rng(1), 3, 5, 0.5)
+    result = comparison.paired_difference(method, baseline)
+    assert result["pairs"] == 5
+    per_seed = method.groupby("replicate")["accuracy"].mean() - baseline.set_index("replicate")["accuracy"]
+    assert result["mean"] == pytest.approx(per_seed.mean())
+    half_width = stats.t.ppf(0.975, 4) * per_seed.std(ddof=1) / np.sqrt(5)
+    assert (result["low"], result["high"]) == pytest.approx((per_seed.mean() - half_width, per_seed.mean() + half_width))
