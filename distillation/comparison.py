@@ -568,11 +568,11 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
                 test = paired_difference(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
                 row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
             row.update(closure_low=row["test_low"] / gap, closure_high=row["test_high"] / gap,
-                       augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan)
+                       augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan, augmented_verdict="")
             augmented = over_hard_labels[over_hard_labels["method"] == method]
             if not augmented.empty:
                 row.update(augmented_gain=augmented["mean"].iloc[0], augmented_low=augmented["low"].iloc[0],
-                           augmented_high=augmented["high"].iloc[0])
+                           augmented_high=augmented["high"].iloc[0], augmented_verdict=augmented["verdict"].iloc[0])
             rows.append(row)
     return pd.DataFrame(rows).sort_values(["source", "series", "method", "views"]).reset_index(drop=True) if rows else pd.DataFrame()
 

@@ -127,12 +127,8 @@ def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
              "each run through the comparison's own test of a method against the teacherless baseline. The old",
              "pairing (one pair per teacher and seed, the baseline's run reused for every teacher) is shown",
              "beside it; the calibration test (`tests/test_calibration.py`) holds the seed pairing to a",
-             "false-positive rate ≤ 6.5 %, coverage ≥ 93 % and power ≥ 90 % for a 1-point gain at 3 × 5.", "",
-             "| teachers × seeds | true gain, points | records | pairing | called a difference | 95 % CI covers the truth |",
-             "|---|---:|---:|---|---:|---:|"]
-    for _, row in table.iterrows():
-        lines.append(f"| {row['teachers']} × {row['seeds']} | {row['gain_points']:g} | {row['records']:,} | {row['pairing']} | "
-                     f"{100 * row['called']:.1f} % | {100 * row['covered']:.1f} % |")
+             "false-positive rate ≤ 6.5 %, coverage ≥ 93 % and power ≥ 90 % for a 1-point gain at 3 × 5.",
+             ""] + calibration_rows(table).splitlines()
     return lines
 
 
@@ -243,3 +239,103 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)
     plt.close(figure)
+
+
+def _short(setting: str, recipe: Any) -> str:
+    recipe = recipe if isinstance(recipe, str) else ""
+    return "; ".join(part for part in (setting, recipe) if part)
+
+
+def summary_table(record: dict[str, Any]) -> str:
+    """A record's results in one table for the README and docs: each method's choice, test accuracy,
+    its gain over the MLP alone and its difference to the best control (seed-paired, 95 % CI, the
+    adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean gain."""
+    summary = summarise(record)
+    comparisons = summary["comparisons"]
+    best = summary["best_control"]
+    lines = ["| method | chosen on val | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
+             + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed | per teacher |",
+             "|---|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
+    for _, row in summary["methods"].iterrows():
+        method = row["method"]
+        own = comparisons[comparisons["method"] == method]
+        cells = [_name(method, row["control"]), _short(row["setting"], row.get("recipe")),
+                 f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"]
+        gain = own[own["against"] == "baseline"]
+        versus = own[own["against"] == best] if best else own.iloc[:0]
+        for frame in ([gain, versus] if best else [gain]):
+            cells.append("" if frame.empty else _verdict_cell(frame.iloc[0]))
+        closure = gain["closure"].iloc[0] if not gain.empty else float("nan")
+        cells.append("" if pd.isna(closure) else f"{100 * closure:.0f} %")
+        cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    teachers = " / ".join(f"{100 * value:.2f}" for value in summary["teacher_tests"])
+    lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record['path']).name}`; all figures and the "
+              "mixed-model check: `reports/methods.md`."]
+    return "\n".join(lines)
+
+
+def _verdict_cell(row: pd.Series) -> str:
+    gain = _points(row["mean"])
+    if row["verdict"] in ("higher", "lower"):
+        gain = f"**{gain}**"
+    return f"{gain} {_interval(row['low'], row['high'])} {row['verdict']}".strip()
+
+
+def views_table(curve: pd.DataFrame, name: str) -> str:
+    """One K curve (``<data stem>`` or ``<data stem> <series>``) as a table, a row per K."""
+    stem, _, series = name.partition(" ")
+    rows = curve[(curve["source"].map(lambda source: Path(source).stem) == stem) & (curve["series"] == series)]
+    if rows.empty:
+        raise ValueError(f"no K curve '{name}' among the records")
+    taught = sorted(method for method in rows["method"].unique() if not rows[rows["method"] == method]["control"].iloc[0])
+    header = ["K views", "teachers right on the views"]
+    for method in taught:
+        header += [f"{method} test %", f"{method}: share of the gap [95 % CI]", f"{method} − hard_labels [95 % CI]"]
+    header += ["hard_labels test %"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for views, own in rows.groupby("views"):
+        by_method = own.set_index("method")
+        on_views = by_method["teacher_on_views"].iloc[0]
+        cells = [str(views), "" if pd.isna(on_views) else f"{100 * on_views:.2f} %"]
+        for method in taught:
+            if method not in by_method.index:
+                cells += ["", "", ""]
+                continue
+            row = by_method.loc[method]
+            cells += [f"{100 * row['test_mean']:.2f}",
+                      f"{100 * row['closure']:.0f} % [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]",
+                      (f"{_points(row['augmented_gain'])} {_interval(row['augmented_low'], row['augmented_high'])} "
+                       f"{row['augmented_verdict']}").strip()]
+        cells.append(f"{100 * by_method.loc['hard_labels', 'test_mean']:.2f}" if "hard_labels" in by_method.index else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def calibration_rows(table: pd.DataFrame) -> str:
+    """The calibration (``reports/calibration.json``) as a table."""
+    lines = ["| teachers × seeds | true gain, points | records | pairing | called a difference | 95 % CI covers the truth |",
+             "|---|---:|---:|---|---:|---:|"]
+    for _, row in table.iterrows():
+        lines.append(f"| {row['teachers']} × {row['seeds']} | {row['gain_points']:g} | {row['records']:,} | {row['pairing']} | "
+                     f"{100 * row['called']:.1f} % | {100 * row['covered']:.1f} % |")
+    return "\n".join(lines)
+
+
+def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The kinds of block that the README and docs may hold (:mod:`distillation.doc_blocks`)."""
+    by_name = {record_name(record): record for record in records}
+    curve = views_curve(records)
+
+    def record(name: str) -> dict[str, Any]:
+        if name not in by_name:
+            raise ValueError(f"no complete record reports/comparison-{name}.json")
+        return by_name[name]
+
+    def calibrated(name: str) -> str:
+        if calibration is None:
+            raise ValueError("no reports/calibration.json: run `python -m scripts.calibrate`")
+        return calibration_rows(calibration)
+
+    return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
+            "calibration": calibrated}

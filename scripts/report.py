@@ -25,7 +25,8 @@ from distillation.cli import run_stage
 from distillation.dvc_queue import has_git_remote, run_dvc
 from distillation.calibration import CALIBRATION, load_calibration
 from distillation.comparison import load_records, views_curve
-from distillation.comparison_report import chart_name, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
+from distillation.doc_blocks import documents, render_files
+from distillation.comparison_report import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
 from distillation.experiments import read_experiments
 from distillation.report import markdown_report, save_heatmap, seed_summary
 
@@ -65,8 +66,10 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
         curve = views_curve(records)
         for source in ([] if curve.empty else curve["source"].unique()):
             save_views_chart(curve, source, directory / views_chart_name(source))
-        _write_text(directory / "methods.md", methods_markdown(records, load_calibration(directory / CALIBRATION)))
+        calibration = load_calibration(directory / CALIBRATION)
+        _write_text(directory / "methods.md", methods_markdown(records, calibration))
         written.append(directory / "methods.md")
+        written += render_files(documents(directory.resolve().parent), doc_renderers(records, calibration))
     recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
     others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table
     markdown = markdown_report(others, seed_summary(others), compared=sum(len(record["runs"]) for record in records))

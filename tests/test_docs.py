@@ -98,3 +98,26 @@ def test_the_readme_is_short_and_maps_the_docs():
     assert len(readme.splitlines()) <= 150
     linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", readme))
     assert linked == {page.name for page in PAGES[1:]}, "every docs page is linked from the README, and only those"
+
+
+def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
+    from distillation.calibration import CALIBRATION, load_calibration
+    from distillation.comparison import load_records
+    from distillation.comparison_report import doc_renderers
+    from distillation.doc_blocks import BLOCK, documents, render_blocks
+
+    renderers = doc_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION))
+    pages = [page for page in documents(PROJECT_ROOT) if BLOCK.search(page.read_text())]
+    assert PROJECT_ROOT / "README.md" in pages
+    for page in pages:
+        text = page.read_text()
+        assert render_blocks(text, renderers, str(page)) == text, f"{page.name}: run `make report` (a rendered block is stale)"
+
+
+def test_a_rendered_block_is_replaced_and_an_unknown_one_is_named():
+    from distillation.doc_blocks import render_blocks
+
+    text = "a\n<!-- rendered by `make report`: figure x -->\nold\n<!-- end rendered -->\nb\n"
+    assert render_blocks(text, {"figure": lambda name: f"new {name}"}) == text.replace("old", "new x")
+    with pytest.raises(ValueError, match="README.md: rendered block 'figure x': no such kind"):
+        render_blocks(text, {}, "README.md")
