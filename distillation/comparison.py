@@ -362,14 +362,19 @@ def load_records(directory: Path) -> list[dict[str, Any]]:
     return records
 
 
-def load_progress(path: Path) -> pd.DataFrame:
-    """The runs of a record at ``path`` (complete or not) as a table :func:`find_run` reads; empty if none."""
+def load_progress(path: Path, config: dict[str, Any]) -> pd.DataFrame:
+    """The runs finished so far of an interrupted comparison of ``config`` (its incomplete record at
+    ``path``), as a table :func:`find_run` reads; empty where there is none. A complete record, or
+    one of another config, is no comparison under way: its runs are not taken."""
     if not Path(path).is_file():
         return pd.DataFrame()
     try:
-        runs = json.loads(Path(path).read_text())["runs"]
+        record = json.loads(Path(path).read_text())
+        runs, complete, recorded = record["runs"], record.get("complete", True), record["config"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a comparison record ({error})") from None
+    if complete or json.dumps(recorded, sort_keys=True, default=str) != json.dumps(config, sort_keys=True, default=str):
+        return pd.DataFrame()
     return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
 
 

@@ -13,6 +13,7 @@ figure is always the committed records' figure.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -33,13 +34,18 @@ def render_blocks(text: str, renderers: dict[str, Callable[[str], str]], where: 
 
 
 def render_files(paths: Iterable[Path], renderers: dict[str, Callable[[str], str]]) -> list[Path]:
-    """Render the blocks of each file that has any; return the files whose text changed."""
+    """Render the blocks of each file that has any; return the files whose text changed. A file whose
+    blocks cannot be rendered (a record it names is gone) is left as it is, with a warning line."""
     changed = []
     for path in paths:
         text = path.read_text()
         if not BLOCK.search(text):
             continue
-        rendered = render_blocks(text, renderers, str(path))
+        try:
+            rendered = render_blocks(text, renderers, str(path))
+        except ValueError as error:
+            print(f"warning: {error}; {path} left as it was", file=sys.stderr)
+            continue
         if rendered != text:
             with atomic_output(path) as temporary:
                 temporary.write_text(rendered)
@@ -49,4 +55,4 @@ def render_files(paths: Iterable[Path], renderers: dict[str, Callable[[str], str
 
 def documents(root: Path) -> list[Path]:
     """The README and every page of ``docs/``."""
-    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return [path for path in (root / "README.md", *sorted((root / "docs").glob("*.md"))) if path.is_file()]

@@ -69,7 +69,9 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
         calibration = load_calibration(directory / CALIBRATION)
         _write_text(directory / "methods.md", methods_markdown(records, calibration))
         written.append(directory / "methods.md")
-        written += render_files(documents(directory.resolve().parent), doc_renderers(records, calibration))
+        # The README's and docs' result tables, where these are the project's own reports.
+        pages = documents(Path(".")) if directory == REPORTS else []
+        written += render_files(pages, doc_renderers(records, calibration))
     recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
     others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table
     markdown = markdown_report(others, seed_summary(others), compared=sum(len(record["runs"]) for record in records))

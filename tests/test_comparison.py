@@ -405,8 +405,12 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
                 for run in selection[:3]]
     save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=False), tmp_path)
     assert load_records(tmp_path) == []  # under way: no report of half a comparison
-    progress = load_progress(tmp_path / "comparison-synthetic-tuned.json")
+    progress = load_progress(tmp_path / "comparison-synthetic-tuned.json", config)
     assert [find_run(progress, run) is not None for run in selection] == [True] * 3 + [False] * (len(selection) - 3)
+    # Another comparison's runs, or a finished one's, are not taken for this one's.
+    assert load_progress(tmp_path / "comparison-synthetic-tuned.json", {**config, "replicates": 4}).empty
+    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=True), tmp_path)
+    assert load_progress(tmp_path / "comparison-synthetic-tuned.json", config).empty
 
 
 def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_once(monkeypatch):
