@@ -170,10 +170,11 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
              "closure: the share of the teacher–baseline test gap that the method's mean closes (its interval:",
              "the test gain's over the gap). Over hard_labels: the test gain over the MLP trained on the same",
              "views with labels only, what the teacher adds beyond the augmentation. Teacher on views: the",
-             "teachers' mean accuracy on the stored views (`metrics/view_targets.json`).", ""]
+             "teachers' mean accuracy on the stored views (`metrics/view_targets.json`). Val gains are affected",
+             "by the selection (each setting was chosen for its val); test gains only report.", ""]
     for (source, series), rows in curve.groupby(["source", "series"]):
         lines += [f"### {source}" + (f", {series}" if series else ""), "",
-                  "| method | K | teacher on views | chosen setting | val gain | test gain | test | closure | over hard_labels (test) |",
+                  "| method | K | teacher on views | chosen setting | val gain (chose it) | test gain | test | closure | over hard_labels (test) |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for _, row in rows.iterrows():
             closure = f"{100 * row['closure']:.0f} %" + (
@@ -208,7 +209,7 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
     rows = curve[curve["source"] == source]
     figure, axes = plt.subplots(2, 2, figsize=(12, 8))
     axes = axes.ravel()
-    panels = (("val_gain", "val_low", "val_high", "val accuracy gain over the baseline MLP, points"),
+    panels = (("val_gain", "val_low", "val_high", "val accuracy gain over the baseline MLP, points (affected by the selection)"),
               ("test_gain", "test_low", "test_high", "test accuracy gain over the baseline MLP, points"),
               ("closure", "closure_low", "closure_high", "share of the teacher–baseline test gap closed, %"),
               ("augmented_gain", "augmented_low", "augmented_high",

@@ -40,9 +40,14 @@ from distillation.params import load_params
 from scripts.report import REPORTS, write_reports
 
 
+# A comparison reads the models' metrics only: its runs stop at the MLPs (and what they need),
+# leaving out `evaluate` and the exports, which cost about a minute a run on the real letters.
+COMPARED_STAGES = ("train_baseline", "train_student")
+
+
 def queue_and_run(runs: list[dict[str, Any]], jobs: int) -> None:
-    """Queue ``runs`` (each with its ``-S`` overrides) and run them all."""
-    names = [queue_experiment(*set_arguments(run["overrides"])) for run in runs]
+    """Queue ``runs`` (each with its ``-S`` overrides, up to ``COMPARED_STAGES``) and run them all."""
+    names = [queue_experiment(*set_arguments(run["overrides"]), *COMPARED_STAGES) for run in runs]
     if names:
         run_queue(names, jobs)
 
