@@ -255,7 +255,7 @@ def summary_table(record: dict[str, Any]) -> str:
     comparisons = summary["comparisons"]
     best = summary["best_control"]
     lines = ["| method | chosen on val | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
-             + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed | per teacher |",
+             + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed [95 % CI] | per teacher |",
              "|---|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
     for _, row in summary["methods"].iterrows():
         method = row["method"]
@@ -266,8 +266,9 @@ def summary_table(record: dict[str, Any]) -> str:
         versus = own[own["against"] == best] if best else own.iloc[:0]
         for frame in ([gain, versus] if best else [gain]):
             cells.append("" if frame.empty else _verdict_cell(frame.iloc[0]))
-        closure = gain["closure"].iloc[0] if not gain.empty else float("nan")
-        cells.append("" if pd.isna(closure) else f"{100 * closure:.0f} %")
+        closure = gain.iloc[0] if not gain.empty else None
+        cells.append("" if closure is None or pd.isna(closure["closure"]) else f"{100 * closure['closure']:.0f} %" + (
+            "" if pd.isna(closure["closure_low"]) else f" [{100 * closure['closure_low']:.0f}, {100 * closure['closure_high']:.0f}]"))
         cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
         lines.append("| " + " | ".join(cells) + " |")
     teachers = " / ".join(f"{100 * value:.2f}" for value in summary["teacher_tests"])
