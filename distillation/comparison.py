@@ -1,19 +1,23 @@
 """The method comparison's protocol and statistics (``make compare``; rendered by ``make report``).
 
-1. **Selection.** Each method's grid (``comparison.yaml``) runs with the first teacher at the
-   ``selection_replicates`` MLP seeds; the setting with the highest mean student **val** accuracy
-   is chosen (:func:`choose_settings`). Those seeds are never among the reported ones, so the run
-   that won the choice is never reported (no winner's curse).
-2. **Reported runs.** The chosen settings run afresh over MLP replicates 0..R−1 and, for the
+1. **Selection.** Each method's grid (``comparison.yaml``; its own settings and, where the grid
+   says so, recipe knobs such as ``distill.epochs`` and ``augment.views``) runs with the first
+   teacher at the ``selection_replicates`` MLP seeds; the point with the highest mean student
+   **val** accuracy is chosen (:func:`choose_settings`), and the baseline's recipe likewise on its
+   own val where the config gives it a grid (:func:`choose_baseline`). Those seeds are never among
+   the reported ones, so the run that won the choice is never reported (no winner's curse).
+2. **Reported runs.** The chosen points run afresh over MLP replicates 0..R−1 and, for the
    methods that read the teacher, over teachers 0..T−1 (``teacher.replicate``); every experiment
-   trains the baseline with the same MLP seed, so each student pairs with a baseline.
-3. **Statistics** (:func:`summarise`): per method, test mean ± std; each method's paired gain over
-   the baseline and each method's paired difference to the best control (the control with the
-   higher mean val accuracy), pairs keyed by (teacher, replicate), with ``scipy.stats.ttest_rel``
-   p-values and 95 % intervals. The family of all these comparisons is adjusted with
-   Benjamini–Hochberg (:func:`scipy.stats.false_discovery_control`); the verdict follows the
-   adjusted p-value, and the adjusted interval is Benjamini–Yekutieli's false-coverage-rate
-   interval (level 1 − R·α/m for R of m comparisons declared).
+   trains the baseline (at its chosen recipe) with the same MLP seed.
+3. **Statistics** (:func:`summarise`): per method, test mean ± std; each method's gain over the
+   baseline and its difference to the best control (the control with the higher mean val
+   accuracy), with the **MLP seed as the unit** (:func:`paired_difference`: each side averaged
+   over its teachers within a seed, then paired by seed), ``scipy.stats.ttest_rel`` p-values and
+   95 % intervals. The family of all these comparisons is adjusted with Benjamini–Hochberg
+   (:func:`scipy.stats.false_discovery_control`); the verdict follows the adjusted p-value, and
+   the adjusted interval is Benjamini–Yekutieli's false-coverage-rate interval (level 1 − R·α/m
+   for R of m comparisons declared). :mod:`distillation.calibration` shows the test holds its
+   level; :func:`mixed_model_check` is a crossed mixed model beside it.
 
 The comparison writes what it chose and which runs it used to a **record**
 (``reports/comparison-<source>.json``); the reports are made from records only, so ``make
@@ -267,14 +271,14 @@ def choose_baseline(selection: pd.DataFrame, config: dict[str, Any]) -> str | No
     return means.sort_values(["baseline_val", "baseline_setting"], ascending=[False, True]).iloc[0]["baseline_setting"]
 
 
-def choose_baseline_matches(label: str, point: dict[str, Any]) -> bool:
+def baseline_matches(label: str, point: dict[str, Any]) -> bool:
     """Whether a run's ``baseline_setting`` label trained the baseline recipe ``point``."""
     values = dict(part.split("=", 1) for part in label.split(", ") if "=" in part)
     return all(values.get(key) == str(value) for key, value in point.items())
 
 
 def _on_grid(label: str, points: list[dict[str, Any]]) -> bool:
-    return any(choose_baseline_matches(label, point) for point in points)
+    return any(baseline_matches(label, point) for point in points)
 
 
 def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dict[str, Any]],

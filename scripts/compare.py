@@ -30,7 +30,7 @@ import pandas as pd
 
 from distillation.cli import run_stage
 from distillation.comparison import (
-    BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, choose_baseline_matches, choose_settings,
+    BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
     comparison_record, find_run, fixed_combinations, load_comparison, load_progress, record_path, reported_runs,
     save_record, selection_runs,
 )
@@ -150,7 +150,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
                                     and key not in common and not key.startswith("baseline.")}}
     baseline = choose_baseline(done, config)
     if baseline is not None:
-        point = next(point for point in baseline_points(config) if choose_baseline_matches(baseline, point))
+        point = next(point for point in baseline_points(config) if baseline_matches(baseline, point))
         chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
         common = {**common, **point}
     reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
