@@ -152,7 +152,7 @@ def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
                       fmt="o", color=colour, capsize=4)
     axis.axvline(0, color="black", linewidth=1)
     axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
-    axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
+    axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired by MLP seed; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
     axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
@@ -235,7 +235,7 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
     axes[2].axhline(100 * CLOSURE_GOAL, color="grey", linestyle=":", linewidth=1.5, label=f"goal, {CLOSURE_GOAL:.0%}")
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=8)
-    figure.suptitle(f"{source}: paired gains, 95 % CI", fontsize=10)
+    figure.suptitle(f"{source}: gains paired by MLP seed, 95 % CI", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)
