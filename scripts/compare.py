@@ -111,9 +111,10 @@ def known(recorded: pd.DataFrame) -> pd.DataFrame:
 
 
 def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each planned run that ``table`` holds, with its figures."""
-    return [{**run, **hit, "teacher_replicate": run["teacher_replicate"]}
-            for run in runs if (hit := find_run(table, run)) is not None]
+    """Each planned run that ``table`` holds, with its figures. What the plan says of a run (its
+    recipe, views, baseline recipe, pairing keys) wins over the table's: an experiment's row has
+    no such columns, and beside a resumed record's rows they would read as NaN."""
+    return [{**hit, **run} for run in runs if (hit := find_run(table, run)) is not None]
 
 
 def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,

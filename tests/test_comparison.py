@@ -431,3 +431,21 @@ def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_
     assert batches == [["t0k0r0", "t1k0r0"], ["t0k4r0", "t0k16r0", "t1k4r0", "t1k16r0", "t0k0r1", "t1k0r1"],
                        ["t0k4r1", "t0k16r1", "t1k4r1", "t1k16r1"]]
     assert len(saved) == len(batches)
+
+
+def test_a_run_found_among_experiments_and_a_resumed_record_keeps_what_its_plan_says():
+    from scripts.compare import found
+
+    config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
+    selection = selection_runs(config, SHIPPED, {})
+    carrier = selection[0]  # kd at K = 4, 40 epochs, carrying the 120-epoch baseline
+    recorded = pd.DataFrame([{**carrier, "student": 0.9, "student_val": 0.9, "baseline": 0.88, "baseline_val": 0.88}]
+                            ).drop(columns=["phase", "overrides"])
+    experiment = experiments_table([exp_row("e1", 100, 0.87, 0.91, settings=kd(5, 0.1), student_val=0.92,
+                                            params={"augment.views": 16, "distill.epochs": 120})])
+    table = pd.concat([recorded, experiment], ignore_index=True)  # as `known` builds it
+    other = next(run for run in selection if run["method"] == "kd" and run["recipe"] == "augment.views=16, distill.epochs=120")
+    rows = found([carrier, other], table)
+    assert [row["recipe"] for row in rows] == ["augment.views=4, distill.epochs=40", "augment.views=16, distill.epochs=120"]
+    assert [row["views"] for row in rows] == [4, 16] and rows[1]["student"] == 0.91
+    assert "baseline.epochs=120" in rows[0]["baseline_setting"].split(", ") and isinstance(rows[1]["baseline_setting"], str)
