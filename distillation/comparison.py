@@ -264,7 +264,7 @@ def choose_baseline(selection: pd.DataFrame, config: dict[str, Any]) -> str | No
         return None
     # One baseline per (recipe, replicate): every run of a replicate with that recipe trained the same one.
     runs = selection.drop_duplicates(["baseline_setting", "replicate"])
-    candidates = runs[runs["baseline_setting"].map(lambda label: _on_grid(label, points))]
+    candidates = runs[runs["baseline_setting"].map(lambda label: isinstance(label, str) and _on_grid(label, points))]
     means = candidates.groupby("baseline_setting", as_index=False)["baseline_val"].mean()
     if means.empty:
         raise ValueError("no selection run trained a baseline of the baseline grid")
