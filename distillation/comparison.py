@@ -50,7 +50,7 @@ BASELINE_UNTUNABLE = ("baseline.hidden_units",)
 RECORD_FIELDS = (
     "experiment", "rev", "identity", "method", "setting", "recipe", "views", "baseline_setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
     "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
-    "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views",
+    "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views", "machine",
 )
 
 

@@ -93,6 +93,9 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
         )
     comparisons = summary["comparisons"].merge(checks, on=["method", "against"], how="left")
     level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
+    machines = pd.Series([run.get("machine") for run in record["runs"]]).dropna().value_counts()
+    if not machines.empty:  # records made before runs said where they ran say nothing
+        lines += ["", "Ran on: " + "; ".join(f"{machine} ({count} runs)" for machine, count in machines.items()) + "."]
     lines += [
         "",
         f"{len(comparisons)} comparisons, adjusted together; the adjusted interval's level is {100 * level:.1f} %.",

@@ -21,6 +21,7 @@ run (a path is made absolute, since queued runs happen in temporary copies of th
 from __future__ import annotations
 
 import argparse
+import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,10 +112,32 @@ def known(recorded: pd.DataFrame) -> pd.DataFrame:
 
 
 def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each planned run that ``table`` holds, with its figures. What the plan says of a run (its
-    recipe, views, baseline recipe, pairing keys) wins over the table's: an experiment's row has
-    no such columns, and beside a resumed record's rows they would read as NaN."""
-    return [{**hit, **run} for run in runs if (hit := find_run(table, run)) is not None]
+    """Each planned run that ``table`` holds, with its figures and the kind of machine it ran on
+    (a resumed record's own, else this one's). What the plan says of a run (its recipe, views,
+    baseline recipe, pairing keys) wins over the table's: an experiment's row has no such
+    columns, and beside a resumed record's rows they would read as NaN."""
+    rows = [{**hit, **run} for run in runs if (hit := find_run(table, run)) is not None]
+    return [{**row, "machine": row["machine"] if isinstance(row.get("machine"), str) else MACHINE} for row in rows]
+
+
+def machine_kind() -> str:
+    """The CPU this comparison runs on, e.g. ``AMD EPYC, avx2``: a teacher trained on another kind
+    of CPU is another model (floating-point kernels differ), so a record says where each run ran."""
+    model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    widest = next((flag for flag in ("amx_tile", "avx512_bf16", "avx512f", "avx2") if flag in flags), "")
+    return f"{model}, {widest}" if widest else model
+
+
+MACHINE = machine_kind()
 
 
 def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,

@@ -434,13 +434,13 @@ def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_
 
 
 def test_a_run_found_among_experiments_and_a_resumed_record_keeps_what_its_plan_says():
-    from scripts.compare import found
+    from scripts.compare import MACHINE, found
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
     selection = selection_runs(config, SHIPPED, {})
     carrier = selection[0]  # kd at K = 4, 40 epochs, carrying the 120-epoch baseline
-    recorded = pd.DataFrame([{**carrier, "student": 0.9, "student_val": 0.9, "baseline": 0.88, "baseline_val": 0.88}]
-                            ).drop(columns=["phase", "overrides"])
+    recorded = pd.DataFrame([{**carrier, "student": 0.9, "student_val": 0.9, "baseline": 0.88, "baseline_val": 0.88,
+                              "machine": "Intel Xeon, amx_tile"}]).drop(columns=["phase", "overrides"])
     experiment = experiments_table([exp_row("e1", 100, 0.87, 0.91, settings=kd(5, 0.1), student_val=0.92,
                                             params={"augment.views": 16, "distill.epochs": 120})])
     table = pd.concat([recorded, experiment], ignore_index=True)  # as `known` builds it
@@ -449,3 +449,5 @@ def test_a_run_found_among_experiments_and_a_resumed_record_keeps_what_its_plan_
     assert [row["recipe"] for row in rows] == ["augment.views=4, distill.epochs=40", "augment.views=16, distill.epochs=120"]
     assert [row["views"] for row in rows] == [4, 16] and rows[1]["student"] == 0.91
     assert "baseline.epochs=120" in rows[0]["baseline_setting"].split(", ") and isinstance(rows[1]["baseline_setting"], str)
+    # Where each ran: the resumed record's machine kept, this machine for the run found here.
+    assert [row["machine"] for row in rows] == ["Intel Xeon, amx_tile", MACHINE]
