@@ -66,8 +66,9 @@ sweep-dashboard: $(BIN)/.installed
 
 # Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
 # the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.
+# NO_RUN=1 queues nothing: it writes the records of the runs finished so far (commit one to resume elsewhere).
 compare: $(BIN)/.installed
-	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG))
+	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG)) $(if $(NO_RUN),--no-run)
 
 clean-venv:
 	rm -rf $(VENV)

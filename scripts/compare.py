@@ -1,6 +1,6 @@
 """Compare every distillation method honestly, through DVC's queue (``make compare``).
 
-    python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2]
+    python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2] [--no-run]
 
 1. **Selection**: queues each method's grid (``comparison.yaml``) at the selection replicates,
    with the first teacher, and chooses each method's setting on **val** accuracy.
@@ -141,12 +141,13 @@ MACHINE = machine_kind()
 
 
 def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,
-                fixed: dict[str, Any], jobs: int, trained: set[int]) -> Path:
+                fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
 
     ``trained``: the teachers whose upstream stages need not run again for these runs. The record
     is written after every batch, marked incomplete until the end: a comparison stopped anywhere
-    resumes from it, in this clone or in another that has the record.
+    resumes from it, in this clone or in another that has the record. ``run`` false queues
+    nothing: the record then holds the runs finished so far (complete only if all are).
     """
     common = {**common, **fixed}
     path = record_path(REPORTS, effective, fixed, config["name"])
@@ -160,16 +161,20 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         record = comparison_record(config, effective, chosen, found(selection, table), found(reported, table), fixed, complete)
         save_record(record, REPORTS)
 
-    ran = run_missing(pending(selection, recorded), jobs, set(trained), save)
-    print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
-
+    if run:
+        ran = run_missing(pending(selection, recorded), jobs, set(trained), save)
+        print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
     done = pd.DataFrame(found(selection, known(recorded)))
+    if len(done) < len(selection):  # only without running: the choice waits for every selection run
+        save()
+        print(f"selection{_label(fixed)}: {len(done)} of {len(selection)} runs finished; wrote {path} (incomplete)", flush=True)
+        return path
     labels = choose_settings(done)
     by_label = {(run["method"], choice_label(run["setting"], run["recipe"])): run for run in selection}
     for method, label in labels.items():
-        run = by_label[(method, label)]
-        chosen[method] = {"setting": run["setting"], "recipe": run["recipe"],
-                          "point": {key: value for key, value in run["overrides"].items()
+        winner = by_label[(method, label)]
+        chosen[method] = {"setting": winner["setting"], "recipe": winner["recipe"],
+                          "point": {key: value for key, value in winner["overrides"].items()
                                     if key not in ("replicate", "teacher.replicate") and key not in fixed
                                     and key not in common and not key.startswith("baseline.")}}
     baseline = choose_baseline(done, config)
@@ -178,11 +183,12 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
         common = {**common, **point}
     reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
-    ran = run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save)
-    print(f"reported{_label(fixed)}: {ran} new runs of {len(reported)}; chosen on val: {labels}"
-          + (f", baseline {chosen[BASELINE]['setting']}" if BASELINE in chosen else ""), flush=True)
-    save(complete=True)
-    print(f"wrote {path}", flush=True)
+    missing = run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save) if run else len(pending(reported, recorded)())
+    print(f"reported{_label(fixed)}: {missing} {'new runs' if run else 'runs still to run'} of {len(reported)}; "
+          f"chosen on val: {labels}" + (f", baseline {chosen[BASELINE]['setting']}" if BASELINE in chosen else ""), flush=True)
+    complete = run or missing == 0
+    save(complete=complete)
+    print(f"wrote {path}" + ("" if complete else " (incomplete)"), flush=True)
     return path
 
 
@@ -190,15 +196,18 @@ def _label(fixed: dict[str, Any]) -> str:
     return "".join(f" {key}={value}" for key, value in fixed.items())
 
 
-def compare(config_path: Path, source: str | None, jobs: int) -> list[Path]:
-    """Run every comparison of the config on ``source`` (params.yaml's when None); return the records' paths."""
+def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) -> list[Path]:
+    """Run every comparison of the config on ``source`` (params.yaml's when None); return the records' paths.
+
+    ``run`` false: queue nothing, write each record of the runs finished so far (see :func:`compare_one`).
+    """
     started = time.perf_counter()
     params = load_params()
     common = {"data.source": source} if source else {}
     effective = source or params["data"]["source"]
     config = load_comparison(config_path, {**params, "data": {**params["data"], "source": effective}})
 
-    if not source:
+    if not source and run:
         # On a fresh clone the committed dvc.lock names a teacher that the local cache lacks, and
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
@@ -210,7 +219,7 @@ def compare(config_path: Path, source: str | None, jobs: int) -> list[Path]:
         # On params.yaml's own source the workspace has the first teacher (when it is params.yaml's).
         with_views = bool(fixed.get(VIEWS_KEY, params["augment"]["views"]))
         trained = set() if source or with_views or params["teacher"]["replicate"] != 0 else {0}
-        paths.append(compare_one(config, params, common, effective, fixed, jobs, trained))
+        paths.append(compare_one(config, params, common, effective, fixed, jobs, trained, run))
     write_reports(read_experiments())
     print(f"comparison on {source_label(effective)} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     return paths
@@ -221,13 +230,16 @@ def main() -> None:
     parser.add_argument("--source", help="data.source for every run (default: params.yaml's)")
     parser.add_argument("--config", type=Path, default=Path("comparison.yaml"))
     parser.add_argument("--jobs", type=int, default=2, help="queued experiments run at once")
+    parser.add_argument("--no-run", action="store_true",
+                        help="queue nothing: write the records of the runs finished so far (commit one, and "
+                             "`make compare` resumes from it in any clone)")
     arguments = parser.parse_args()
     source = arguments.source
     if source and source not in ("synthetic", "emnist"):
         if not Path(source).is_file():
             raise ValueError(f"--source '{source}': no such file")
         source = str(Path(source).resolve())
-    compare(arguments.config, source, arguments.jobs)
+    compare(arguments.config, source, arguments.jobs, run=not arguments.no_run)
 
 
 if __name__ == "__main__":

@@ -451,3 +451,44 @@ def test_a_run_found_among_experiments_and_a_resumed_record_keeps_what_its_plan_
     assert "baseline.epochs=120" in rows[0]["baseline_setting"].split(", ") and isinstance(rows[1]["baseline_setting"], str)
     # Where each ran: the resumed record's machine kept, this machine for the run found here.
     assert [row["machine"] for row in rows] == ["Intel Xeon, amx_tile", MACHINE]
+
+
+def test_without_running_the_record_holds_what_finished_and_is_complete_only_when_all_is(tmp_path, monkeypatch):
+    import scripts.compare as compare
+
+    config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
+    monkeypatch.setattr(compare, "REPORTS", tmp_path)
+    monkeypatch.setattr(compare, "read_experiments", lambda: pd.DataFrame())
+    monkeypatch.setattr(compare, "queue_and_run", lambda runs, jobs: pytest.fail("--no-run queued a run"))
+    figures = {"student": 0.92, "student_val": 0.92, "baseline": 0.90, "baseline_val": 0.90, "teacher": 0.93, "teacher_val": 0.93}
+    selection = selection_runs(config, SHIPPED, {})
+    path = tmp_path / "comparison-synthetic-tuned.json"
+
+    def write(runs_selection, runs_reported, chosen=None):
+        save_record(comparison_record(config, "synthetic", chosen or {}, runs_selection, runs_reported, {}, complete=False), tmp_path)
+
+    write([{**run, **figures} for run in selection[:5]], [])
+    compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
+    record = json.loads(path.read_text())
+    assert not record["complete"] and len(record["runs"]) == 5 and record["chosen"] == {}  # no choice before all of selection
+
+    best = {**figures, "student_val": 0.95}  # kd at K = 16, 120 epochs wins on val
+    write([{**run, **(best if run["recipe"] == "augment.views=16, distill.epochs=120" else figures)} for run in selection], [])
+    compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
+    record = json.loads(path.read_text())
+    assert not record["complete"] and record["chosen"]["kd"]["recipe"] == "augment.views=16, distill.epochs=120"
+    chosen = {method: {"setting": choice["setting"], "recipe": choice["recipe"], "point": choice["overrides"]}
+              for method, choice in record["chosen"].items()}
+    baseline = record["baseline"]
+    reported = reported_runs(config, SHIPPED, baseline["overrides"], chosen)
+    assert len(reported) == 3 * 5 + 3 * 5 + 5  # kd and dkd over 3 teachers × 5 seeds, hard_labels 5 seeds
+    write([{**run, **figures} for run in selection], [{**run, **figures} for run in reported[:-1]],
+          {**chosen, "baseline": {"setting": baseline["setting"], "point": baseline["overrides"]}})
+    compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
+    assert not json.loads(path.read_text())["complete"]
+    write([{**run, **figures} for run in selection], [{**run, **figures} for run in reported],
+          {**chosen, "baseline": {"setting": baseline["setting"], "point": baseline["overrides"]}})
+    compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
+    record = json.loads(path.read_text())
+    assert record["complete"] and len(record["runs"]) == len(selection) + len(reported)
+    assert load_records(tmp_path)[0]["baseline"]["setting"] == baseline["setting"]
