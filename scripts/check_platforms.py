@@ -5,8 +5,9 @@
 ``requirements.txt`` (CPU: Linux x86-64 and aarch64, macOS arm64, Windows x86-64) and
 ``requirements-gpu.txt`` (CUDA: Linux x86-64) are uv's universal locks of the ``*.in`` files
 (``make lock``). For each lock this checks that every package is pinned (``==``) with hashes;
-that re-running the command in its header (``--exclude-newer`` makes it repeatable) gives the
-same lock, i.e. nobody edited an input without re-locking; and, per platform, that uv's own
+that re-running the command in its header on the lock itself (``--exclude-newer`` makes it
+repeatable; uv keeps the pins the inputs still allow) gives the same lock, i.e. nobody edited an
+input without re-locking; and, per platform, that uv's own
 resolver (``uv pip install --dry-run --python-platform …``) installs it there with exactly one
 TensorFlow build and the export runtimes that have wheels there. Prints a line per platform;
 exits 1 naming what failed. macOS means 14 or later (onnxruntime's wheels).
@@ -103,13 +104,17 @@ def planned_install(lock: Path, platform: str) -> dict[str, str]:
 
 
 def relocked_differences(lock: Path) -> list[str]:
-    """Lines that differ between ``lock`` and what the command in its header makes now."""
+    """Lines that differ between ``lock`` and what the command in its header makes from it now."""
     header = lock.read_text().splitlines()[1].lstrip("# ").strip()
     command = shlex.split(header)
     if command[:3] != ["uv", "pip", "compile"] or "-o" not in command:
         raise ValueError(f"{lock}: its second line is not the `uv pip compile … -o {lock}` command that made it")
     with tempfile.TemporaryDirectory() as folder:
         fresh = Path(folder) / lock.name
+        # uv keeps an output file's pins while the inputs still allow them: only a changed input
+        # changes the lock, not a file the index published later with an earlier upload date
+        # (seen: tomlkit 0.15.3 appeared under --exclude-newer 2026-11-25 after that lock was made).
+        fresh.write_text(lock.read_text())
         command[command.index("-o") + 1] = str(fresh)
         result = _uv(*command[1:], "--quiet")
         if result.returncode != 0:

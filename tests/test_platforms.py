@@ -1,13 +1,15 @@
 """The locks: every package pinned with hashes, this environment exactly the lock, one TensorFlow per platform."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
 
 from conftest import PROJECT_ROOT
-from scripts.check_platforms import CPU_LOCK, GPU_LOCK, installed_packages, pins_for_this_interpreter, unpinned
+from scripts.check_platforms import (CPU_LOCK, GPU_LOCK, IndexUnreachable, installed_packages, pins_for_this_interpreter,
+                                     relocked_differences, unpinned)
 
 EXPECTED = {"Linux x86-64": "tensorflow-cpu", "Linux aarch64": "tensorflow", "macOS arm64": "tensorflow", "Windows x86-64": "tensorflow-cpu"}
 
@@ -38,3 +40,20 @@ def test_uv_installs_the_locks_on_every_platform_with_one_tensorflow():
         assert runtimes == ("onnxruntime" if platform.startswith("Windows") else "onnxruntime, ai-edge-litert"), line
     gpu = next(line for line in result.stdout.splitlines() if line.startswith(f"{GPU_LOCK} on Linux x86-64:"))
     assert gpu.partition("; ")[0].endswith("tensorflow==2.21.0"), gpu
+
+
+def test_an_input_edited_without_relocking_is_caught(tmp_path, monkeypatch):
+    """Re-locking keeps the lock's pins, so only an edited input shows: here statsmodels moved back a release."""
+    for name in ("requirements.in", "requirements-common.in", "requirements.txt"):
+        (tmp_path / name).write_text((PROJECT_ROOT / name).read_text())
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert relocked_differences(CPU_LOCK) == []
+        common = tmp_path / "requirements-common.in"
+        edited = re.sub(r"(?m)^statsmodels\S*", "statsmodels==0.14.5", common.read_text())
+        assert edited != common.read_text()
+        common.write_text(edited)
+        changed = relocked_differences(CPU_LOCK)
+    except IndexUnreachable:
+        pytest.skip("no package index reachable from here")
+    assert "statsmodels==0.14.5 \\" in changed
