@@ -1,4 +1,5 @@
-# Two commands do all set-up:  `make repro` runs the pipeline, `make test` runs the tests.
+# Two commands do all set-up:  `make repro` runs the pipeline, `make test` runs the fast tests
+# (`make test-all`: every test).
 # Both create .venv on first use and install exactly the lock: every package, transitive ones
 # included, at a pinned version with its hashes.
 PYTHON ?= python3
@@ -15,7 +16,7 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: repro test metrics report compare sweep sweep-dashboard lock clean-venv
+.PHONY: repro test test-all metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
 # to bytecode now: where PYTHONDONTWRITEBYTECODE is set (CI here), importing TensorFlow from
@@ -36,12 +37,18 @@ repro: $(BIN)/.installed
 	$(BIN)/dvc repro
 	@$(MAKE) --no-print-directory metrics
 
-# Test files spread over TEST_WORKERS processes (pytest-xdist), the longest first (tests/conftest.py):
-# much of each DVC test is waiting on subprocesses and DVC's queue, which the other workers' tests
-# fill. On 2 cores, 3 workers took 329 s and 2 took 350 s.
+# `make test`: the fast tier, in-process (every stage function, method, params rule and bad input).
+# `make test-all`: everything, DVC, its queue, PostgreSQL and the WebDAV server included (CI runs it);
+# tests/conftest.py marks a test `full` by the fixtures it uses. Both spread the test files over
+# TEST_WORKERS processes (pytest-xdist); much of a full-tier test is waiting on DVC and its queue,
+# which the other workers' tests fill. PYTEST_ARGS: more pytest options (CI: --durations=25).
 TEST_WORKERS ?= 3
+PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST) -m "not full"
+
+test-all: $(BIN)/.installed
+	$(PYTEST)
 
 # Per-model metrics, then the comparison (one table each: together they are too wide to read).
 metrics: $(BIN)/.installed

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,24 +36,100 @@ def real_sample() -> Path:
     return REAL_SAMPLE
 
 
-# The order in which pytest-xdist's workers take the files (with `--dist loadfile
-# --no-loadscope-reorder`; every other file follows in its usual order). Each worker takes one
-# file, and another as soon as fewer than three of its tests are left, so the comparison's worker
-# (one test) holds a second file from the start: a short one. The comparison builds the trained
-# tiny project first; the other workers run in-process training meanwhile, then the remotes, the
-# queued sweep and the pipeline tests, which reuse that project. Tuned for `make test`'s 3 workers.
-LONGEST_FIRST = (
-    "test_make_compare.py", "test_sweeps.py", "test_stages.py", "test_methods.py", "test_views.py", "test_comparison.py",
-    "test_remote.py", "test_export.py", "test_experiments.py", "test_pipeline.py",
-)
+# The full tier: a test that asks for any of these fixtures starts DVC (in a scratch project or a
+# clone of the trained tiny one), a server or the package index, and is marked `full` here, so
+# `make test` (-m "not full") leaves it to `make test-all` and CI. Everything else runs in-process.
+FULL_TIER_FIXTURES = frozenset({"trained_repo", "scratch_project", "postgres_url", "webdav_url", "optuna_dashboard",
+                                "package_index"})
+# With `make test-all`'s workers (`--dist loadfile --no-loadscope-reorder`), the files that build on
+# the trained tiny project go first, so the other workers' in-process files fill the wait for it.
+FIRST_FILES = ("test_make_compare.py", "test_sweeps.py", "test_remote.py", "test_export.py", "test_experiments.py",
+               "test_pipeline.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if FULL_TIER_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.full)
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return FIRST_FILES.index(name) if name in FIRST_FILES else len(FIRST_FILES)
 
     items.sort(key=rank)  # stable: the order inside each file, and of the other files, is kept
+
+
+@pytest.fixture(scope="session")
+def scratch_project():
+    """``make(directory, params_changes=None)``: a copy of the project's code with tiny params, to run stages or DVC in."""
+    from project import copy_scratch_project
+
+    return copy_scratch_project
+
+
+@pytest.fixture(scope="module")
+def webdav_url(tmp_path_factory):
+    """A WsgiDAV server on 127.0.0.1 serving an empty folder ``store``; stopped after the module."""
+    from project import free_port, wait_for_port
+
+    root = tmp_path_factory.mktemp("webdav-root")
+    (root / "store").mkdir()  # the team's folder on the server, as an admin would create it
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "wsgidav"), "--host", "127.0.0.1", "--port", str(port),
+         "--root", str(root), "--auth", "anonymous", "--no-config", "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, "the WebDAV server")
+        yield f"webdav://127.0.0.1:{port}/store"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """An empty database on a PostgreSQL server of its own on 127.0.0.1; stopped after the module."""
+    from postgres import postgres_server, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL's server binaries not found (set PG_BIN)")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def optuna_dashboard():
+    """``serve(storage)``: optuna-dashboard on 127.0.0.1 for that storage; its base URL. Stopped after the test."""
+    from project import free_port, wait_for_port
+
+    servers: list[subprocess.Popen] = []
+
+    def serve(storage: str) -> str:
+        port = free_port()
+        servers.append(subprocess.Popen([str(Path(sys.executable).parent / "optuna-dashboard"), storage, "--host", "127.0.0.1",
+                                         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_for_port(port, "optuna-dashboard", seconds=60)
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def package_index(tmp_path_factory) -> None:
+    """The package index as uv reaches it; the test is skipped where it cannot be reached."""
+    from scripts.check_platforms import IndexUnreachable, _uv
+
+    probe = tmp_path_factory.mktemp("index") / "probe.in"
+    probe.write_text("packaging\n")
+    try:
+        _uv("pip", "compile", "--quiet", "--no-header", "--no-deps", str(probe))
+    except IndexUnreachable:
+        pytest.skip("no package index reachable from here")
 
 
 def random_upright_images(count: int, seed: int = 0) -> np.ndarray:

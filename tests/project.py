@@ -1,6 +1,7 @@
 """Helpers that run the stages as DVC does: in a scratch copy of the project, as subprocesses."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -28,7 +29,7 @@ def without_timings(metrics: dict) -> dict:
     return {key: value for key, value in metrics.items() if key not in WALL_CLOCK_KEYS}
 
 
-def scratch_project(directory: Path, params_changes: dict | None = None) -> Path:
+def copy_scratch_project(directory: Path, params_changes: dict | None = None) -> Path:
     """Copy the pipeline's code and config into ``directory`` with tiny params."""
     return copy_project(directory, merge(TINY_PARAMS, params_changes or {}))
 
@@ -37,6 +38,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, what: str, seconds: float = 30) -> None:
+    """Return once something listens on 127.0.0.1:``port``; fail the test naming ``what`` after ``seconds``."""
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"{what} did not start within {seconds:g} s")
 
 
 def run(command: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -75,13 +92,42 @@ def start_dvc(*arguments: str, cwd: Path) -> subprocess.Popen:
     )
 
 
+def stages_to_run(project: Path, params_changes: dict) -> set[str]:
+    """The stages `dvc repro` would run after ``params_changes``, read without training anything.
+
+    The stages ``dvc status`` finds changed, and every stage downstream of them in the pipeline's
+    graph (their inputs will change). ``params.yaml`` is left as it was.
+    """
+    import networkx
+    import yaml
+    from dvc.repo import Repo
+
+    from bench.scratch import merge
+
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params_file.write_text(yaml.safe_dump(merge(yaml.safe_load(original), params_changes), sort_keys=False))
+    try:
+        result = dvc("status", "--json", cwd=project)
+    finally:
+        params_file.write_text(original)
+    if result.returncode != 0:
+        raise AssertionError(result.stderr[-3000:])
+    changed = set(json.loads(result.stdout))
+    with Repo(str(project)) as repo:
+        graph = repo.index.graph  # an edge runs from a stage to a stage it depends on
+        stages = {stage.name: stage for stage in graph.nodes}
+        downstream = {other.name for name in changed for other in networkx.ancestors(graph, stages[name])}
+    return changed | downstream
+
+
 def git(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     return run(["git", *arguments], cwd)
 
 
 def scratch_git_project(directory: Path, params_changes: dict | None = None) -> Path:
     """A scratch project that is also a git repository with one commit: `dvc exp` needs one."""
-    scratch_project(directory, params_changes)
+    copy_scratch_project(directory, params_changes)
     init_git_repository(directory)
     assert dvc("config", "core.autostage", "true", cwd=directory).returncode == 0
     return directory

@@ -1,6 +1,7 @@
 """Experiments as users run them: a queued sweep, then the report."""
 from __future__ import annotations
 
+import re
 import sys
 
 from project import clone_trained, dvc, run
@@ -31,7 +32,10 @@ def test_queued_sweep_reuses_the_teacher_and_the_report_names_both_runs(tmp_path
     result = run([sys.executable, "-m", "scripts.report"], project)
     assert result.returncode == 0, result.stderr[-3000:]
     report = (project / "reports" / "report.md").read_text()
-    for name in names[:2]:
-        assert name in report
-    assert "| 2 |" in report and "| 4 |" in report
+    rows = {name: next((line for line in report.splitlines() if line.startswith(f"| {name} |")), "") for name in names[:2]}
+    # Each run's row names its own temperature in its KD setting: one run each.
+    temperatures = sorted(match.group(1) for row in rows.values() if (match := re.search(r"^\| [\w-]+ \| \w+ \| kd \| [^|]*\btemp=(\d+)\b", row)))
+    assert temperatures == ["2", "4"], rows
+    # and the KD table has one configuration row per temperature, one run each (a row begins with the temperature)
+    assert re.search(r"(?m)^\| 2 \| 1 \| ", report) and re.search(r"(?m)^\| 4 \| 1 \| ", report), report
     assert (project / "reports" / "student_accuracy_heatmap.png").stat().st_size > 10_000

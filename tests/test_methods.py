@@ -62,9 +62,14 @@ def test_methods_differ_from_each_other(tiny):
 
 def test_dml_can_take_the_cnn_as_a_peer(tiny):
     splits, _ = tiny
-    settings = {**DISTILL, "method": "dml", "epochs": 1, "dml": {"peers": 2, "cnn_peer": True}}
-    _, metrics = train_student(splits, {}, settings, HIDDEN, seed=0)
-    assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26
+    weights = {}
+    for cnn_peer in (False, True):
+        settings = {**DISTILL, "method": "dml", "epochs": 1, "dml": {"peers": 2, "cnn_peer": cnn_peer}}
+        student, metrics = train_student(splits, {}, settings, HIDDEN, seed=0)
+        assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26  # the peers are not saved
+        weights[cnn_peer] = student.get_layer("logits").get_weights()[0]
+    # Same seed, same MLP peer: only the CNN's predictions in the mutual loss tell the two apart.
+    assert not np.allclose(weights[False], weights[True])
 
 
 def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny, monkeypatch):

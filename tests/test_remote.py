@@ -13,32 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from project import clone, clone_trained, dvc, free_port, git, run
-
-@pytest.fixture(scope="module")
-def webdav_url(tmp_path_factory):
-    """A WsgiDAV server on 127.0.0.1 serving an empty folder; stopped after the module."""
-    root = tmp_path_factory.mktemp("webdav-root")
-    (root / "store").mkdir()  # the team's folder on the server, as an admin would create it
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "wsgidav"), "--host", "127.0.0.1", "--port", str(port),
-         "--root", str(root), "--auth", "anonymous", "--no-config", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail("the WebDAV server did not start within 30 s")
-    yield f"webdav://127.0.0.1:{port}/store"
-    server.terminate()
-    server.wait(timeout=10)
+from project import clone, clone_trained, dvc, git, run
 
 
 @pytest.fixture(scope="module")
