@@ -1,7 +1,9 @@
-"""Get the official ``emnist-letters.mat``: a copy the user placed, or NIST's ``matlab.zip``.
+"""Get an official EMNIST file (``emnist-letters.mat``, ``emnist-byclass.mat``): a copy the user placed, or NIST's ``matlab.zip``.
 
-The file is verified by size and sha256 against values kept in ``params.yaml``, so a user with
-another copy changes them deliberately, and DVC re-runs everything downstream when they change.
+The letters file is verified by size and sha256 against values kept in ``params.yaml``, so a user
+with another copy changes them deliberately, and DVC re-runs everything downstream when they
+change. The ByClass file is not (no checksum of it is kept): the letters built from it are checked
+instead (:mod:`distillation.byclass_letters`).
 """
 from __future__ import annotations
 
@@ -23,13 +25,14 @@ CHUNK_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class EmnistRelease:
-    """Where the official file comes from and what it must hash to (``data.emnist`` params)."""
+    """Where an official file comes from and what it must hash to (``data.emnist`` params)."""
 
     path: Path  # where a user places (or a download leaves) the verified file
     url: str  # NIST's matlab.zip
     member: str  # file name inside the zip
-    sha256: str
-    bytes: int
+    sha256: str | None = None  # None: not checked here (what is made from it is)
+    bytes: int | None = None
+    source: str = "emnist"  # the data.source that asked for it, as error messages name it
 
 
 class AcquisitionError(ValueError):
@@ -47,6 +50,8 @@ def _hash_copy(source: BinaryIO, target: BinaryIO | None = None) -> tuple[str, i
 
 
 def _check(path: Path, digest: str, size: int, release: EmnistRelease) -> None:
+    if release.sha256 is None:
+        return
     if size != release.bytes or digest != release.sha256:
         raise AcquisitionError(
             f"{path}: not the expected EMNIST file: expected {release.bytes} bytes with sha256 "
@@ -56,7 +61,9 @@ def _check(path: Path, digest: str, size: int, release: EmnistRelease) -> None:
 
 
 def verify(path: Path, release: EmnistRelease) -> None:
-    """Raise :class:`AcquisitionError` unless ``path`` has the expected size and sha256."""
+    """Raise :class:`AcquisitionError` unless ``path`` has the expected size and sha256 (if one is kept)."""
+    if release.sha256 is None:
+        return
     with path.open("rb") as handle:
         digest, size = _hash_copy(handle)
     _check(path, digest, size, release)
@@ -110,8 +117,8 @@ def fetch_emnist(release: EmnistRelease, timeout: float = 15.0) -> Path:
             _download(release.url, archive, timeout)
         except AcquisitionError as error:
             raise AcquisitionError(
-                f"data.source=emnist: {error}; no copy at {release.path} either. On a machine with "
+                f"data.source={release.source}: {error}; no copy at {release.path} either. On a machine with "
                 f"internet, get {release.url}, take {release.member} out of it and place it at {release.path}"
             ) from None
-        _extract_member(archive, release)  # only the letters file is kept
+        _extract_member(archive, release)  # only the one file is kept
     return release.path

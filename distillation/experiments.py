@@ -69,6 +69,8 @@ def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
             return source == "synthetic"
         if key.startswith("data.emnist."):
             return source == "emnist"
+        if key.startswith("data.emnist_byclass."):
+            return source == "emnist-byclass-letters"
         if parts[0] == "augment":
             # Without views nothing of augment is read: such a run is the run of before views existed.
             return flat.get("augment.views") not in (None, 0)

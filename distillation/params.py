@@ -121,6 +121,10 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "data.emnist.member": _text,
     "data.emnist.sha256": _sha256,
     "data.emnist.bytes": POSITIVE_INT,
+    "data.emnist_byclass.path": _text,
+    "data.emnist_byclass.url": _text,
+    "data.emnist_byclass.member": _text,
+    "data.emnist_byclass.letters_sha256": _sha256,
     # Stored views of the training images (distillation/views.py). The bounds keep a letter itself:
     # a quarter turn, a strong shear or a large elastic displacement makes another letter of it.
     "augment.views": _number(int, 0, 64),

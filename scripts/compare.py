@@ -1,6 +1,6 @@
 """Compare every distillation method honestly, through DVC's queue (``make compare``).
 
-    python -m scripts.compare [--source PATH] [--config comparison.yaml] [--jobs 2] [--no-run]
+    python -m scripts.compare [--source PATH|emnist|emnist-byclass-letters] [--config comparison.yaml] [--jobs 2] [--no-run]
 
 1. **Selection**: queues each method's grid (``comparison.yaml``) at the selection replicates,
    with the first teacher, and chooses each method's setting on **val** accuracy.
@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
 from distillation.comparison import (
     BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
@@ -204,6 +205,9 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
     started = time.perf_counter()
     params = load_params()
     common = {"data.source": source} if source else {}
+    if source == BYCLASS_LETTERS:
+        # queued runs happen in copies of the workspace without its git-ignored files
+        common["data.emnist_byclass.path"] = str(Path(params["data"]["emnist_byclass"]["path"]).resolve())
     effective = source or params["data"]["source"]
     config = load_comparison(config_path, {**params, "data": {**params["data"], "source": effective}})
 
@@ -235,7 +239,7 @@ def main() -> None:
                              "`make compare` resumes from it in any clone)")
     arguments = parser.parse_args()
     source = arguments.source
-    if source and source not in ("synthetic", "emnist"):
+    if source and source not in ("synthetic", "emnist", BYCLASS_LETTERS):
         if not Path(source).is_file():
             raise ValueError(f"--source '{source}': no such file")
         source = str(Path(source).resolve())

@@ -4,6 +4,9 @@
 - ``synthetic``: the embedded handwriting-like letters, drawn deterministically;
 - ``emnist``: the official ``emnist-letters.mat``, from ``data.emnist.path`` if placed there,
   otherwise downloaded from NIST, and verified against ``data.emnist.sha256``;
+- ``emnist-byclass-letters``: the project's real letters (58,405), built from the official
+  ``emnist-byclass.mat`` (``data.emnist_byclass``, placed or downloaded like the letters file) by
+  the rule of :mod:`distillation.byclass_letters`, checked against ``data.emnist_byclass.letters_sha256``;
 - the path of any EMNIST ``.mat`` (absolute, or relative to the project root).
 A given file is read and checked exactly as ``convert`` will read it *before* anything is
 written, so a malformed file fails here, named as the user gave it, and never becomes an output
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distillation.atomic import copy_file
+from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS, letters_fingerprint, letters_from_byclass
 from distillation.cli import run_stage
 from distillation.download import EmnistRelease, fetch_emnist
 from distillation.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
@@ -38,13 +42,32 @@ def materialise_source(data: dict[str, Any], seed: int, output: Path = RAW_MAT) 
         release = EmnistRelease(**{**data["emnist"], "path": Path(given)})
         copy_checked(fetch_emnist(release), f"data.emnist.path {describe_user_path(given)}", output)
         return
+    if source == BYCLASS_LETTERS:
+        write_byclass_letters(data["emnist_byclass"], output)
+        return
     path = Path(source)
     if not path.is_file():
         raise ValueError(
-            f"data.source: '{source}' is not 'synthetic', 'emnist' or an existing .mat file "
+            f"data.source: '{source}' is not 'synthetic', 'emnist', '{BYCLASS_LETTERS}' or an existing .mat file "
             f"(looked for {path.resolve()})"
         )
     copy_checked(path, f"data.source {describe_user_path(source)}", output)
+
+
+def write_byclass_letters(settings: dict[str, Any], output: Path) -> None:
+    """Build the real letters from the official ByClass file and write them, if their hash is the expected one."""
+    given = settings["path"]
+    release = EmnistRelease(path=Path(given), url=settings["url"], member=settings["member"], source=BYCLASS_LETTERS)
+    byclass = read_emnist_mat(fetch_emnist(release), f"data.emnist_byclass.path {describe_user_path(given)}")
+    letters = letters_from_byclass(byclass)
+    fingerprint = letters_fingerprint(letters)
+    if fingerprint != settings["letters_sha256"]:
+        raise ValueError(
+            f"data.emnist_byclass.path {describe_user_path(given)}: the letters built from it hash to {fingerprint}, "
+            f"not data.emnist_byclass.letters_sha256 {settings['letters_sha256']}: not the official emnist-byclass.mat"
+        )
+    write_emnist_mat(output, letters.train_images, letters.train_labels, letters.test_images, letters.test_labels,
+                     letters_mapping())
 
 
 def copy_checked(path: Path, shown_as: str, output: Path) -> None:
