@@ -16,7 +16,7 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: repro test test-all metrics report compare sweep sweep-dashboard lock clean-venv
+.PHONY: help repro test test-all metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
 # to bytecode now: where PYTHONDONTWRITEBYTECODE is set (CI here), importing TensorFlow from
@@ -29,11 +29,11 @@ $(BIN)/.installed: $(LOCK)
 	touch $@
 
 # Re-resolve both locks from the *.in files as of LOCK_DATE (default today); then `make test`.
-lock: $(BIN)/.installed
+lock: $(BIN)/.installed  ## re-resolve both locks from the *.in files as of LOCK_DATE
 	$(UV_COMPILE) requirements.in -o requirements.txt
 	$(UV_COMPILE) requirements-gpu.in -o requirements-gpu.txt
 
-repro: $(BIN)/.installed
+repro: $(BIN)/.installed  ## the pipeline (dvc repro) on params.yaml's data, then the metrics
 	$(BIN)/dvc repro
 	@$(MAKE) --no-print-directory metrics
 
@@ -44,38 +44,57 @@ repro: $(BIN)/.installed
 # which the other workers' tests fill. PYTEST_ARGS: more pytest options (CI: --durations=25).
 TEST_WORKERS ?= 3
 PYTEST = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
-test: $(BIN)/.installed
+test: $(BIN)/.installed  ## the fast tests, in-process (every stage function, method, params rule, bad input)
 	$(PYTEST) -m "not full"
 
-test-all: $(BIN)/.installed
+test-all: $(BIN)/.installed  ## every test: the fast ones and those that start DVC, its queue or a server (CI)
 	$(PYTEST)
 
 # Per-model metrics, then the comparison (one table each: together they are too wide to read).
-metrics: $(BIN)/.installed
+metrics: $(BIN)/.installed  ## each model's metrics and the summary
 	$(BIN)/dvc metrics show $(MODEL_METRICS)
 	@echo "metrics/summary.json:" && cat metrics/summary.json
 
 # Pulls every experiment pushed to origin first (NO_PULL=1: this clone's only).
-report: $(BIN)/.installed
+report: $(BIN)/.installed  ## reports/ and the README's and docs' tables, from the experiments and records
 	$(BIN)/python -m scripts.report $(if $(NO_PULL),--no-pull)
 
 # One worker of a sweep (an Optuna study; docs/sweeps.md): run it on as many hosts as you like.
 # STORAGE: the study's database (SQLite here by default; postgresql://user@host:port/db for a team).
 SPACE ?= sweeps/kd.yaml
 STORAGE ?= sqlite:///sweeps.db
-sweep: $(BIN)/.installed
+sweep: $(BIN)/.installed  ## one worker of an Optuna sweep (SPACE, STORAGE, STUDY)
 	$(BIN)/python -m scripts.sweep --space $(SPACE) --storage $(STORAGE) $(if $(STUDY),--study $(STUDY))
 
 # The studies in STORAGE, live, on http://127.0.0.1:$(PORT) (optuna-dashboard).
 PORT ?= 8080
-sweep-dashboard: $(BIN)/.installed
+sweep-dashboard: $(BIN)/.installed  ## optuna-dashboard on STORAGE at PORT
 	$(BIN)/optuna-dashboard $(STORAGE) --host 127.0.0.1 --port $(PORT)
 
 # Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
 # the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.
 # NO_RUN=1 queues nothing: it writes the records of the runs finished so far (commit one to resume elsewhere).
-compare: $(BIN)/.installed
+compare: $(BIN)/.installed  ## every method chosen on val, then replicated (CONFIG, SOURCE, JOBS, NO_RUN)
 	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG)) $(if $(NO_RUN),--no-run)
 
-clean-venv:
+clean-venv:  ## delete the environment
 	rm -rf $(VENV)
+
+# `make help`: the targets (a `## ` note after their line) and the variables (`## NAME: ` lines).
+## GPU: 1 builds and uses .venv-gpu, TensorFlow with CUDA (repro, test, test-all)
+## PYTHON: the interpreter that creates the environment (python3)
+## TEST_WORKERS: pytest-xdist processes for test and test-all (3)
+## PYTEST_ARGS: more pytest options, e.g. --durations=25 (CI) or -k a_name
+## LOCK_DATE: the day lock resolves as of (today)
+## NO_PULL: 1 makes report read this clone's experiments only
+## CONFIG: the comparison's config (comparison.yaml)
+## SOURCE: data.source for every compared run: a .mat path, emnist or emnist-byclass-letters
+## JOBS: runs at a time in compare (2)
+## NO_RUN: 1 makes compare queue nothing and write the record of the runs finished so far
+## SPACE, STORAGE, STUDY: sweep's search-space file, its database URL, the study's name
+## PORT: sweep-dashboard's port (8080)
+help:  ## this list
+	@echo "Targets:"
+	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  \1\t\2/p' $(MAKEFILE_LIST) | expand -t 20
+	@echo "Variables (make TARGET NAME=value):"
+	@sed -n 's/^## \([A-Z_, ]*\): \(.*\)/  \1\t\2/p' $(MAKEFILE_LIST) | expand -t 24

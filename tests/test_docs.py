@@ -121,3 +121,20 @@ def test_a_rendered_block_is_replaced_and_an_unknown_one_is_named():
     assert render_blocks(text, {"figure": lambda name: f"new {name}"}) == text.replace("old", "new x")
     with pytest.raises(ValueError, match="README.md: rendered block 'figure x': no such kind"):
         render_blocks(text, {}, "README.md")
+
+
+def test_make_help_lists_every_target_and_variable():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    phony = set(re.search(r"^\.PHONY: (.*)$", makefile, re.M).group(1).split())
+    noted = set(re.findall(r"^([a-z-]+):.*## ", makefile, re.M))
+    assert noted == phony
+    settable = set(re.findall(r"^([A-Z_]+) \?=", makefile, re.M)) | set(re.findall(r"\$\(if \$\(([A-Z_]+)\)", makefile))
+    documented = {name.strip() for line in re.findall(r"^## ([A-Z_, ]+):", makefile, re.M) for name in line.split(",")}
+    assert settable <= documented, settable - documented
+
+
+def test_the_changelog_and_the_citation_carry_the_projects_version():
+    version = re.search(r'(?m)^version = "([^"]+)"', (PROJECT_ROOT / "pyproject.toml").read_text()).group(1)
+    assert re.search(r"(?m)^## (\S+)", (PROJECT_ROOT / "CHANGELOG.md").read_text()).group(1) == version
+    assert yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())["version"] == version
+    assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
