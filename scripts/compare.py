@@ -21,7 +21,6 @@ run (a path is made absolute, since queued runs happen in temporary copies of th
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +37,7 @@ from distillation.comparison import (
 )
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
 from distillation.experiments import read_experiments, source_label
+from distillation.machine import machine_kind
 from distillation.params import load_params
 from scripts.report import REPORTS, write_reports
 
@@ -119,23 +119,6 @@ def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any
     columns, and beside a resumed record's rows they would read as NaN."""
     rows = [{**hit, **run} for run in runs if (hit := find_run(table, run)) is not None]
     return [{**row, "machine": row["machine"] if isinstance(row.get("machine"), str) else MACHINE} for row in rows]
-
-
-def machine_kind() -> str:
-    """The CPU this comparison runs on, e.g. ``AMD EPYC, avx2``: a teacher trained on another kind
-    of CPU is another model (floating-point kernels differ), so a record says where each run ran."""
-    model, flags = platform.processor() or platform.machine(), set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-                break
-    widest = next((flag for flag in ("amx_tile", "avx512_bf16", "avx512f", "avx2") if flag in flags), "")
-    return f"{model}, {widest}" if widest else model
 
 
 MACHINE = machine_kind()

@@ -28,6 +28,7 @@ from distillation.comparison import load_records, views_curve
 from distillation.doc_blocks import documents, render_files
 from distillation.comparison_report import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
 from distillation.experiments import read_experiments
+from distillation.metrics_tables import metrics_renderers
 from distillation.report import markdown_report, save_heatmap, seed_summary
 
 REPORTS = Path("reports")
@@ -52,6 +53,11 @@ def check_recorded_runs(records: list[dict[str, Any]], table: pd.DataFrame) -> N
                                      f"{field} {present[field]}, recorded {run[field]}: run `make compare` again")
 
 
+def page_renderers(records: list[dict], calibration: pd.DataFrame | None, root: Path) -> dict:
+    """Every kind of block the README and docs may hold: from the records and from metrics files below ``root``."""
+    return {**doc_renderers(records, calibration), **metrics_renderers(root)}
+
+
 def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
     """Write every report that the records in ``directory`` and the experiments in ``table`` support."""
     records = load_records(directory)
@@ -71,7 +77,7 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
         written.append(directory / "methods.md")
         # The README's and docs' result tables, where these are the project's own reports.
         pages = documents(Path(".")) if directory == REPORTS else []
-        written += render_files(pages, doc_renderers(records, calibration))
+        written += render_files(pages, page_renderers(records, calibration, Path(".")))
     recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
     others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table
     markdown = markdown_report(others, seed_summary(others), compared=sum(len(record["runs"]) for record in records))

@@ -6,7 +6,7 @@
 The int8 file is calibrated on a seeded sample of training images; val and test are never seen
 before the test split is measured. Each file's size, test accuracy, agreement with the Keras
 model and latency at batch 1 and 256 are measured through its own runtime (onnxruntime, LiteRT),
-on as many threads as this process has cores; a format whose runtime this platform lacks is
+on as many threads as this process has cores (the metrics name the CPU); a format whose runtime this platform lacks is
 written but not measured, and the metrics name it under ``skipped``.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.export import (CALIBRATION_IMAGES, calibration_sample, cpu_threads, exported_paths, load_exportable,
                                  measure_exports, write_exports)
+from distillation.machine import machine_kind
 from distillation.params import load_params
 from distillation.paths import PREPARED_DIR, model_path
 from distillation.prepared import load_split
@@ -33,7 +34,7 @@ def export_model(name: str, seed: int) -> dict:
     paths = exported_paths(name)
     write_exports(model, paths, calibration_sample(train.images, CALIBRATION_IMAGES, seed))
     test = load_split(PREPARED_DIR / "test.npz")
-    return measure_exports(model, model_file, paths, test.images, test.labels, cpu_threads())
+    return {**measure_exports(model, model_file, paths, test.images, test.labels, cpu_threads()), "machine": machine_kind()}
 
 
 def main() -> None:

@@ -103,10 +103,11 @@ def test_the_readme_is_short_and_maps_the_docs():
 def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
     from distillation.calibration import CALIBRATION, load_calibration
     from distillation.comparison import load_records
-    from distillation.comparison_report import doc_renderers
     from distillation.doc_blocks import BLOCK, documents, render_blocks
+    from scripts.report import page_renderers
 
-    renderers = doc_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION))
+    renderers = page_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION),
+                               PROJECT_ROOT)
     pages = [page for page in documents(PROJECT_ROOT) if BLOCK.search(page.read_text())]
     assert PROJECT_ROOT / "README.md" in pages
     for page in pages:
@@ -138,3 +139,26 @@ def test_the_changelog_and_the_citation_carry_the_projects_version():
     assert re.search(r"(?m)^## (\S+)", (PROJECT_ROOT / "CHANGELOG.md").read_text()).group(1) == version
     assert yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())["version"] == version
     assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
+    import json
+
+    from distillation.metrics_tables import metrics_renderers
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name, accuracy in (("teacher", 0.9512), ("baseline", 0.9), ("student", 0.91)):
+        (folder / f"{name}.json").write_text(json.dumps({"params": 10, "val_accuracy": accuracy - 0.01, "test_accuracy": accuracy,
+                                                         "method": "kd", "setting": "temp=4"}))
+    table = metrics_renderers(tmp_path)["models"]("run")
+    assert "| teacher CNN | 10 | 94.12 % | **95.12 %** |" in table and "| MLP by kd (temp=4) |" in table
+    entry = {"bytes": 1000, "test_accuracy": 0.5, "agreement_with_keras": 0.99, "latency_ms_batch_1": 0.1,
+             "latency_ms_per_image_batch_256": 0.01}
+    for model in ("teacher", "student"):
+        (tmp_path / f"{model}-x.json").write_text(json.dumps(
+            {**{kind: entry for kind in ("keras", "onnx", "litert", "litert_int8")}, "test_images": 4, "threads": 2, "machine": "a CPU"}))
+    exports = metrics_renderers(tmp_path)["exports"]("{model}-x.json")
+    assert "| student, LiteRT int8 | 1,000 | 50.00 % | 99.00 % | 0.1 | 0.01 |" in exports and "on a CPU." in exports
+    with pytest.raises(ValueError, match="no .*elsewhere/teacher.json"):
+        metrics_renderers(tmp_path)["models"]("elsewhere")

@@ -1,0 +1,73 @@
+"""Tables of a pipeline run's metrics files, for the README's and docs' rendered blocks.
+
+A block ``models DIR`` shows the three models' accuracies from ``DIR/{teacher,baseline,student}.json``;
+``exports DIR`` each exported file's size, accuracy, agreement and latency from ``DIR/export.json``
+and ``DIR/export_teacher.json``, or ``exports PATTERN`` from the files a pattern with ``{model}``
+names (``reports/export/{model}-emnist-byclass-letters.json``: a run on other data, kept apart).
+Paths are relative to the project root; ``metrics`` is the committed run on the default data.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXPORT_FILES = {"teacher": "export_teacher.json", "student": "export.json"}  # in a metrics folder
+FORMATS = {"keras": "Keras", "onnx": "ONNX", "litert": "LiteRT fp32", "litert_int8": "LiteRT int8"}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ValueError(f"no {path}")
+    return json.loads(path.read_text())
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f} %"
+
+
+def models_table(root: Path, name: str) -> str:
+    """Parameters, val and test accuracy of the teacher, the MLP alone and the student in folder ``name``."""
+    directory = root / name
+    teacher, baseline, student = (_read(directory / f"{name}.json") for name in ("teacher", "baseline", "student"))
+    method = f"MLP by {student.get('method', 'kd')}" + (f" ({student['setting']})" if student.get("setting") else "")
+    lines = ["| model | parameters | val | test |", "|---|---:|---:|---:|"]
+    for label, metrics in (("teacher CNN", teacher), ("MLP alone", baseline), (method, student)):
+        lines.append(f"| {label} | {metrics['params']:,} | {_percent(metrics['val_accuracy'])} | "
+                     f"**{_percent(metrics['test_accuracy'])}** |")
+    lines += ["", f"From `{name}/{{teacher,baseline,student}}.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def export_files(root: Path, name: str) -> dict[str, Path]:
+    """{model: its export metrics file} for a block's NAME: a metrics folder or a ``{model}`` pattern."""
+    if "{model}" in name:
+        return {model: root / name.format(model=model) for model in EXPORT_FILES}
+    return {model: root / name / file for model, file in EXPORT_FILES.items()}
+
+
+def exports_table(files: dict[str, Path], root: Path) -> str:
+    """Each model's Keras file and exports: bytes, test accuracy, agreement, latency at batch 1 and 256."""
+    lines = ["| model, format | bytes | test acc. | agrees with Keras | ms/image, batch 1 | ms/image, batch 256 |",
+             "|---|---:|---:|---:|---:|---:|"]
+    measured = []
+    for model, path in files.items():
+        metrics = _read(path)
+        measured.append(metrics)
+        for kind, label in FORMATS.items():
+            entry = metrics[kind]
+            agreement = "—" if kind == "keras" else _percent(entry.get("agreement_with_keras"))
+            lines.append(f"| {model}, {label} | {entry['bytes']:,} | {_percent(entry.get('test_accuracy'))} | {agreement} | "
+                         f"{entry.get('latency_ms_batch_1', '')} | {entry.get('latency_ms_per_image_batch_256', '')} |")
+    first = measured[0]
+    machine = first.get("machine", "a CPU its files do not record")
+    lines += ["", f"{first['test_images']:,} test images, {first['threads']} threads, on {machine}. From "
+              + " and ".join(f"`{path.relative_to(root).as_posix()}`" for path in files.values()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_renderers(root: Path) -> dict[str, Callable[[str], str]]:
+    """The block kinds of this module, reading directories below ``root``."""
+    return {"models": lambda name: models_table(root, name),
+            "exports": lambda name: exports_table(export_files(root, name), root)}
