@@ -5,6 +5,8 @@ A block ``models DIR`` shows the three models' accuracies from ``DIR/{teacher,ba
 and ``DIR/export_teacher.json``, or ``exports PATTERN`` from the files a pattern with ``{model}``
 names (``reports/export/{model}-emnist-byclass-letters.json``: a run on other data, kept apart).
 Paths are relative to the project root; ``metrics`` is the committed run on the default data.
+``bench NAME`` is what a benchmark wrote to ``bench/results-NAME.md`` (its command, tables and
+notes), below that file's own title.
 """
 from __future__ import annotations
 
@@ -67,7 +69,17 @@ def exports_table(files: dict[str, Path], root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_results(root: Path, name: str) -> str:
+    """``bench/results-NAME.md`` without its title line, and where it comes from."""
+    path = root / "bench" / f"results-{name}.md"
+    if not path.is_file():
+        raise ValueError(f"no {path}")
+    body = path.read_text().split("\n", 1)[1].strip("\n")
+    return f"{body}\n\nFrom `bench/results-{name}.md`.\n"
+
+
 def metrics_renderers(root: Path) -> dict[str, Callable[[str], str]]:
-    """The block kinds of this module, reading directories below ``root``."""
+    """The block kinds of this module, reading files below ``root``."""
     return {"models": lambda name: models_table(root, name),
-            "exports": lambda name: exports_table(export_files(root, name), root)}
+            "exports": lambda name: exports_table(export_files(root, name), root),
+            "bench": lambda name: bench_results(root, name)}
