@@ -16,7 +16,7 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: help repro test test-all metrics report compare sweep sweep-dashboard lock clean-venv
+.PHONY: help repro test test-all predict metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
 # to bytecode now: where PYTHONDONTWRITEBYTECODE is set (CI here), importing TensorFlow from
@@ -77,6 +77,11 @@ sweep-dashboard: $(BIN)/.installed  ## optuna-dashboard on STORAGE at PORT
 compare: $(BIN)/.installed  ## every method chosen on val, then replicated (CONFIG, SOURCE, JOBS, NO_RUN)
 	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG)) $(if $(NO_RUN),--no-run)
 
+# The exported student on your own images (PNG or JPEG, one character each).
+MODEL ?= models/export/student_int8.tflite
+predict: $(BIN)/.installed  ## which character is in each of IMAGES, by the exported MODEL
+	$(BIN)/python -m scripts.predict --model $(MODEL) $(IMAGES)
+
 clean-venv:  ## delete the environment
 	rm -rf $(VENV)
 
@@ -93,6 +98,7 @@ clean-venv:  ## delete the environment
 ## NO_RUN: 1 makes compare queue nothing and write the record of the runs finished so far
 ## SPACE, STORAGE, STUDY: sweep's search-space file, its database URL, the study's name
 ## PORT: sweep-dashboard's port (8080)
+## MODEL, IMAGES: predict's exported file (models/export/student_int8.tflite) and image files
 help:  ## this list
 	@echo "Targets:"
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  \1\t\2/p' $(MAKEFILE_LIST) | expand -t 20

@@ -24,12 +24,12 @@ import keras
 import numpy as np
 
 from distillation.evaluation import LATENCY_REPEATS, agreement, latency_ms_per_image, median_ms_per_image
+from distillation.model_card import card_path, model_card, write_card
+from distillation.runtimes import missing_runtime, predict_in_batches, runner_for
 
 EXPORT_DIR = Path("models/export")
 FORMATS = ("onnx", "litert", "litert_int8")
-RUNTIMES = {"onnx": "onnxruntime", "litert": "ai-edge-litert", "litert_int8": "ai-edge-litert"}
 CALIBRATION_IMAGES = 512  # PTQ's representative sample: a few hundred images fix the ranges
-PREDICTION_BATCH = 256
 
 
 def exported_paths(name: str, directory: Path = EXPORT_DIR) -> dict[str, Path]:
@@ -64,8 +64,8 @@ def load_exportable(path: str | Path) -> keras.Model:
     return model
 
 
-def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.ndarray) -> None:
-    """Write the three files; on any failure none of them is left, not even an older one's rename."""
+def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.ndarray, classes: tuple[str, ...]) -> None:
+    """Write the three files and their model cards; on any failure none is left, not even an older one's rename."""
     import tensorflow as tf
 
     def representative() -> Any:
@@ -86,88 +86,22 @@ def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.nd
                 model.export(str(target), format="onnx", verbose=False)
             else:
                 model.export(str(target), format="litert", verbose=False, **(int8 if kind == "litert_int8" else {}))
+            quantization = _quantization(target) if kind == "litert_int8" else (None, None)
+            write_card(target, model_card(classes, *quantization))
             written[kind] = target
         for kind, target in written.items():  # all made: only now do they replace what was there
+            os.replace(card_path(target), card_path(paths[kind]))
             os.replace(target, paths[kind])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-class OnnxRunner:
-    """An onnxruntime session on CPU with ``threads`` intra-op threads."""
+def _quantization(path: Path) -> tuple[tuple[float, int], tuple[float, int]]:
+    """(scale, zero_point) of a LiteRT file's input and of its output."""
+    import tensorflow as tf
 
-    def __init__(self, path: Path, threads: int):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-
-    def forward(self, batch: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: batch})[0]
-
-
-class LiteRTRunner:
-    """LiteRT's interpreter; int8 files quantize the input and dequantize the logits as a device would."""
-
-    def __init__(self, path: Path, threads: int):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.path, self.threads = path, threads
-        self.interpreters: dict[int, Any] = {}
-        probe = Interpreter(model_path=str(path), num_threads=threads)
-        self.input_detail, self.output_detail = probe.get_input_details()[0], probe.get_output_details()[0]
-
-    def _interpreter(self, batch_size: int) -> Any:
-        if batch_size not in self.interpreters:  # one per batch size, so timing never re-allocates
-            from ai_edge_litert.interpreter import Interpreter
-
-            interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
-            interpreter.resize_tensor_input(self.input_detail["index"], [batch_size, *self.input_detail["shape"][1:]])
-            interpreter.allocate_tensors()
-            self.interpreters[batch_size] = interpreter
-        return self.interpreters[batch_size]
-
-    def forward(self, batch: np.ndarray) -> np.ndarray:
-        interpreter = self._interpreter(len(batch))
-        if self.input_detail["dtype"] == np.int8:
-            scale, zero_point = self.input_detail["quantization"]
-            batch = np.clip(np.round(batch / scale) + zero_point, -128, 127).astype(np.int8)
-        interpreter.set_tensor(self.input_detail["index"], batch)
-        interpreter.invoke()
-        output = interpreter.get_tensor(self.output_detail["index"])
-        if self.output_detail["dtype"] == np.int8:
-            scale, zero_point = self.output_detail["quantization"]
-            output = (output.astype(np.float32) - zero_point) * scale
-        return output
-
-
-def runner_for(kind: str, path: Path, threads: int) -> OnnxRunner | LiteRTRunner:
-    return OnnxRunner(path, threads) if kind == "onnx" else LiteRTRunner(path, threads)
-
-
-def missing_runtime(kind: str) -> str | None:
-    """Why ``kind`` cannot be measured here (its runtime is not installed), or None."""
-    module = "onnxruntime" if kind == "onnx" else "ai_edge_litert"
-    try:
-        __import__(module)
-    except ImportError:
-        return f"{RUNTIMES[kind]} is not installed (it has no wheel for this platform)"
-    return None
-
-
-def predict_in_batches(forward: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
-                       batch_size: int = PREDICTION_BATCH) -> np.ndarray:
-    """Logits for every image, in fixed-size batches (the last one padded), as a server would."""
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        padded = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]), batch.dtype)]) \
-            if len(batch) < batch_size else batch
-        outputs.append(np.asarray(forward(np.ascontiguousarray(padded, dtype=np.float32)))[:len(batch)])
-    return np.concatenate(outputs).astype(np.float32)
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    return interpreter.get_input_details()[0]["quantization"], interpreter.get_output_details()[0]["quantization"]
 
 
 def latency_fields(ms_per_image: dict[int, float]) -> dict[str, float]:

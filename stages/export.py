@@ -32,7 +32,7 @@ def export_model(name: str, seed: int) -> dict:
     model = load_exportable(model_file)
     train = load_split(PREPARED_DIR / "train.npz")
     paths = exported_paths(name)
-    write_exports(model, paths, calibration_sample(train.images, CALIBRATION_IMAGES, seed))
+    write_exports(model, paths, calibration_sample(train.images, CALIBRATION_IMAGES, seed), train.classes)
     test = load_split(PREPARED_DIR / "test.npz")
     return {**measure_exports(model, model_file, paths, test.images, test.labels, cpu_threads()), "machine": machine_kind()}
 

@@ -29,7 +29,8 @@ def exported(trained_repo):
 @pytest.mark.parametrize("name", ["student", "teacher"])
 @pytest.mark.parametrize("kind", ["onnx", "litert", "litert_int8"])
 def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kind):
-    from distillation.export import exported_paths, predict_in_batches, runner_for
+    from distillation.export import exported_paths
+    from distillation.runtimes import predict_in_batches, runner_for
 
     path = exported_paths(name, exported["root"] / "models" / "export")[kind]
     logits = predict_in_batches(runner_for(kind, path, threads=1).forward, exported["test"].images)
@@ -104,7 +105,8 @@ def tiny_project(tmp_path_factory, tiny_letters_mat):
 
 @pytest.mark.parametrize("name", ["student", "teacher"])
 def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project, monkeypatch, name):
-    from distillation.export import exported_paths, predict_in_batches, runner_for
+    from distillation.export import exported_paths
+    from distillation.runtimes import predict_in_batches, runner_for
     from distillation.model_files import load_model, predict_logits
     from distillation.prepared import load_split
     from stages.export import export_model
@@ -122,6 +124,11 @@ def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project,
             np.testing.assert_allclose(logits, keras_logits, atol=1e-3, rtol=1e-3)
     # int8 holds a quarter of the fp32 weights' bytes, give or take the graph
     assert metrics["int8_size_ratio"] > 2.5
+    # each file has its model card beside it: the classes by output index
+    from distillation.model_card import read_card
+
+    for path in exported_paths(name, tiny_project / "models" / "export").values():
+        assert read_card(path, str(path))["classes"] == list(test.classes)
 
 
 def test_a_platform_without_a_runtime_keeps_the_file_and_names_what_it_skipped(tiny_project, tmp_path, monkeypatch):
@@ -142,7 +149,7 @@ def test_a_platform_without_a_runtime_keeps_the_file_and_names_what_it_skipped(t
     model = export.load_exportable(model_file)
     test = load_split(tiny_project / "data" / "prepared" / "test.npz")
     paths = export.exported_paths("student", tmp_path)
-    export.write_exports(model, paths, test.images[:16])
+    export.write_exports(model, paths, test.images[:16], test.classes)
     monkeypatch.setattr(builtins, "__import__", without_litert)  # as on Windows, where it has no wheel
     metrics = export.measure_exports(model, model_file, paths, test.images[:64], test.labels[:64], threads=1)
     reason = "ai-edge-litert is not installed (it has no wheel for this platform)"

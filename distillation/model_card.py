@@ -1,0 +1,75 @@
+"""What a user of an exported file needs beside it: which output is which character, and what input it takes.
+
+Each exported file gets a card, ``<file>.json`` beside it (and, for ONNX, the same JSON in the
+model's own ``metadata_props`` under ``model_card``): the class characters by output index, from
+the data source's ``mapping`` (26 letters by default), and the input contract — shape, dtype,
+value range, polarity, orientation, and for an int8 file the scale and zero point of its input
+and output. :func:`read_card` is what ``scripts.predict`` uses; it needs neither Keras nor
+TensorFlow.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ONNX_METADATA_KEY = "model_card"
+PREPROCESSING = ("EMNIST's (Cohen et al. 2017): grey, white ink on black, Gaussian blur, crop to the ink's bounding "
+                 "box, centred in a square frame, scaled to 24 × 24 inside a 2-pixel margin, 28 × 28, upright")
+
+
+def card_path(model_path: Path) -> Path:
+    """``student.onnx`` → ``student.onnx.json``."""
+    return model_path.with_name(model_path.name + ".json")
+
+
+def model_card(classes: tuple[str, ...], input_quantization: tuple[float, int] | None = None,
+               output_quantization: tuple[float, int] | None = None) -> dict[str, Any]:
+    """The card of one file; quantization ``(scale, zero_point)`` for an int8 file's input and output."""
+    def tensor(dtype: str, quantization: tuple[float, int] | None) -> dict[str, Any]:
+        described: dict[str, Any] = {"dtype": "int8" if quantization else dtype}
+        if quantization:
+            described["quantization"] = {"scale": float(quantization[0]), "zero_point": int(quantization[1]),
+                                         "real_value": "scale × (stored − zero_point)"}
+        return described
+
+    return {
+        "classes": list(classes),
+        "input": {"shape": [None, 28, 28, 1], **tensor("float32", input_quantization), "range": [0.0, 1.0],
+                  "foreground": "ink 1.0 (white) on background 0.0 (black)",
+                  "orientation": "upright: row 0 is the top of the letter (the EMNIST .mat files store it transposed)",
+                  "preprocessing": PREPROCESSING},
+        "output": {"shape": [None, len(classes)], **tensor("float32", output_quantization),
+                   "meaning": "logits; softmax gives each class's probability, in the order of classes"},
+    }
+
+
+def write_card(model_path: Path, card: dict[str, Any]) -> None:
+    """Write the card beside the file; into an ONNX file's metadata as well."""
+    text = json.dumps(card, indent=2, ensure_ascii=False)
+    card_path(model_path).write_text(text + "\n")
+    if model_path.suffix == ".onnx":
+        import onnx
+
+        model = onnx.load(str(model_path))
+        entry = next((prop for prop in model.metadata_props if prop.key == ONNX_METADATA_KEY), None) or model.metadata_props.add()
+        entry.key, entry.value = ONNX_METADATA_KEY, text
+        onnx.save(model, str(model_path))
+
+
+def read_card(model_path: Path, shown: str) -> dict[str, Any]:
+    """The card of an exported file: the JSON beside it, else (ONNX) its metadata; a ``ValueError`` naming ``shown``."""
+    beside = card_path(model_path)
+    if beside.is_file():
+        return json.loads(beside.read_text())
+    if model_path.suffix == ".onnx":
+        import onnxruntime
+
+        try:
+            metadata = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"]).get_modelmeta()
+        except Exception as error:  # onnxruntime raises its own types for a file that is no model
+            raise ValueError(f"{shown}: not an ONNX model ({type(error).__name__})") from None
+        if ONNX_METADATA_KEY in metadata.custom_metadata_map:
+            return json.loads(metadata.custom_metadata_map[ONNX_METADATA_KEY])
+    raise ValueError(f"{shown}: no model card ({beside.name} beside it, or ONNX metadata): export it with this "
+                     "project's `dvc repro`, which writes one beside each file")

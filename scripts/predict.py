@@ -1,0 +1,63 @@
+"""Which character is in each image: an exported student (ONNX or LiteRT) on your own handwriting.
+
+    python -m scripts.predict --model models/export/student_int8.tflite photo.jpg scan.png ...
+
+Prints one line per image: the file, the predicted character, its probability and the top 3.
+Each image (PNG or JPEG, any size, colour or grey, dark ink on light paper or the reverse) gets
+EMNIST's preprocessing (:mod:`distillation.handwriting`); the file runs in its own runtime, never
+Keras, and its model card (``<file>.json`` beside it, written by the export stage) says which
+output is which character. Bad input is one line and exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from distillation.cli import run_stage
+from distillation.handwriting import emnist_input, load_grey
+from distillation.model_card import read_card
+from distillation.runtimes import missing_runtime, runner_for
+
+KINDS = {".onnx": "onnx", ".tflite": "litert"}
+TOP = 3
+
+
+def predict(model_path: Path, images: list[Path], threads: int = 1) -> list[tuple[Path, list[tuple[str, float]]]]:
+    """For each image, its top classes with their probabilities, most likely first."""
+    kind = KINDS.get(model_path.suffix)
+    if kind is None:
+        raise ValueError(f"--model {model_path}: not an .onnx or .tflite file")
+    if not model_path.is_file():
+        raise ValueError(f"--model {model_path}: no such file")
+    card = read_card(model_path, f"--model {model_path}")
+    reason = missing_runtime(kind)
+    if reason:
+        raise ValueError(f"--model {model_path}: {reason}")
+    batch = np.stack([emnist_input(load_grey(path, str(path)), str(path)) for path in images])[..., np.newaxis]
+    logits = runner_for(kind, model_path, threads).forward(batch.astype(np.float32))
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    classes = card["classes"]
+    return [(path, [(classes[index], float(row[index])) for index in np.argsort(row)[::-1][:TOP]])
+            for path, row in zip(images, probabilities)]
+
+
+def describe(path: Path | str, top: list[tuple[str, float]]) -> str:
+    """The line printed for one image."""
+    (best, probability), *_ = top
+    return f"{path}: {best} ({probability:.2f}); top {len(top)}: " + ", ".join(f"{character} {share:.2f}" for character, share in top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="an exported .onnx or .tflite file with its model card")
+    parser.add_argument("images", type=Path, nargs="+", help="PNG or JPEG files, one character each")
+    arguments = parser.parse_args()
+    for path, top in predict(arguments.model, arguments.images):
+        print(describe(path, top))
+
+
+if __name__ == "__main__":
+    run_stage(main)

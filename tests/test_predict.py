@@ -1,0 +1,130 @@
+"""`scripts.predict`: an exported student on a user's own images, through its runtime and its model card."""
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from distillation.handwriting import emnist_input
+from distillation.model_card import card_path, read_card
+
+
+def scan(image: np.ndarray, path, dark_ink: bool = True, scale: int = 4, margin: int = 16):
+    """A (28, 28[, 1]) image in [0, 1], white on black, written as a user's scan: upright, larger, with a margin."""
+    ink = np.kron(image.reshape(28, 28), np.ones((scale, scale)))
+    paper = np.pad(1.0 - ink if dark_ink else ink, margin, constant_values=1.0 if dark_ink else 0.0)
+    Image.fromarray(np.rint(paper * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, real_sample):
+    """A student trained briefly on the real sample (13 letters), exported with its cards, and its test split."""
+    from distillation.export import exported_paths, write_exports
+    from distillation.model_files import save_model
+    from distillation.prepared import load_prepared
+    from stages.convert import convert
+    from stages.train_baseline import train_baseline
+    from test_stages import TRAINING
+
+    root = tmp_path_factory.mktemp("predict")
+    convert(real_sample, root / "prepared", 0.1, seed=0)
+    splits = load_prepared(root / "prepared")
+    student, _ = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 128}, seed=0)
+    save_model(student, root / "student.keras")
+    paths = exported_paths("student", root / "export")
+    write_exports(student, paths, splits["train"].images[:64], splits["train"].classes)
+    return paths, splits
+
+
+def test_each_file_carries_its_classes_and_input_contract(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    paths, splits = exported
+    for kind, path in paths.items():
+        card = read_card(path, str(path))
+        assert card["classes"] == list(splits["train"].classes) and len(card["classes"]) == 13
+        assert card["input"]["shape"] == [None, 28, 28, 1] and card["input"]["range"] == [0.0, 1.0]
+    int8 = read_card(paths["litert_int8"], "int8")
+    details = Interpreter(model_path=str(paths["litert_int8"])).get_input_details()[0]
+    assert int8["input"]["dtype"] == "int8"
+    assert (int8["input"]["quantization"]["scale"], int8["input"]["quantization"]["zero_point"]) == pytest.approx(details["quantization"])
+    # the ONNX file holds its card in its own metadata too: it travels without the JSON
+    card_path(paths["onnx"]).rename(card_path(paths["onnx"]).with_suffix(".moved"))
+    try:
+        assert read_card(paths["onnx"], "onnx")["classes"] == list(splits["train"].classes)
+    finally:
+        card_path(paths["onnx"]).with_suffix(".moved").rename(card_path(paths["onnx"]))
+
+
+def test_either_polarity_and_any_size_give_the_same_input(tmp_path):
+    image = np.zeros((28, 28), np.float32)
+    image[6:22, 12:16] = 1.0  # an upright bar
+    dark = emnist_input(np.asarray(Image.open(scan(image, tmp_path / "dark.png")), np.float32) / 255, "dark.png")
+    light = emnist_input(np.asarray(Image.open(scan(image, tmp_path / "light.png", dark_ink=False, scale=7)), np.float32) / 255,
+                         "light.png")
+    assert np.corrcoef(dark.ravel(), light.ravel())[0, 1] > 0.98
+    rows, columns = np.nonzero(dark > 0.5)
+    assert rows.max() - rows.min() > 2 * (columns.max() - columns.min())  # still upright: tall, not wide
+
+
+@pytest.mark.parametrize("kind", ["onnx", "litert_int8"])
+def test_scans_of_real_letters_are_read_as_well_as_the_arrays(exported, tmp_path, kind):
+    from distillation.runtimes import runner_for
+    from scripts.predict import predict
+
+    paths, splits = exported
+    test = splits["test"]
+    count = 400
+    scans = [scan(image, tmp_path / f"{index}.png") for index, image in enumerate(test.images[:count])]
+    classes = list(test.classes)
+    through_predict = np.mean([classes.index(top[0][0]) == label
+                               for (_, top), label in zip(predict(paths[kind], scans), test.labels[:count])])
+    on_arrays = np.mean(runner_for(kind, paths[kind], threads=1).forward(test.images[:count]).argmax(axis=1) == test.labels[:count])
+    assert on_arrays > 0.6  # it learned: chance is 1/13
+    assert through_predict >= on_arrays - 0.02, (through_predict, on_arrays)
+
+
+def error_of_predict(arguments: list[str], monkeypatch, capsys) -> str:
+    from distillation.cli import run_stage
+    from scripts import predict
+
+    monkeypatch.setattr(sys, "argv", ["scripts.predict", *arguments])
+    with pytest.raises(SystemExit) as exit_info:
+        run_stage(predict.main)
+    assert exit_info.value.code == 1
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    return line
+
+
+def test_bad_input_is_one_line_naming_it(exported, tmp_path, monkeypatch, capsys):
+    paths, splits = exported
+    good = scan(splits["test"].images[0], tmp_path / "good.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.fromarray(np.full((60, 60), 240, np.uint8)).save(tmp_path / "blank.png")
+    bare = tmp_path / "bare_int8.tflite"
+    shutil.copy(paths["litert_int8"], bare)  # no card beside it
+    cases = {
+        (str(paths["onnx"]), str(tmp_path / "missing.png")): "missing.png: no such file",
+        (str(paths["onnx"]), str(tmp_path / "notes.png")): "notes.png: not an image",
+        (str(paths["onnx"]), str(tmp_path / "blank.png")): "blank.png: no ink found",
+        (str(bare), str(good)): "bare_int8.tflite: no model card",
+        (str(tmp_path / "none.onnx"), str(good)): "none.onnx: no such file",
+        (str(tmp_path / "student.keras"), str(good)): "not an .onnx or .tflite file",
+    }
+    for (model, image), expected in cases.items():
+        assert expected in error_of_predict(["--model", model, image], monkeypatch, capsys)
+
+
+def test_a_good_image_prints_one_line_with_the_top_three(exported, tmp_path, monkeypatch, capsys):
+    from scripts import predict
+
+    paths, splits = exported
+    image = scan(splits["test"].images[0], tmp_path / "letter.png")
+    monkeypatch.setattr(sys, "argv", ["scripts.predict", "--model", str(paths["litert_int8"]), str(image)])
+    predict.main()
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{image}: ") and line.count(",") == 2 and "top 3:" in line
