@@ -1,7 +1,7 @@
 """What a user of an exported file needs beside it: which output is which character, and what input it takes.
 
-Each exported file gets a card, ``<file>.json`` beside it (and, for ONNX, the same JSON in the
-model's own ``metadata_props`` under ``model_card``): the class characters by output index, from
+Each exported file gets a card, ``<file>.json`` beside it, and the same JSON in the file's own
+metadata under ``model_card`` (ONNX ``metadata_props``; a LiteRT flatbuffer's ``metadata``): the class characters by output index, from
 the data source's ``mapping`` (26 letters by default), and the input contract — shape, dtype,
 value range, polarity, orientation, and for an int8 file the scale and zero point of its input
 and output. :func:`read_card` is what ``scripts.predict`` uses; it needs neither Keras nor
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-ONNX_METADATA_KEY = "model_card"
+METADATA_KEY = "model_card"
 PREPROCESSING = ("EMNIST's (Cohen et al. 2017): grey, white ink on black, Gaussian blur, crop to the ink's bounding "
                  "box, centred in a square frame, scaled to 24 × 24 inside a 2-pixel margin, 28 × 28, upright")
 
@@ -45,20 +45,36 @@ def model_card(classes: tuple[str, ...], input_quantization: tuple[float, int] |
 
 
 def write_card(model_path: Path, card: dict[str, Any]) -> None:
-    """Write the card beside the file; into an ONNX file's metadata as well."""
+    """Write the card beside the file and into its metadata (the export stage: ONNX and TensorFlow are there)."""
     text = json.dumps(card, indent=2, ensure_ascii=False)
     card_path(model_path).write_text(text + "\n")
     if model_path.suffix == ".onnx":
         import onnx
 
         model = onnx.load(str(model_path))
-        entry = next((prop for prop in model.metadata_props if prop.key == ONNX_METADATA_KEY), None) or model.metadata_props.add()
-        entry.key, entry.value = ONNX_METADATA_KEY, text
+        entry = next((prop for prop in model.metadata_props if prop.key == METADATA_KEY), None) or model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, text
         onnx.save(model, str(model_path))
+    elif model_path.suffix == ".tflite":
+        import numpy as np
+        from tensorflow.lite.python import schema_py_generated as schema
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        model = flatbuffer_utils.read_model(str(model_path))
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(text.encode(), np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = METADATA_KEY.encode(), len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
+        flatbuffer_utils.write_model(model, str(model_path))
 
 
 def read_card(model_path: Path, shown: str) -> dict[str, Any]:
-    """The card of an exported file: the JSON beside it, else (ONNX) its metadata; a ``ValueError`` naming ``shown``."""
+    """The card of an exported file: the JSON beside it, else (ONNX) its metadata; a ``ValueError`` naming ``shown``.
+
+    A LiteRT file's own copy is for tools that read flatbuffer metadata: its runtime has no reader.
+    """
     beside = card_path(model_path)
     if beside.is_file():
         return json.loads(beside.read_text())
@@ -69,7 +85,7 @@ def read_card(model_path: Path, shown: str) -> dict[str, Any]:
             metadata = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"]).get_modelmeta()
         except Exception as error:  # onnxruntime raises its own types for a file that is no model
             raise ValueError(f"{shown}: not an ONNX model ({type(error).__name__})") from None
-        if ONNX_METADATA_KEY in metadata.custom_metadata_map:
-            return json.loads(metadata.custom_metadata_map[ONNX_METADATA_KEY])
+        if METADATA_KEY in metadata.custom_metadata_map:
+            return json.loads(metadata.custom_metadata_map[METADATA_KEY])
     raise ValueError(f"{shown}: no model card ({beside.name} beside it, or ONNX metadata): export it with this "
                      "project's `dvc repro`, which writes one beside each file")

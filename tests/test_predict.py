@@ -1,6 +1,7 @@
 """`scripts.predict`: an exported student on a user's own images, through its runtime and its model card."""
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 
@@ -128,3 +129,14 @@ def test_a_good_image_prints_one_line_with_the_top_three(exported, tmp_path, mon
     predict.main()
     [line] = capsys.readouterr().out.splitlines()
     assert line.startswith(f"{image}: ") and line.count(",") == 2 and "top 3:" in line
+
+
+def test_the_litert_files_hold_their_card_in_their_own_metadata(exported):
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    paths, splits = exported
+    for kind in ("litert", "litert_int8"):
+        model = flatbuffer_utils.read_model(str(paths[kind]))
+        [entry] = [entry for entry in model.metadata if entry.name == b"model_card"]
+        embedded = json.loads(bytes(model.buffers[entry.buffer].data))
+        assert embedded == read_card(paths[kind], kind)
