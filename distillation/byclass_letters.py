@@ -31,11 +31,14 @@ class LetterSplits:
     test_labels: np.ndarray
 
 
-def letters_from_byclass(byclass: EmnistDataset) -> LetterSplits:
-    """Apply the module's rule to a ByClass dataset (its test split); digits are dropped."""
+def letters_from_byclass(byclass: EmnistDataset, shown: str = "the file") -> LetterSplits:
+    """Apply the module's rule to a ByClass dataset (its test split); digits are dropped.
+
+    ``shown`` names the file in the error raised when it holds no letter classes.
+    """
     characters = byclass.classes
     if not any(character.isalpha() for character in characters):
-        raise ValueError("the file holds no letter classes: not EMNIST ByClass")
+        raise ValueError(f"{shown}: holds no letter classes: not EMNIST ByClass")
     # class index → merged letter 1..26, or 0 for a digit
     merged_of_class = np.array([ord(character[0].upper()) - ord("A") + 1 if character[0].isalpha() else 0
                                 for character in characters], dtype=np.int64)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.methods import METHODS, method_settings
 from distillation.params import RULES, ParamsError, setting_label, unflatten
 from distillation.paths import MODEL_NAMES
@@ -70,7 +71,7 @@ def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
         if key.startswith("data.emnist."):
             return source == "emnist"
         if key.startswith("data.emnist_byclass."):
-            return source == "emnist-byclass-letters"
+            return source == BYCLASS_LETTERS
         if parts[0] == "augment":
             # Without views nothing of augment is read: such a run is the run of before views existed.
             return flat.get("augment.views") not in (None, 0)

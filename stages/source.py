@@ -58,12 +58,12 @@ def write_byclass_letters(settings: dict[str, Any], output: Path) -> None:
     """Build the real letters from the official ByClass file and write them, if their hash is the expected one."""
     given = settings["path"]
     release = EmnistRelease(path=Path(given), url=settings["url"], member=settings["member"], source=BYCLASS_LETTERS)
-    byclass = read_emnist_mat(fetch_emnist(release), f"data.emnist_byclass.path {describe_user_path(given)}")
-    letters = letters_from_byclass(byclass)
+    shown = f"data.emnist_byclass.path {describe_user_path(given)}"
+    letters = letters_from_byclass(read_emnist_mat(fetch_emnist(release), shown), shown)
     fingerprint = letters_fingerprint(letters)
     if fingerprint != settings["letters_sha256"]:
         raise ValueError(
-            f"data.emnist_byclass.path {describe_user_path(given)}: the letters built from it hash to {fingerprint}, "
+            f"{shown}: the letters built from it hash to {fingerprint}, "
             f"not data.emnist_byclass.letters_sha256 {settings['letters_sha256']}: not the official emnist-byclass.mat"
         )
     write_emnist_mat(output, letters.train_images, letters.train_labels, letters.test_images, letters.test_labels,
