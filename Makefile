@@ -78,7 +78,7 @@ compare: $(BIN)/.installed  ## every method chosen on val, then replicated (CONF
 	$(BIN)/python -m scripts.compare --jobs $(JOBS) $(if $(SOURCE),--source $(SOURCE)) $(if $(CONFIG),--config $(CONFIG)) $(if $(NO_RUN),--no-run)
 
 # The exported student on your own images (PNG or JPEG, one character each).
-MODEL ?= models/export/student_int8.tflite
+MODEL ?= models/export/student-int8
 predict: $(BIN)/.installed  ## which character is in each of IMAGES, by the exported MODEL
 	$(BIN)/python -m scripts.predict --model $(MODEL) $(IMAGES)
 
@@ -98,7 +98,7 @@ clean-venv:  ## delete the environment
 ## NO_RUN: 1 makes compare queue nothing and write the record of the runs finished so far
 ## SPACE, STORAGE, STUDY: sweep's search-space file, its database URL, the study's name
 ## PORT: sweep-dashboard's port (8080)
-## MODEL, IMAGES: predict's exported file (models/export/student_int8.tflite) and image files
+## MODEL, IMAGES: predict's exported file (models/export/student-int8: the folder of the int8 file and its card) and image files
 help:  ## this list
 	@echo "Targets:"
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/  \1\t\2/p' $(MAKEFILE_LIST) | expand -t 20

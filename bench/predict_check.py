@@ -29,7 +29,7 @@ from distillation.prepared import load_split  # noqa: E402
 from scripts.predict import describe, predict  # noqa: E402
 
 SCALE, MARGIN = 4, 16
-FILES = {"onnx": "student.onnx", "litert_int8": "student_int8.tflite"}
+FILES = {"onnx": "student-onnx/student.onnx", "litert_int8": "student-int8/student_int8.tflite"}
 
 
 def write_scans(images: np.ndarray, folder: Path) -> list[Path]:
@@ -64,7 +64,7 @@ def main() -> None:
             predicted = np.array([classes.index(top[0][0]) for _, top in results])
             if kind == "litert_int8":
                 sample = [describe(path.name, top) for path, top in results[:4]]
-            rows.append(f"| {file} | {100 * np.mean(predicted == test.labels[:count]):.2f} % | "
+            rows.append(f"| {Path(file).name} | {100 * np.mean(predicted == test.labels[:count]):.2f} % | "
                         f"{100 * exported[kind]['test_accuracy']:.2f} % | {1000 * seconds / count:.2f} |")
     text = "\n".join([
         "# scripts.predict on real letters written as scans",
@@ -77,7 +77,7 @@ def main() -> None:
         "|---|---:|---:|---:|",
         *rows,
         "",
-        f"`python -m scripts.predict --model models/export/{FILES['litert_int8']} 00000.png 00001.png 00002.png 00003.png` "
+        f"`python -m scripts.predict --model models/export/student-int8 00000.png 00001.png 00002.png 00003.png` "
         "prints, for the first four (true letters: "
         + ", ".join(test.classes[label] for label in test.labels[:4]) + "):",
         "",

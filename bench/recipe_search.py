@@ -3,6 +3,7 @@
     python bench/recipe_search.py teacher '{"schedule": "cosine", "epochs": 4}' '{"batch_size": 256}'
     python bench/recipe_search.py baseline '{"batch_size": 512, "steps_per_execution": 8}'
     python bench/recipe_search.py student '{"epochs": 30, "schedule": "cosine"}'
+    python bench/recipe_search.py baseline '{}' --output bench/results-recipe-search-baseline.md
 
 Each JSON argument is laid over the section of today's ``params.yaml`` (``teacher``, ``baseline``
 or ``distill``) and trained with the stage's own function on ``--source`` (default: the shared
@@ -10,13 +11,15 @@ real letters), split as the pipeline splits it. The student learns from the teac
 last ``teacher`` call here saved (``--teacher``), run once over every split before the recipes
 (its time is not in theirs). One row per recipe: wall seconds, epochs run
 (best), val and test accuracy. Selection among recipes is meant to read val; test is printed
-only to report.
+only to report. ``--output`` also writes the table, the command and the machine to a results
+file that the docs render (``bench recipe-search-baseline`` in docs/speed.md).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.chdir(Path(__file__).resolve().parents[1])  # params.yaml and the stages' relative paths
 
 from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.machine import machine_kind  # noqa: E402
 from distillation.params import load_params  # noqa: E402
 from distillation.splitting import prepare_splits  # noqa: E402
 
@@ -39,6 +43,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--teacher", type=Path, default=Path("/tmp/recipe-search-teacher.keras"))
     parser.add_argument("--seed", type=int, default=None, help="default: params.yaml's seed")
+    parser.add_argument("--output", type=Path, help="also write the table to this results file")
     arguments = parser.parse_args()
 
     params = load_params()
@@ -73,11 +78,18 @@ def main() -> None:
         rows.append((recipe, seconds, metrics))
         print(f"RESULT {arguments.model} {recipe}: {seconds:.0f} s, {metrics['epochs']} ({metrics['best_epoch']}) epochs, "
               f"val {100 * metrics['val_accuracy']:.2f} %, test {100 * metrics['test_accuracy']:.2f} %", flush=True)
-    print(f"\n| {arguments.model} recipe | wall s | epochs (best) | val | test |\n|---|---:|---:|---:|---:|")
-    for recipe, seconds, metrics in rows:
-        print(f"| `{recipe}` | {seconds:.0f} | {metrics['epochs']} ({metrics['best_epoch']}) | "
-              f"{100 * metrics['val_accuracy']:.2f} % | {100 * metrics['test_accuracy']:.2f} % |")
-
+    table = [f"| {arguments.model} recipe (over params.yaml) | wall s | epochs (best) | val | test |", "|---|---:|---:|---:|---:|"]
+    table += [f"| `{recipe}` | {seconds:.0f} | {metrics['epochs']} ({metrics['best_epoch']}) | "
+              f"{100 * metrics['val_accuracy']:.2f} % | {100 * metrics['test_accuracy']:.2f} % |" for recipe, seconds, metrics in rows]
+    print("\n" + "\n".join(table))
+    if arguments.output:
+        sizes = ", ".join(f"{len(splits[name].labels):,} {name}" for name in ("train", "val", "test"))
+        command = shlex.join(["python", "bench/recipe_search.py", *sys.argv[1:]])
+        arguments.output.write_text(
+            f"# Recipe search: {arguments.model}\n\n`{command}`\n\n" + "\n".join(table)
+            + f"\n\n- {arguments.source.name}: {sizes}; seed {seed}; one process on {os.cpu_count()} cores "
+            f"({machine_kind()}); wall seconds of the whole training call; the machine's load average over "
+            f"the last 15 minutes at the end {os.getloadavg()[2]:.1f} (above 2: other jobs shared the cores)\n")
 
 if __name__ == "__main__":
     main()

@@ -4,16 +4,18 @@
     python bench/run_benchmark.py --scale 0.1           # a tenth of that, to try the script out
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes today,new
     python bench/run_benchmark.py --original            # the original procedure alone
+    python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes new,mixed
 
 Recipes: ``original`` (the three Keras scripts: Adadelta at Keras 2's learning rate, fixed
 epochs), ``today`` (the recipe shipped until the one-cycle schedule: Adam, halve the rate on a
-val plateau, batch 128) and ``new`` (``params.yaml`` as it is). The data are made once — the
+val plateau, batch 128), ``new`` (``params.yaml`` as it is) and ``mixed`` (``new`` with every model
+trained in mixed bfloat16: ``bench/precision_benchmark.py`` has the per-model figures). The data are made once — the
 synthetic generator at EMNIST-letters size, or ``--source`` — and every recipe runs every stage
 on that same file in its own temporary copy of the project, one process per stage as DVC runs
 them, timed with its peak resident memory. The last recipe then times a no-op ``dvc repro`` and
 ``dvc exp run -S distill.temp=7``. Prints a Markdown table with each stage's time and each
 model's test accuracy per recipe and the ratios to the first recipe, and writes it to
-``bench/results-<label>.md``.
+``bench/results-<label>.md`` (``-mixed`` at its end when ``mixed`` ran).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from scratch import PROJECT_ROOT as PROJECT, copy_project, environment, init_git
 
 STAGES = ("source", "convert", "train_teacher", "soft_targets", "train_baseline", "train_student", "evaluate")
 TRAINING_STAGES = {"train_teacher": "teacher", "train_baseline": "baseline", "train_student": "student"}
-ONE_STEP_PLATEAU = {"schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "batch_size": 128}
+ONE_STEP_PLATEAU = {"schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "batch_size": 128, "min_steps": 0}
 # The original three Keras scripts: Adadelta at Keras 2's learning rate, fixed epochs.
 ORIGINAL = {
     "teacher": {**ONE_STEP_PLATEAU, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False, "epochs": 26},
@@ -45,7 +47,9 @@ TODAY = {
     "baseline": {**_ADAM, "epochs": 100, "patience": 10},
     "distill": {**_ADAM, "epochs": 100, "patience": 10},
 }
-RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}}
+# Today's recipe with every model trained in mixed bfloat16 (on CPUs with AMX or AVX512-BF16).
+MIXED = {section: {"precision": "mixed_bfloat16"} for section in ("teacher", "baseline", "distill")}
+RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}, "mixed": MIXED}
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -174,6 +178,8 @@ def main() -> None:
             source = arguments.source.resolve()
             origin = f"`{arguments.source.name}`"
             label = f"side-by-side-{arguments.source.stem}"
+        if "mixed" in recipes:
+            label += "-mixed"
         results = {}
         for index, name in enumerate(recipes):
             directory = Path(scratch) / name

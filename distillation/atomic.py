@@ -6,6 +6,7 @@ truncated output that DVC or a later stage could take for a good one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -35,11 +36,31 @@ def scratch_path(near: str | Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+class DiskFull(OSError):
+    """An output could not be written for want of space; one line naming it and what to do."""
+
+    def __init__(self, target: Path):
+        super().__init__(errno.ENOSPC, f"{target}: the disk is full (no space left on device) while writing it; nothing "
+                                       "was kept: free space there and run the stage again (`dvc repro`)")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
 @contextlib.contextmanager
 def atomic_output(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` only on success."""
+    """Yield a temporary path beside ``target``; rename it to ``target`` only on success.
+
+    A full disk (``ENOSPC``) becomes :class:`DiskFull`, naming ``target`` rather than the
+    temporary name, and the partial temporary file is removed like any other failure's.
+    """
     with scratch_path(target) as temporary:
-        yield temporary
+        try:
+            yield temporary
+        except OSError as error:
+            if error.errno == errno.ENOSPC and not isinstance(error, DiskFull):
+                raise DiskFull(Path(target)) from None
+            raise
         os.replace(temporary, target)
 
 

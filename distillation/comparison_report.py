@@ -5,6 +5,8 @@ Rendering only: every figure comes from :mod:`distillation.comparison`'s statist
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +329,19 @@ def calibration_rows(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def runs_table(records: list[dict[str, Any]]) -> str:
+    """What each record cost: its runs by phase, the MLP training time they hold and the CPU they ran on."""
+    lines = ["| record | runs (selection + reported) | MLP training, hours | machine |", "|---|---:|---:|---|"]
+    for record in records:
+        phases = [run.get("phase", "reported") for run in record["runs"]]
+        hours = sum(run.get("student_train_seconds") or 0 for run in record["runs"]) / 3600
+        machines = sorted({run.get("machine") or "not recorded" for run in record["runs"]})
+        lines.append(f"| `comparison-{record_name(record)}.json` | {phases.count('selection')} + {phases.count('reported')} | "
+                     f"{hours:.1f} | {', '.join(machines)} |")
+    lines += ["", "MLP training: the sum of the runs' `student_train_seconds` (two runs at a time share the cores)."]
+    return "\n".join(lines) + "\n"
+
+
 def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
     """The kinds of block that the README and docs may hold (:mod:`distillation.doc_blocks`)."""
     by_name = {record_name(record): record for record in records}
@@ -342,5 +357,19 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
             raise ValueError("no reports/calibration.json: run `python -m scripts.calibrate`")
         return calibration_rows(calibration)
 
+    def chosen_records(name: str) -> list[dict[str, Any]]:
+        """A record's name, or a prefix ending in ``*`` for every record whose name starts with it."""
+        if not name.endswith("*"):
+            return [record(name)]
+        chosen = [by_name[stem] for stem in sorted(by_name, key=_natural_order) if stem.startswith(name[:-1])]
+        if not chosen:
+            raise ValueError(f"no complete record reports/comparison-{name}.json")
+        return chosen
+
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
-            "calibration": calibrated}
+            "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name))}
+
+
+def _natural_order(name: str) -> list:
+    """views=2 before views=16."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

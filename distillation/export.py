@@ -13,6 +13,7 @@ predictions, the largest logit difference, and CPU latency per image at batch 1 
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from distillation.atomic import DiskFull
 from distillation.evaluation import LATENCY_REPEATS, agreement, latency_ms_per_image, median_ms_per_image
 from distillation.model_card import card_path, model_card, write_card
 from distillation.runtimes import missing_runtime, predict_in_batches, runner_for
@@ -32,9 +34,13 @@ FORMATS = ("onnx", "litert", "litert_int8")
 CALIBRATION_IMAGES = 512  # PTQ's representative sample: a few hundred images fix the ranges
 
 
+EXPORTED_FILES = {"onnx": ("onnx", ".onnx"), "litert": ("tflite", ".tflite"), "litert_int8": ("int8", "_int8.tflite")}
+
+
 def exported_paths(name: str, directory: Path = EXPORT_DIR) -> dict[str, Path]:
-    return {"onnx": directory / f"{name}.onnx", "litert": directory / f"{name}.tflite",
-            "litert_int8": directory / f"{name}_int8.tflite"}
+    """Each format's file, alone with its card in a folder named as its DVC artifact (``student-int8/``),
+    so that ``dvc artifacts get`` fetches the file and its card together."""
+    return {kind: directory / f"{name}-{folder}" / f"{name}{suffix}" for kind, (folder, suffix) in EXPORTED_FILES.items()}
 
 
 def cpu_threads() -> int:
@@ -75,8 +81,9 @@ def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.nd
     int8 = {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative,
             "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
             "inference_input_type": tf.int8, "inference_output_type": tf.int8}
-    directory = next(iter(paths.values())).parent
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = next(iter(paths.values())).parent.parent
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
     try:
         written = {}
@@ -92,6 +99,10 @@ def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.nd
         for kind, target in written.items():  # all made: only now do they replace what was there
             os.replace(card_path(target), card_path(paths[kind]))
             os.replace(target, paths[kind])
+    except OSError as error:
+        if error.errno == errno.ENOSPC and not isinstance(error, DiskFull):
+            raise DiskFull(directory) from None
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

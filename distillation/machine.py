@@ -5,9 +5,8 @@ import platform
 from pathlib import Path
 
 
-def machine_kind() -> str:
-    """This CPU's model and its widest vector extension, e.g. ``AMD EPYC, avx2`` (floating-point
-    kernels, and so trained models and timings, differ between kinds)."""
+def cpu_model_and_flags() -> tuple[str, set[str]]:
+    """This CPU's model name and its feature flags as Linux lists them (no flags elsewhere)."""
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -18,5 +17,12 @@ def machine_kind() -> str:
             elif key.strip() == "flags":
                 flags = set(value.split())
                 break
+    return model, flags
+
+
+def machine_kind() -> str:
+    """This CPU's model and its widest vector extension, e.g. ``AMD EPYC, avx2`` (floating-point
+    kernels, and so trained models and timings, differ between kinds)."""
+    model, flags = cpu_model_and_flags()
     widest = next((flag for flag in ("amx_tile", "avx512_bf16", "avx512f", "avx2") if flag in flags), "")
     return f"{model}, {widest}" if widest else model

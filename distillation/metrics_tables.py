@@ -6,7 +6,8 @@ and ``DIR/export_teacher.json``, or ``exports PATTERN`` from the files a pattern
 names (``reports/export/{model}-emnist-byclass-letters.json``: a run on other data, kept apart).
 Paths are relative to the project root; ``metrics`` is the committed run on the default data.
 ``bench NAME`` is what a benchmark wrote to ``bench/results-NAME.md`` (its command, tables and
-notes), below that file's own title.
+notes), below that file's own title. ``recipe PARAMS`` is each training section's recipe in a
+params file (``params.yaml``).
 """
 from __future__ import annotations
 
@@ -78,8 +79,29 @@ def bench_results(root: Path, name: str) -> str:
     return f"{body}\n\nFrom `bench/results-{name}.md`.\n"
 
 
+RECIPE_SECTIONS = {"teacher": "teacher CNN", "baseline": "MLP alone", "distill": "every student"}
+RECIPE_KEYS = {"optimizer": "optimizer", "schedule": "schedule", "learning_rate": "peak rate", "warmup_epochs": "warm-up epochs",
+               "batch_size": "batch", "epochs": "epochs", "min_steps": "at least steps", "steps_per_execution": "steps per execution",
+               "precision": "precision", "early_stopping": "keeps best val epoch"}
+
+
+def recipe_table(root: Path, name: str) -> str:
+    """The training recipe of each section of the params file ``name``, a row per model."""
+    import yaml
+
+    path = root / name
+    if not path.is_file():
+        raise ValueError(f"no {path}")
+    params = yaml.safe_load(path.read_text())
+    lines = ["| model | " + " | ".join(RECIPE_KEYS.values()) + " |", "|---|" + "---:|" * len(RECIPE_KEYS)]
+    for section, label in RECIPE_SECTIONS.items():
+        lines.append(f"| {label} (`{section}`) | " + " | ".join(str(params[section].get(key, "")) for key in RECIPE_KEYS) + " |")
+    lines += ["", f"From `{name}`."]
+    return "\n".join(lines) + "\n"
+
+
 def metrics_renderers(root: Path) -> dict[str, Callable[[str], str]]:
     """The block kinds of this module, reading files below ``root``."""
     return {"models": lambda name: models_table(root, name),
             "exports": lambda name: exports_table(export_files(root, name), root),
-            "bench": lambda name: bench_results(root, name)}
+            "bench": lambda name: bench_results(root, name), "recipe": lambda name: recipe_table(root, name)}

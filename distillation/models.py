@@ -1,6 +1,7 @@
 """The seed experiment's architectures.
 
-Every model ends in a plain Dense layer and outputs logits; losses take ``from_logits=True``.
+Every model ends in a plain Dense layer and outputs logits, float32 even under a mixed precision
+policy (:mod:`distillation.precision`); losses take ``from_logits=True``.
 The last hidden layer of each is named ``hidden``: FitNets reads it from the teacher (through
 :func:`with_hidden_output`) and guides the student's with it.
 """
@@ -11,6 +12,12 @@ from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
 HIDDEN_LAYER = "hidden"
+
+
+def logits_dtype() -> str | None:
+    """The last layer's dtype: float32 under a mixed precision policy (every loss then sees float32
+    logits), else the default (``None``, which keeps a float32 model's file exactly as before)."""
+    return "float32" if keras.mixed_precision.global_policy().name.startswith("mixed") else None
 
 
 def build_teacher(num_classes: int, dropout: float = 0.0) -> keras.Sequential:
@@ -26,7 +33,7 @@ def build_teacher(num_classes: int, dropout: float = 0.0) -> keras.Sequential:
             layers.Dropout(dropout),
             layers.Dense(1024, activation="relu", name=HIDDEN_LAYER),
             layers.Dropout(dropout),
-            layers.Dense(num_classes, name="logits"),
+            layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
         ],
         name="teacher",
     )
@@ -40,7 +47,7 @@ def build_mlp(num_classes: int, hidden_units: int = 512, dropout: float = 0.0, n
             layers.Flatten(),
             layers.Dense(hidden_units, activation="relu", name=HIDDEN_LAYER),
             layers.Dropout(dropout),
-            layers.Dense(num_classes, name="logits"),
+            layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
         ],
         name=name,
     )

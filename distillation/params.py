@@ -104,10 +104,14 @@ def _training_rules(section: str) -> dict[str, Callable[[str, Any], Any]]:
         f"{section}.schedule": _choice("plateau", "cosine"),
         f"{section}.warmup_epochs": NON_NEGATIVE_FLOAT,
         f"{section}.steps_per_execution": POSITIVE_INT,
+        # at least this many optimizer steps: epochs rise on small data (distillation.training.budgeted)
+        f"{section}.min_steps": _number(int, 0),
+        f"{section}.precision": _choice(*PRECISIONS),
     }
 
 
 TRAINING_SECTIONS = ("teacher", "baseline", "distill")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # distillation.precision says what each does
 RULES: dict[str, Callable[[str, Any], Any]] = {
     "seed": _number(int, 0),
     "replicate": _number(int, 0),

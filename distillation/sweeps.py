@@ -12,6 +12,7 @@ Nothing here imports TensorFlow: a worker only drives DVC.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -36,6 +37,8 @@ from distillation.params import ParamsError, flatten, read_yaml, unflatten, vali
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"  # the embedded default: a file beside params.yaml, git-ignored
 HEARTBEAT_SECONDS = 60
+DATABASE_WAIT_SECONDS = 300  # how long a worker waits for a study database that went away (--database-wait)
+RECONNECT_SECONDS = 5
 GRACE_HEARTBEATS = 3  # a trial is stale after this many heartbeats missed
 MAX_RETRIES = 3
 POLL_SECONDS = 10.0
@@ -149,19 +152,92 @@ def shown(storage: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", storage)
 
 
-def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS) -> RDBStorage:
-    """Optuna's RDB storage at ``storage`` with heartbeats and retries; one line if it cannot be reached."""
+class StorageUnreachable(ValueError):
+    """The study's database stayed away longer than the worker waits for it."""
+
+
+def unreachable_reason(error: BaseException) -> str | None:
+    """One line of why the database could not be reached, if that is what ``error`` is; else None."""
+    cause = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) else error
+    if isinstance(cause, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+        return str(getattr(cause, "orig", None) or cause).strip().splitlines()[0]
+    return None
+
+
+class PatientStorage(RDBStorage):
+    """Optuna's RDB storage, waiting out a database that restarts or drops off the network.
+
+    Every call that finds the server gone is retried every few seconds, for up to ``wait_seconds``
+    in all (one warning line when the wait starts); stale connections are replaced on the way
+    (``pool_pre_ping``). Past the wait, :class:`StorageUnreachable`: the worker exits with one
+    line, and its trial, still *running* in the database, is failed and retried by the next worker
+    once its heartbeats are missed; a retried trial whose experiment had finished is recorded, not
+    run again (:func:`make_objective`).
+    """
+
+    def __init__(self, url: str, shown_url: str, wait_seconds: float, **keywords: Any):
+        self.shown_url, self.wait_seconds = shown_url, wait_seconds
+        self.outage_since: float | None = None  # when the server went away, as this worker saw it
+        super().__init__(url, **keywords)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            _patient_record_heartbeat(self, trial_id)
+        except StorageUnreachable:
+            pass  # Optuna's heartbeat thread; the worker's own next call reports it, in one line
+
+
+def _patient(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: PatientStorage, *arguments: Any, **keywords: Any) -> Any:
+        while True:
+            try:
+                result = method(self, *arguments, **keywords)
+                self.outage_since = None
+                return result
+            except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+                reason = unreachable_reason(error)
+                if reason is None:
+                    raise
+                now = time.monotonic()
+                if self.outage_since is None:
+                    self.outage_since = now
+                    print(f"warning: {self.shown_url}: the study storage is unreachable ({reason}); waiting up to "
+                          f"{self.wait_seconds:g} s for it", file=sys.stderr, flush=True)
+                if now >= self.outage_since + self.wait_seconds:
+                    raise StorageUnreachable(
+                        f"{self.shown_url}: the study storage stayed unreachable for {self.wait_seconds:g} s ({reason}); "
+                        "this worker's running trial is retried by the next worker after its heartbeats stop: "
+                        "start `make sweep` again once the database is back") from None
+                time.sleep(min(RECONNECT_SECONDS, self.outage_since + self.wait_seconds - now))
+    return call
+
+
+_patient_record_heartbeat = _patient(RDBStorage.record_heartbeat)
+for _name in ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name",
+              "get_study_name_from_id", "get_study_directions", "get_study_user_attrs", "get_study_system_attrs",
+              "get_all_studies", "create_new_trial", "set_trial_param", "get_trial_id_from_study_id_trial_number",
+              "get_trial_number_from_id", "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+              "set_trial_user_attr", "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
+              "_get_stale_trial_ids"):
+    setattr(PatientStorage, _name, _patient(getattr(RDBStorage, _name)))
+
+
+def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS,
+                 wait_seconds: float = DATABASE_WAIT_SECONDS) -> RDBStorage:
+    """Optuna's RDB storage at ``storage`` with heartbeats and retries, waiting up to ``wait_seconds``
+    for a database that goes away later; one line if it cannot be reached now."""
     url = database_url(storage)
     if not re.match(r"^(sqlite|postgresql\+psycopg)://", url):
         raise ValueError(f"{shown(storage)}: not a study storage (sqlite:///file.db or postgresql://user@host:port/db)")
-    engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    engine = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True} if url.startswith("postgresql") else {}
     for attempt in range(3):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's API since 2.8
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=heartbeat_seconds,
-                                  grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
-                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
+                return PatientStorage(url, shown(storage), wait_seconds, engine_kwargs=engine,
+                                      heartbeat_interval=heartbeat_seconds, grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+                                      heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
         except Exception as error:  # SQLAlchemy's errors carry the driver's; one line of it is the news
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             racing = isinstance(error, sqlalchemy.exc.IntegrityError) or "already exists" in reason or "locked" in reason
@@ -283,8 +359,25 @@ def next_step(study: optuna.Study, space: SearchSpace) -> Literal["run", "wait",
     return "wait" if running and complete < space.size() else "done"
 
 
+def finished_experiment(name: str, git_remote: str | None) -> dict[str, Any] | None:
+    """The student's metrics of experiment ``name`` if it finished, here or pushed to ``git_remote``; else None."""
+    try:
+        return experiment_metrics(name)
+    except ValueError:
+        pass
+    if git_remote:
+        try:
+            run_dvc("exp", "pull", git_remote, name)
+            return experiment_metrics(name)
+        except ValueError:
+            pass
+    return None
+
+
 def make_objective(study: optuna.Study, space: SearchSpace, git_remote: str | None,
-                   run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read) -> Callable[[optuna.Trial], float]:
+                   run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read,
+                   finished: Callable[[str, str | None], dict[str, Any] | None] = finished_experiment,
+                   ) -> Callable[[optuna.Trial], float]:
     def objective(trial: optuna.Trial) -> float:
         point = suggest(trial, space)
         if space.sampler == "grid":
@@ -301,10 +394,16 @@ def make_objective(study: optuna.Study, space: SearchSpace, git_remote: str | No
                        if other.number < trial.number]
             if len(earlier) >= space.size():
                 raise optuna.TrialPruned(f"the study has its {space.size()} trials")
-        name = experiment_name(study, trial)
+        # A retry carries the failed trial's attributes. If that trial's experiment finished (its
+        # worker died, or lost the database, between training and recording), it is recorded now
+        # under its own name: not run again, nor pushed under a second name.
+        earlier = trial.user_attrs.get("experiment")
+        metrics = finished(earlier, git_remote) if earlier else None
+        name = earlier if metrics is not None else experiment_name(study, trial)
         trial.set_user_attr("experiment", name)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        metrics = run(name, point)
+        if metrics is None:
+            metrics = run(name, point)
         if metrics["val_accuracy"] is None:
             raise ValueError(f"experiment {name}: no student val_accuracy in {OBJECTIVE[0]}")
         trial.set_user_attr("test_accuracy", metrics["test_accuracy"])  # recorded, never the objective
@@ -315,9 +414,10 @@ def make_objective(study: optuna.Study, space: SearchSpace, git_remote: str | No
 
 
 def run_worker(study: optuna.Study, space: SearchSpace, git_remote: str | None, poll_seconds: float = POLL_SECONDS,
-               run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read) -> list[str]:
+               run: Callable[[str, dict[str, Scalar]], dict[str, Any]] = run_and_read,
+               finished: Callable[[str, str | None], dict[str, Any] | None] = finished_experiment) -> list[str]:
     """Take trials from ``study`` until it is done; return the experiments this worker ran."""
-    objective = make_objective(study, space, git_remote, run)
+    objective = make_objective(study, space, git_remote, run, finished)
     ran: list[str] = []
     while True:
         optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed, and queued again
@@ -335,7 +435,16 @@ def run_worker(study: optuna.Study, space: SearchSpace, git_remote: str | None, 
                       f"({', '.join(f'{key}={value}' for key, value in trial.params.items())})", flush=True)
 
         # A failing run is recorded FAIL and its one-line error stops this worker; other workers go on.
-        study.optimize(objective, n_trials=1, callbacks=[record], catch=())
+        try:
+            study.optimize(objective, n_trials=1, callbacks=[record], catch=())
+        except Exception as error:
+            # Optuna may mask a lost database with an error of its own raised while handling it.
+            cause: BaseException | None = error
+            while cause is not None and not isinstance(cause, StorageUnreachable):
+                cause = cause.__context__
+            if cause is not None and cause is not error:
+                raise cause from None
+            raise
 
 
 def quiet_optuna() -> None:

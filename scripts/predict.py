@@ -1,12 +1,15 @@
 """Which character is in each image: an exported student (ONNX or LiteRT) on your own handwriting.
 
-    python -m scripts.predict --model models/export/student_int8.tflite photo.jpg scan.png ...
+    python -m scripts.predict --model models/export/student-int8 photo.jpg scan.png ...
+    python -m scripts.predict --model student-int8/student_int8.tflite photo.jpg   # a file, as fetched
 
 Prints one line per image: the file, the predicted character, its probability and the top 3.
 Each image (PNG or JPEG, any size, colour or grey, dark ink on light paper or the reverse) gets
 EMNIST's preprocessing (:mod:`distillation.handwriting`); the file runs in its own runtime, never
 Keras, and its model card (``<file>.json`` beside it, written by the export stage) says which
-output is which character. Bad input is one line and exit 1.
+output is which character. ``--model`` is the file, or the folder that holds it with its card
+(the export stage's ``models/export/student-int8``, or what ``dvc artifacts get <repo>
+student-int8`` fetched). Bad input is one line and exit 1.
 """
 from __future__ import annotations
 
@@ -24,13 +27,25 @@ KINDS = {".onnx": "onnx", ".tflite": "litert"}
 TOP = 3
 
 
+def model_file(given: Path) -> Path:
+    """The exported file that ``--model`` names: the file itself, or the one .onnx/.tflite in a folder."""
+    if not given.is_dir():
+        return given
+    found = sorted(path for path in given.iterdir() if path.suffix in KINDS)
+    if len(found) != 1:
+        raise ValueError(f"--model {given}: a folder must hold exactly one .onnx or .tflite file, it holds "
+                         f"{len(found)}" + (f" ({', '.join(path.name for path in found)})" if found else ""))
+    return found[0]
+
+
 def predict(model_path: Path, images: list[Path], threads: int = 1) -> list[tuple[Path, list[tuple[str, float]]]]:
     """For each image, its top classes with their probabilities, most likely first."""
+    given, model_path = model_path, model_file(model_path)
     kind = KINDS.get(model_path.suffix)
     if kind is None:
-        raise ValueError(f"--model {model_path}: not an .onnx or .tflite file")
+        raise ValueError(f"--model {given}: not an .onnx or .tflite file, nor a folder holding one")
     if not model_path.is_file():
-        raise ValueError(f"--model {model_path}: no such file")
+        raise ValueError(f"--model {given}: no such file")
     card = read_card(model_path, f"--model {model_path}")
     reason = missing_runtime(kind)
     if reason:
@@ -52,7 +67,7 @@ def describe(path: Path | str, top: list[tuple[str, float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True, help="an exported .onnx or .tflite file with its model card")
+    parser.add_argument("--model", type=Path, required=True, help="an exported .onnx or .tflite file with its model card, or the folder holding both")
     parser.add_argument("images", type=Path, nargs="+", help="PNG or JPEG files, one character each")
     arguments = parser.parse_args()
     for path, top in predict(arguments.model, arguments.images):

@@ -23,7 +23,7 @@ from pathlib import Path
 from distillation.cli import run_stage
 from distillation.dvc_queue import has_git_remote, run_dvc
 from distillation.params import load_params
-from distillation.sweeps import (DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
+from distillation.sweeps import (DATABASE_WAIT_SECONDS, DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
                                  quiet_optuna, run_worker, shown)
 
 
@@ -45,14 +45,18 @@ def main() -> None:
     parser.add_argument("--git-remote", default="origin", help="where experiments are pushed ('' for nowhere)")
     parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS,
                         help="seconds between a running trial's heartbeats; 3 missed and another worker retries it")
+    parser.add_argument("--database-wait", type=float, default=DATABASE_WAIT_SECONDS,
+                        help=f"seconds to wait for a study database that went away, then exit (default {DATABASE_WAIT_SECONDS})")
     arguments = parser.parse_args()
     if arguments.heartbeat < 1:
         raise ValueError(f"--heartbeat: at least 1 second, got {arguments.heartbeat}")
+    if arguments.database_wait < 0:
+        raise ValueError(f"--database-wait: 0 seconds or more, got {arguments.database_wait:g}")
     # Everything is checked before any work: the params, the space file, the database.
     space = load_search_space(arguments.space, load_params())
     name = check_study_name(arguments.study or Path(arguments.space).stem)
     quiet_optuna()
-    storage = open_storage(arguments.storage, arguments.heartbeat)
+    storage = open_storage(arguments.storage, arguments.heartbeat, arguments.database_wait)
     study = open_study(name, storage, space, shown(arguments.storage))
     git_remote = git_remote_or_none(arguments.git_remote)
     if run_dvc("remote", "list").strip():

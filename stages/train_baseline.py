@@ -25,9 +25,11 @@ def train_baseline(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the MLP with the ``baseline`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
-    model = build_mlp(len(splits["train"].classes), settings["hidden_units"], settings["dropout"], name="baseline")
+    model, metrics = train_classifier(
+        lambda: build_mlp(len(splits["train"].classes), settings["hidden_units"], settings["dropout"], name="baseline"),
+        splits, settings, "baseline", log_dir, monitor=MLP_MONITOR)
     # The seed goes into the metrics so a report can tell a run's own results from stale ones.
-    return model, {**train_classifier(model, splits, settings, log_dir, monitor=MLP_MONITOR), "seed": seed}
+    return model, {**metrics, "seed": seed}
 
 
 def main() -> None:

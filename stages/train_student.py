@@ -20,6 +20,7 @@ from distillation.methods import method_settings, method_spec, method_trainer
 from distillation.methods.base import StudentTrainer, TrainingContext
 from distillation.model_files import save_model
 from distillation.models import build_mlp
+from distillation.precision import float32_copy, training_precision
 from distillation.params import load_params, setting_label
 from distillation.paths import (
     PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path, training_log_dir,
@@ -28,6 +29,7 @@ from distillation.prepared import PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.training import (
     MLP_MONITOR,
+    budgeted,
     classifier_metrics,
     compile_classifier,
     configure_runtime,
@@ -124,23 +126,27 @@ def train_student(
     with the views' outputs when ``views`` are given: then the student trains on the views too).
     """
     configure_runtime(seed)
-    teacher = method_teacher_outputs(teacher, settings)
-    trainer = build_trainer(splits, teacher, settings, hidden_units)
     train, val = splits["train"], splits["val"]
-    if views is not None and views.views:
-        inputs, targets = view_training_batches(splits, teacher, views, settings, seed), None
-    else:
-        inputs, targets = train.images, student_targets(splits, teacher, "train")
-    run = fit_with_early_stopping(
-        trainer, inputs, targets, (val.images, student_targets(splits, teacher, "val")), settings, log_dir, monitor=MLP_MONITOR,
-    )
-    # Evaluated like the other models: plain cross-entropy and accuracy at T = 1.
-    student = trainer.student
+    settings = budgeted(settings, len(train.labels))
+    precision = settings.get("precision", "float32")
+    teacher = method_teacher_outputs(teacher, settings)
+    with training_precision(precision, "distill.precision"):
+        trainer = build_trainer(splits, teacher, settings, hidden_units)
+        if views is not None and views.views:
+            inputs, targets = view_training_batches(splits, teacher, views, settings, seed), None
+        else:
+            inputs, targets = train.images, student_targets(splits, teacher, "train")
+        run = fit_with_early_stopping(
+            trainer, inputs, targets, (val.images, student_targets(splits, teacher, "val")), settings, log_dir, monitor=MLP_MONITOR,
+        )
+    # Evaluated like the other models, in float32: plain cross-entropy and accuracy at T = 1.
+    student = float32_copy(trainer.student, lambda: build_mlp(len(train.classes), hidden_units, settings["dropout"], name="student"))
     compile_classifier(student, settings)
     method = settings["method"]
     # What trained it, in the metrics: a report can then tell this run's results from stale ones.
     trained_with = {"method": method, "setting": setting_label(method_settings(settings)), "seed": seed,
-                    "views": views.views if views is not None else 0}
+                    "views": views.views if views is not None else 0, "precision": precision,
+                    "min_steps": settings.get("min_steps", 0)}
     return student, {**classifier_metrics(student, splits, run), **trained_with}
 
 

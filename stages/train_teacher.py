@@ -24,9 +24,10 @@ def train_teacher(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the teacher CNN with the ``teacher`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
-    model = build_teacher(len(splits["train"].classes), settings["dropout"])
+    model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), settings["dropout"]), splits,
+                                      settings, "teacher", log_dir)
     # The seed goes into the metrics so a report can tell a run's own teacher from a stale one.
-    return model, {**train_classifier(model, splits, settings, log_dir), "seed": seed}
+    return model, {**metrics, "seed": seed}
 
 
 def main() -> None:

@@ -39,8 +39,8 @@ def real_sample() -> Path:
 # The full tier: a test that asks for any of these fixtures starts DVC (in a scratch project or a
 # clone of the trained tiny one), a server or the package index, and is marked `full` here, so
 # `make test` (-m "not full") leaves it to `make test-all` and CI. Everything else runs in-process.
-FULL_TIER_FIXTURES = frozenset({"trained_repo", "scratch_project", "postgres_url", "webdav_url", "optuna_dashboard",
-                                "package_index"})
+FULL_TIER_FIXTURES = frozenset({"trained_repo", "scratch_project", "postgres_url", "restartable_postgres", "webdav_url", "webdav_server",
+                                "optuna_dashboard", "package_index"})
 # With `make test-all`'s workers (`--dist loadfile --no-loadscope-reorder`), the files that build on
 # the trained tiny project go first, so the other workers' in-process files fill the wait for it.
 FIRST_FILES = ("test_make_compare.py", "test_sweeps.py", "test_remote.py", "test_export.py", "test_experiments.py",
@@ -68,8 +68,8 @@ def scratch_project():
 
 
 @pytest.fixture(scope="module")
-def webdav_url(tmp_path_factory):
-    """A WsgiDAV server on 127.0.0.1 serving an empty folder ``store``; stopped after the module."""
+def webdav_server(tmp_path_factory):
+    """``(url, folder)``: a WsgiDAV server on 127.0.0.1 serving an empty folder ``store``; stopped after the module."""
     from project import free_port, wait_for_port
 
     root = tmp_path_factory.mktemp("webdav-root")
@@ -82,10 +82,16 @@ def webdav_url(tmp_path_factory):
     )
     try:
         wait_for_port(port, "the WebDAV server")
-        yield f"webdav://127.0.0.1:{port}/store"
+        yield f"webdav://127.0.0.1:{port}/store", root / "store"
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def webdav_url(webdav_server):
+    """The URL of :func:`webdav_server`'s folder ``store``."""
+    return webdav_server[0]
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +103,17 @@ def postgres_url():
         pytest.skip("PostgreSQL's server binaries not found (set PG_BIN)")
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture
+def restartable_postgres():
+    """``(url, server)``: a PostgreSQL server of the test's own, which it may stop and start again."""
+    from postgres import restartable_postgres as start, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL's server binaries not found (set PG_BIN)")
+    with start() as (url, server):
+        yield url, server
 
 
 @pytest.fixture

@@ -35,32 +35,53 @@ def server_binaries() -> Path | None:
     return None
 
 
+class PostgresServer:
+    """A server in a temporary folder; :meth:`stop` and :meth:`start` again, as a restart or an outage does."""
+
+    def __init__(self, binaries: Path, folder: Path, port: int):
+        self.binaries, self.folder, self.port = binaries, folder, port
+        self.as_server_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.data = folder / "data"
+
+    def command(self, name: str, *arguments: str) -> None:
+        subprocess.run([*self.as_server_user, str(self.binaries / name), *arguments], check=True, capture_output=True, text=True,
+                       cwd=self.folder)
+
+    def start(self) -> None:
+        self.command("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w", "-t", "60",
+                     "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off", "start")
+
+    def stop(self) -> None:
+        """As a crash or a power cut: ``immediate``, every connection dropped."""
+        self.command("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
 @contextmanager
-def postgres_server(database: str = "sweeps") -> Iterator[str]:
-    """Start a server with an empty ``database``; yield its URL (user ``kd``, no password); stop it."""
+def restartable_postgres(database: str = "sweeps") -> Iterator[tuple[str, PostgresServer]]:
+    """Start a server with an empty ``database``; yield its URL (user ``kd``, no password) and the server; stop it."""
     binaries = server_binaries()
     if binaries is None:
         raise FileNotFoundError("PostgreSQL's server binaries (initdb, pg_ctl) not found; set PG_BIN")
-    as_server_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="kd-postgres-"))
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(folder, owner.pw_uid, owner.pw_gid)
-        as_server_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-
-    def server_command(name: str, *arguments: str) -> None:
-        subprocess.run([*as_server_user, str(binaries / name), *arguments], check=True, capture_output=True, text=True, cwd=folder)
-
-    data = folder / "data"
+    server = PostgresServer(binaries, folder, free_port())
     try:
-        server_command("initdb", "-D", str(data), "-U", "kd", "--auth=trust", "-E", "UTF8", "--no-sync")
-        server_command("pg_ctl", "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "60",
-                       "-o", f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off", "start")
+        server.command("initdb", "-D", str(server.data), "-U", "kd", "--auth=trust", "-E", "UTF8", "--no-sync")
+        server.start()
         try:
-            server_command("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "kd", database)
-            yield f"postgresql://kd@127.0.0.1:{port}/{database}"
+            server.command("createdb", "-h", "127.0.0.1", "-p", str(server.port), "-U", "kd", database)
+            yield f"postgresql://kd@127.0.0.1:{server.port}/{database}", server
         finally:
-            server_command("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+            subprocess.run([*server.as_server_user, str(binaries / "pg_ctl"), "-D", str(server.data), "-m", "immediate", "-w",
+                            "stop"], capture_output=True, cwd=folder)  # may be stopped already
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server(database: str = "sweeps") -> Iterator[str]:
+    """Start a server with an empty ``database``; yield its URL (user ``kd``, no password); stop it."""
+    with restartable_postgres(database) as (url, _):
+        yield url

@@ -15,9 +15,9 @@ from bench.scratch import copy_project, environment, init_git_repository, merge
 # Small enough that a whole `dvc repro` takes well under a minute.
 TINY_PARAMS = {
     "data": {"synthetic": {"train_per_class": 16, "test_per_class": 4}},
-    "teacher": {"epochs": 2},
-    "baseline": {"epochs": 2, "hidden_units": 64},
-    "distill": {"epochs": 2},
+    "teacher": {"epochs": 2, "min_steps": 0},
+    "baseline": {"epochs": 2, "hidden_units": 64, "min_steps": 0},
+    "distill": {"epochs": 2, "min_steps": 0},
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,43 @@ def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
     assert "| student, LiteRT int8 | 1,000 | 50.00 % | 99.00 % | 0.1 | 0.01 |" in exports and "on a CPU." in exports
     with pytest.raises(ValueError, match="no .*elsewhere/teacher.json"):
         metrics_renderers(tmp_path)["models"]("elsewhere")
+
+
+def test_runs_blocks_count_each_records_runs_and_training_time(tmp_path):
+    from distillation.comparison_report import doc_renderers
+
+    def run(phase, seconds, machine=None):
+        return {"phase": phase, "student_train_seconds": seconds, **({"machine": machine} if machine else {})}
+
+    records = [{"source": f"/data/{stem}.mat", "params": {}, "config": {}, "runs": runs} for stem, runs in (
+        ("letters-views=2", [run("selection", 1800), run("reported", 1800, "CPU A")]),
+        ("letters-views=16", [run("reported", 3600, "CPU A")]),
+        ("other", [run("reported", 7200)]))]
+    runs = doc_renderers(records)["runs"]
+    assert "| `comparison-letters-views=2.json` | 1 + 1 | 1.0 | CPU A, not recorded |" in runs("letters-views=2")
+    every_views = runs("letters-views*")
+    assert every_views.index("views=2.json") < every_views.index("views=16.json") and "other" not in every_views
+    with pytest.raises(ValueError, match="no complete record reports/comparison-nothing"):
+        runs("nothing*")
+
+
+def test_the_recipe_block_reads_each_training_section(tmp_path):
+    from distillation.metrics_tables import metrics_renderers
+
+    section = {"optimizer": "adam", "schedule": "cosine", "learning_rate": 0.002, "warmup_epochs": 1, "batch_size": 256,
+               "epochs": 40, "min_steps": 6600, "steps_per_execution": 8, "precision": "float32", "early_stopping": True}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"teacher": {**section, "epochs": 5}, "baseline": section,
+                                                          "distill": {**section, "epochs": 120}}))
+    table = metrics_renderers(tmp_path)["recipe"]("params.yaml")
+    assert "| teacher CNN (`teacher`) | adam | cosine | 0.002 | 1 | 256 | 5 | 6600 | 8 | float32 | True |" in table
+    assert "| every student (`distill`) | adam | cosine | 0.002 | 1 | 256 | 120 | 6600 | 8 | float32 | True |" in table
+
+
+def test_the_suite_timer_reads_pytests_last_summary():
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from suite_times import pytest_summary
+
+    output = "== 3 passed in 1.00s ==\n...\n======= 279 passed, 2 skipped, 4 deselected in 150.52s (0:02:30) =======\n"
+    assert pytest_summary(output) == ("279 passed, 2 skipped, 4 deselected", 150.52)
+    with pytest.raises(ValueError, match="no pytest summary"):
+        pytest_summary("make: *** [test] Error 2")

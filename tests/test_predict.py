@@ -108,6 +108,9 @@ def test_bad_input_is_one_line_naming_it(exported, tmp_path, monkeypatch, capsys
     Image.fromarray(np.full((60, 60), 240, np.uint8)).save(tmp_path / "blank.png")
     bare = tmp_path / "bare_int8.tflite"
     shutil.copy(paths["litert_int8"], bare)  # no card beside it
+    (tmp_path / "two").mkdir()
+    for path in (paths["onnx"], paths["litert"]):
+        shutil.copy(path, tmp_path / "two" / path.name)
     cases = {
         (str(paths["onnx"]), str(tmp_path / "missing.png")): "missing.png: no such file",
         (str(paths["onnx"]), str(tmp_path / "notes.png")): "notes.png: not an image",
@@ -115,6 +118,7 @@ def test_bad_input_is_one_line_naming_it(exported, tmp_path, monkeypatch, capsys
         (str(bare), str(good)): "bare_int8.tflite: no model card",
         (str(tmp_path / "none.onnx"), str(good)): "none.onnx: no such file",
         (str(tmp_path / "student.keras"), str(good)): "not an .onnx or .tflite file",
+        (str(tmp_path / "two"), str(good)): "two: a folder must hold exactly one .onnx or .tflite file, it holds 2",
     }
     for (model, image), expected in cases.items():
         assert expected in error_of_predict(["--model", model, image], monkeypatch, capsys)
@@ -125,10 +129,15 @@ def test_a_good_image_prints_one_line_with_the_top_three(exported, tmp_path, mon
 
     paths, splits = exported
     image = scan(splits["test"].images[0], tmp_path / "letter.png")
-    monkeypatch.setattr(sys, "argv", ["scripts.predict", "--model", str(paths["litert_int8"]), str(image)])
-    predict.main()
-    [line] = capsys.readouterr().out.splitlines()
-    assert line.startswith(f"{image}: ") and line.count(",") == 2 and "top 3:" in line
+    printed = []
+    for model in (paths["litert_int8"], paths["litert_int8"].parent):  # the file, or its folder as the artifact is fetched
+        monkeypatch.setattr(sys, "argv", ["scripts.predict", "--model", str(model), str(image)])
+        predict.main()
+        [line] = capsys.readouterr().out.splitlines()
+        printed.append(line)
+    assert printed[0] == printed[1]
+    assert printed[0].startswith(f"{image}: ") and printed[0].count(",") == 2 and "top 3:" in printed[0]
+    assert paths["litert_int8"].parent.name == "student-int8"  # the folder is named as the DVC artifact
 
 
 def test_the_litert_files_hold_their_card_in_their_own_metadata(exported):

@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from conftest import PROJECT_ROOT
 from project import clone, clone_trained, dvc, git, run
 
 
@@ -61,12 +63,20 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
     from distillation.model_files import load_model
 
     assert load_model(tmp_path / "student.keras").count_params() > 0
-    # The file a device needs, by its artifact name (a version registered as for the student),
-    # straight into LiteRT's interpreter.
+    # What a device needs, by its artifact name (a version registered as for the student): the
+    # int8 file with its model card, straight into `scripts.predict`, which runs LiteRT.
     assert run([gto, "register", "student-int8", "--version", "v1.0.0"], project).returncode == 0
     assert git("push", "-q", "origin", "student-int8@v1.0.0", cwd=project).returncode == 0
-    fetched = dvc("artifacts", "get", str(bare), "student-int8", "-o", str(tmp_path / "student_int8.tflite"), cwd=tmp_path)
+    fetched = dvc("artifacts", "get", str(bare), "student-int8", cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr[-3000:]
+    assert sorted(path.name for path in (tmp_path / "student-int8").iterdir()) == ["student_int8.tflite", "student_int8.tflite.json"]
     from ai_edge_litert.interpreter import Interpreter
 
-    assert Interpreter(model_path=str(tmp_path / "student_int8.tflite")).get_input_details()[0]["dtype"].__name__ == "int8"
+    assert Interpreter(model_path=str(tmp_path / "student-int8" / "student_int8.tflite")).get_input_details()[0]["dtype"].__name__ == "int8"
+    from test_predict import scan
+
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 12:16] = 1.0
+    predicted = run([sys.executable, "-m", "scripts.predict", "--model", str(tmp_path / "student-int8"),
+                     str(scan(image, tmp_path / "letter.png"))], PROJECT_ROOT)
+    assert predicted.returncode == 0 and predicted.stdout.startswith(f"{tmp_path / 'letter.png'}: "), predicted.stderr[-2000:]

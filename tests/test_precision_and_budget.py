@@ -1,0 +1,100 @@
+"""Mixed precision where the hardware does it fast (refused where it would be emulated), and a
+training budget counted in optimizer steps so that small data are not starved."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillation.machine import cpu_model_and_flags
+from distillation.precision import BFLOAT16_CPU_FLAGS, OVERRIDE, emulation_reason
+from distillation.training import budgeted
+from test_stages import TRAINING, quadrant_splits
+
+HAS_BFLOAT16 = any(flag in cpu_model_and_flags()[1] for flag in BFLOAT16_CPU_FLAGS)
+
+
+def test_bfloat16_runs_natively_only_with_amx_or_avx512_bf16_or_a_gpu():
+    assert emulation_reason("float32", "any CPU", set(), None) is None
+    assert "neither AMX nor AVX512-BF16" in emulation_reason("mixed_bfloat16", "AMD EPYC", {"avx2", "fma"}, None)
+    assert emulation_reason("mixed_bfloat16", "Xeon", {"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}, None) is None
+    assert emulation_reason("mixed_bfloat16", "Xeon", {"avx512f", "avx512_bf16"}, None) is None
+    assert emulation_reason("mixed_bfloat16", "AMD EPYC", {"avx2"}, "/physical_device:GPU:0") is None
+    assert "no GPU" in emulation_reason("mixed_float16", "Xeon", {"amx_bf16"}, None)
+
+
+@pytest.mark.skipif(HAS_BFLOAT16, reason="this CPU has AMX or AVX512-BF16: bfloat16 is not refused here")
+def test_bfloat16_on_this_cpu_without_it_is_refused_in_one_line_naming_the_setting_and_the_override(monkeypatch):
+    from stages.train_teacher import train_teacher
+
+    monkeypatch.delenv(OVERRIDE, raising=False)
+    cpu = cpu_model_and_flags()[0]
+    with pytest.raises(ValueError) as refused:
+        train_teacher(quadrant_splits(8, seed=0), {**TRAINING, "precision": "mixed_bfloat16"}, seed=0)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith(f"teacher.precision=mixed_bfloat16: this CPU ({cpu}) has neither AMX nor AVX512-BF16")
+    assert f"set {OVERRIDE}=1 to run it anyway" in message
+
+
+def test_float16_without_a_gpu_is_refused_for_the_student_too(monkeypatch):
+    import tensorflow as tf
+
+    from stages.train_student import train_student
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible: float16 runs natively")
+    monkeypatch.delenv(OVERRIDE, raising=False)
+    splits = quadrant_splits(8, seed=0)
+    teacher = {"logits": {split: np.zeros((len(part.labels), 4), np.float32) for split, part in splits.items()}}
+    from test_stages import SHIPPED_DISTILL
+
+    with pytest.raises(ValueError, match=r"^distill\.precision=mixed_float16: this machine has no GPU"):
+        train_student(splits, teacher, {**SHIPPED_DISTILL, **TRAINING, "method": "kd", "precision": "mixed_float16"}, 16, seed=0)
+
+
+def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch):
+    import keras
+
+    from stages.train_baseline import train_baseline
+
+    monkeypatch.setenv(OVERRIDE, "1")  # emulated on a CPU without bfloat16: slow, but the same numbers
+    splits = quadrant_splits(40, seed=0)
+    model, metrics = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 32, "precision": "mixed_bfloat16"}, seed=0)
+    assert metrics["precision"] == "mixed_bfloat16" and metrics["test_accuracy"] >= 0.95
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for what runs next
+    assert model.dtype_policy.name == "float32" and all(weight.dtype == "float32" for weight in model.weights)
+    reference, _ = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 32}, seed=0)
+    assert [weight.shape for weight in model.weights] == [weight.shape for weight in reference.weights]
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))  # it did train in bf16
+
+
+def test_the_logits_stay_float32_under_a_mixed_policy():
+    import keras
+
+    from distillation.models import build_mlp, build_teacher
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        for model in (build_teacher(4), build_mlp(4, 16)):
+            assert model.get_layer("hidden").compute_dtype == "bfloat16"
+            assert model.get_layer("logits").compute_dtype == "float32"
+            assert model(np.zeros((1, 28, 28, 1), np.float32)).dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert build_mlp(4, 16).get_layer("logits").get_config()["dtype"] == build_mlp(4, 16).get_layer("hidden").get_config()["dtype"]
+
+
+def test_the_budget_gives_small_data_the_steps_of_large_data():
+    teacher = {"epochs": 5, "batch_size": 256, "min_steps": 800}
+    assert budgeted(teacher, 42_060)["epochs"] == 5  # the real letters: 165 steps an epoch, unchanged
+    assert budgeted(teacher, 9_360)["epochs"] == 22  # the default data: 37 steps an epoch
+    assert budgeted({**teacher, "min_steps": 0}, 9_360)["epochs"] == 5
+    assert budgeted({"epochs": 5, "batch_size": 256}, 100)["epochs"] == 5  # a section without the key
+
+
+def test_a_stage_trains_for_the_budgeted_epochs_and_reports_them():
+    from stages.train_baseline import train_baseline
+
+    splits = quadrant_splits(16, seed=0)  # 64 training images: 1 step of 64 per epoch
+    _, metrics = train_baseline(splits, {**TRAINING, "epochs": 2, "hidden_units": 16, "min_steps": 5}, seed=0)
+    assert metrics["epochs"] == 5 and metrics["min_steps"] == 5 and metrics["precision"] == "float32"
