@@ -71,10 +71,11 @@ def exports_table(files: dict[str, Path], root: Path) -> str:
 
 
 def bench_results(root: Path, name: str) -> str:
-    """``bench/results-NAME.md`` without its title line, and where it comes from."""
+    """``bench/results-NAME.md`` without its title line, and where it comes from; a line saying
+    it has not been measured yet while the file does not exist (a benchmark that has not run)."""
     path = root / "bench" / f"results-{name}.md"
     if not path.is_file():
-        raise ValueError(f"no {path}")
+        return f"Not measured yet: no `bench/results-{name}.md`.\n"
     body = path.read_text().split("\n", 1)[1].strip("\n")
     return f"{body}\n\nFrom `bench/results-{name}.md`.\n"
 
