@@ -317,3 +317,43 @@ def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
     report = report_of(bare, base / "killed-reporter")
     assert killed_name not in report
     assert all(trial.user_attrs["experiment"] in report for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def test_a_trial_whose_worker_lost_power_after_training_is_recorded_from_its_experiment_not_run_again(team):
+    """The state a power cut leaves between training and recording, made for real: the trial's `dvc exp
+    run` finished in this clone, the trial still *running* in the study, its heartbeats stopped. The
+    next worker retries it by recording that experiment under its own name and pushing it once."""
+    from distillation.params import load_params
+    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, suggest
+
+    base, bare = team
+    host = clone(bare, base / "power-host")
+    assert dvc("pull", cwd=host).returncode == 0
+    space_file = write_space(base / "power.yaml", {"distill.temp": [6]})
+    storage = f"sqlite:///{host / 'sweeps.db'}"
+    quiet_optuna()
+    space = load_search_space(space_file, load_params(host / "params.yaml"))
+    backend = open_storage(storage, heartbeat_seconds=1)
+    study = open_study("power", backend, space, storage)
+    trial = study.ask()  # as the lost worker's objective began it
+    point = suggest(trial, space)
+    trial.set_user_attr("experiment", "power-0")
+    backend.record_heartbeat(trial._trial_id)
+    trained = dvc("exp", "run", "--temp", "--name", "power-0", "-S", "distill.temp=6", cwd=host)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert point == {"distill.temp": 6}
+    time.sleep(4)  # three heartbeats missed: stale
+
+    result = run([*SWEEP, "--space", str(space_file), "--storage", storage, "--heartbeat", "1"], host, timeout=600)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    study = load_study("power", storage)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    retry = study.trials[1]
+    assert retry.user_attrs["experiment"] == "power-0" and retry.system_attrs["failed_trial"] == 0
+    from dvc.api import exp_show
+
+    [row] = [row for row in exp_show(repo=str(host)) if row.get("Experiment") == "power-0"]
+    assert retry.value == pytest.approx(row["metrics/student.json:val_accuracy"])
+    assert not (host / ".dvc" / "tmp" / "sweeps" / "power-1.log").exists()  # nothing trained again
+    assert dvc("exp", "list", "--name-only", cwd=host).stdout.split() == ["power-0"]
+    assert dvc("exp", "list", "origin", "--name-only", cwd=host).stdout.split() == ["power-0"]  # pushed once, one name
