@@ -49,7 +49,9 @@ def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kin
 def test_the_int8_file_holds_int8_weights_input_and_output(exported):
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(exported["root"] / "models" / "export" / "student_int8.tflite"))
+    from distillation.export import exported_paths
+
+    interpreter = Interpreter(model_path=str(exported_paths("student", exported["root"] / "models" / "export")["litert_int8"]))
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
     details = interpreter.get_tensor_details()

@@ -356,4 +356,5 @@ def test_a_trial_whose_worker_lost_power_after_training_is_recorded_from_its_exp
     assert retry.value == pytest.approx(row["metrics/student.json:val_accuracy"])
     assert not (host / ".dvc" / "tmp" / "sweeps" / "power-1.log").exists()  # nothing trained again
     assert dvc("exp", "list", "--name-only", cwd=host).stdout.split() == ["power-0"]
-    assert dvc("exp", "list", "origin", "--name-only", cwd=host).stdout.split() == ["power-0"]  # pushed once, one name
+    on_origin = [name for name in dvc("exp", "list", "origin", "--name-only", cwd=host).stdout.split() if name.startswith("power-")]
+    assert on_origin == ["power-0"]  # pushed once, under one name (the team's origin holds other tests' experiments too)
