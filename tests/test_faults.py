@@ -10,12 +10,10 @@ filling under a stage: test_disk_full.py; the DVC remote dropping a push: test_r
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -112,19 +110,33 @@ def start_worker(script: Path, url: str, space_file: Path, finished_dir: Path, m
 
 
 @pytest.fixture
-def worker_script(tmp_path) -> Path:
+def first_worker(tmp_path, restartable_postgres):
+    """``start(mode)``: the first worker of a study of :data:`GRID` on the test's server; and the
+    server, the finished-experiments folder and ``finish()``: a second, normal worker run to its end."""
+    url, server = restartable_postgres
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(project=str(PROJECT_ROOT), params=str(PROJECT_ROOT / "params.yaml")))
-    (tmp_path / "finished").mkdir()
-    return script
-
-
-def test_a_worker_whose_database_stays_away_exits_and_its_finished_trial_is_recorded_once(
-        restartable_postgres, tmp_path, worker_script):
-    url, server = restartable_postgres
     space_file = write_space(tmp_path / "grid.yaml", GRID)
     finished = tmp_path / "finished"
-    first = start_worker(worker_script, url, space_file, finished, "database-gone")
+    finished.mkdir()
+
+    def start(mode: str) -> subprocess.Popen:
+        return start_worker(script, url, space_file, finished, mode)
+
+    def finish() -> tuple[optuna.Study, str]:
+        second = start("normal")
+        out, err = second.communicate(timeout=180)
+        assert second.returncode == 0, (out, err)
+        study = load_study("faults", url)
+        assert every_point_once(study), complete_points(study)
+        return study, out
+
+    return start, finish, url, server, finished
+
+
+def test_a_worker_whose_database_stays_away_exits_and_its_finished_trial_is_recorded_once(first_worker):
+    start, finish, url, server, finished = first_worker
+    first = start("database-gone")
     signal_file = finished / "stop-the-database"
     deadline = time.monotonic() + 120
     while not signal_file.exists() and first.poll() is None and time.monotonic() < deadline:
@@ -143,11 +155,7 @@ def test_a_worker_whose_database_stays_away_exits_and_its_finished_trial_is_reco
     assert 4 <= waited < 60, waited  # it waited the setting, then stopped
 
     server.start()
-    second = start_worker(worker_script, url, space_file, finished, "normal")
-    out, err = second.communicate(timeout=180)
-    assert second.returncode == 0, (out, err)
-    study = load_study("faults", url)
-    assert every_point_once(study), complete_points(study)
+    study, _ = finish()
     trained = sorted(path.stem for path in finished.glob("faults-*.json"))
     recorded = sorted(trial.user_attrs["experiment"] for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
     assert trained == recorded and len(trained) == 4  # the first worker's trial: recorded under its name, not trained again
@@ -155,20 +163,13 @@ def test_a_worker_whose_database_stays_away_exits_and_its_finished_trial_is_reco
     assert len(failed) == 1 and failed[0].user_attrs["experiment"] == "faults-0"  # the stale one, retried
 
 
-def test_a_worker_that_loses_power_after_training_leaves_its_trial_to_the_next_without_a_second_run(
-        restartable_postgres, tmp_path, worker_script):
-    url, _ = restartable_postgres
-    space_file = write_space(tmp_path / "grid.yaml", GRID)
-    finished = tmp_path / "finished"
-    first = start_worker(worker_script, url, space_file, finished, "power-cut")
+def test_a_worker_that_loses_power_after_training_leaves_its_trial_to_the_next_without_a_second_run(first_worker):
+    start, finish, _, _, finished = first_worker
+    first = start("power-cut")
     out, err = first.communicate(timeout=120)
     assert first.returncode == -signal.SIGKILL and out.splitlines() == ["trained faults-0"], (out, err)
 
-    second = start_worker(worker_script, url, space_file, finished, "normal")
-    out, err = second.communicate(timeout=180)
-    assert second.returncode == 0, (out, err)
-    study = load_study("faults", url)
-    assert every_point_once(study), complete_points(study)
+    study, out = finish()
     trained = [line.split()[1] for line in out.splitlines() if line.startswith("trained ")]
     assert "faults-0" not in trained and len(trained) == 3  # the killed worker's experiment was not run again
     recorded = Counter(trial.user_attrs["experiment"] for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
