@@ -48,19 +48,27 @@ class DiskFull(OSError):
 
 
 @contextlib.contextmanager
+def disk_full_names(target: str | Path) -> Iterator[None]:
+    """Turn a full disk (``ENOSPC``) inside into :class:`DiskFull` naming ``target``, the output as
+    the user knows it, rather than whatever temporary name the writer was using."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno == errno.ENOSPC and not isinstance(error, DiskFull):
+            raise DiskFull(Path(target)) from None
+        raise
+
+
+@contextlib.contextmanager
 def atomic_output(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it to ``target`` only on success.
 
-    A full disk (``ENOSPC``) becomes :class:`DiskFull`, naming ``target`` rather than the
-    temporary name, and the partial temporary file is removed like any other failure's.
+    A full disk becomes :class:`DiskFull` (:func:`disk_full_names`), and the partial temporary
+    file is removed like any other failure's.
     """
     with scratch_path(target) as temporary:
-        try:
+        with disk_full_names(target):
             yield temporary
-        except OSError as error:
-            if error.errno == errno.ENOSPC and not isinstance(error, DiskFull):
-                raise DiskFull(Path(target)) from None
-            raise
         os.replace(temporary, target)
 
 

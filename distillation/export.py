@@ -13,7 +13,6 @@ predictions, the largest logit difference, and CPU latency per image at batch 1 
 """
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from distillation.atomic import DiskFull
+from distillation.atomic import disk_full_names
 from distillation.evaluation import LATENCY_REPEATS, agreement, latency_ms_per_image, median_ms_per_image
 from distillation.model_card import card_path, model_card, write_card
 from distillation.runtimes import missing_runtime, predict_in_batches, runner_for
@@ -86,23 +85,20 @@ def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.nd
         path.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
     try:
-        written = {}
-        for kind, path in paths.items():
-            target = scratch / path.name
-            if kind == "onnx":
-                model.export(str(target), format="onnx", verbose=False)
-            else:
-                model.export(str(target), format="litert", verbose=False, **(int8 if kind == "litert_int8" else {}))
-            quantization = _quantization(target) if kind == "litert_int8" else (None, None)
-            write_card(target, model_card(classes, *quantization))
-            written[kind] = target
-        for kind, target in written.items():  # all made: only now do they replace what was there
-            os.replace(card_path(target), card_path(paths[kind]))
-            os.replace(target, paths[kind])
-    except OSError as error:
-        if error.errno == errno.ENOSPC and not isinstance(error, DiskFull):
-            raise DiskFull(directory) from None
-        raise
+        with disk_full_names(directory):
+            written = {}
+            for kind, path in paths.items():
+                target = scratch / path.name
+                if kind == "onnx":
+                    model.export(str(target), format="onnx", verbose=False)
+                else:
+                    model.export(str(target), format="litert", verbose=False, **(int8 if kind == "litert_int8" else {}))
+                quantization = _quantization(target) if kind == "litert_int8" else (None, None)
+                write_card(target, model_card(classes, *quantization))
+                written[kind] = target
+            for kind, target in written.items():  # all made: only now do they replace what was there
+                os.replace(card_path(target), card_path(paths[kind]))
+                os.replace(target, paths[kind])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -140,6 +140,7 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "augment.elastic_sigma": POSITIVE_FLOAT,
     **_training_rules("teacher"),
     "teacher.replicate": _number(int, 0),
+    "teacher.ensemble": POSITIVE_INT,  # N teachers; students learn from their mean logits (distillation.ensemble)
     **_training_rules("baseline"),
     "baseline.hidden_units": POSITIVE_INT,
     **_training_rules("distill"),

@@ -5,6 +5,7 @@ RAW_MAT = Path("data/raw/emnist.mat")
 PREPARED_DIR = Path("data/prepared")
 TEACHER_LOGITS = Path("data/teacher_logits.npz")
 TEACHER_HIDDEN = Path("data/teacher_hidden.npz")  # FitNets' hints
+TEACHER_MEMBERS_DIR = Path("models/teacher_members")  # members 1 … N − 1 of an ensemble of teachers
 VIEWS_DIR = Path("data/views")  # augmented views of the training images (augment.views)
 VIEW_TARGETS_DIR = Path("data/view_targets")  # the teacher's outputs for them
 SAMPLES_PLOT = Path("plots/samples.png")

@@ -46,7 +46,6 @@ def check_precision(precision: str, key: str, cpu: str, cpu_flags: set[str], gpu
 def training_precision(precision: str, key: str) -> Iterator[None]:
     """Build and train the models made inside under ``precision`` (Keras's global dtype policy),
     after checking this machine does it natively; the policy before is restored on the way out."""
-    import keras
     import tensorflow as tf
 
     from distillation.machine import cpu_model_and_flags
@@ -55,8 +54,17 @@ def training_precision(precision: str, key: str) -> Iterator[None]:
         raise ValueError(f"{key}: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     gpus = tf.config.list_physical_devices("GPU")
     check_precision(precision, key, *cpu_model_and_flags(), gpus[0].name if gpus else None)
+    with global_policy(precision):
+        yield
+
+
+@contextmanager
+def global_policy(name: str) -> Iterator[None]:
+    """Keras's global dtype policy set to ``name`` inside, the one before restored on the way out."""
+    import keras
+
     before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
+    keras.mixed_precision.set_global_policy(name)
     try:
         yield
     finally:
@@ -67,15 +75,9 @@ def float32_copy(model, build):
     """``model`` as float32 layers with its trained weights (a fresh ``build()`` under float32), so that
     what is saved and run downstream is the same kind of model whatever precision trained it;
     ``model`` itself when it already is float32."""
-    import keras
-
     if model.dtype_policy.name == "float32":
         return model
-    before = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
+    with global_policy("float32"):
         copy = build()
-    finally:
-        keras.mixed_precision.set_global_policy(before)
     copy.set_weights(model.get_weights())
     return copy

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from distillation.atomic import atomic_output, write_json, write_npz
+from distillation.ensemble import ensemble_logits_on_batch
 from distillation.hints import principal_hint_basis, project_hints
 from distillation.models import with_hidden_output
 from distillation.views import StoredRows, StoredViews
@@ -31,12 +32,14 @@ RERUN = "re-run `dvc repro view_targets`"
 
 
 def write_view_targets(
-    directory: str | Path, teacher: keras.Model, views: StoredViews, train_hidden: np.ndarray, hint_components: int
+    directory: str | Path, teacher: keras.Model, views: StoredViews, train_hidden: np.ndarray, hint_components: int,
+    members: list[keras.Model] = (),
 ) -> dict[str, float]:
     """Run ``teacher`` over every view in batches; store logits and hints; return summary figures.
 
     ``train_hidden`` is the teacher's hidden activations on the original train images
-    (``data/teacher_hidden.npz``): the principal directions are fitted on them.
+    (``data/teacher_hidden.npz``): the principal directions are fitted on them. With ``members``
+    (an ensemble's others) the stored logits are the mean of all, the hints still ``teacher``'s.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,7 @@ def write_view_targets(
             images = views.images[start:start + BATCH].astype(np.float32)[..., None] / 255.0
             batch_hidden, batch_logits = with_hidden.predict_on_batch(images)
             active |= (batch_hidden > 0).any(axis=0)
-            logits[start:start + BATCH] = batch_logits
+            logits[start:start + BATCH] = ensemble_logits_on_batch(np.asarray(batch_logits), members, images)
             hidden[start:start + BATCH] = project_hints(batch_hidden, *basis) if basis else batch_hidden
         logits.flush()
         hidden.flush()

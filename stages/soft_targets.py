@@ -2,7 +2,9 @@
 
 Logits, not temperature-softened probabilities, so a new temperature never re-runs this; and,
 in a separate file, the teacher's hidden-layer activations that FitNets regresses on. Both come
-from one forward pass. ``metrics/soft_targets.json`` describes the stored outputs per split (the
+from one forward pass. With an ensemble of teachers (``teacher.ensemble``), the stored logits are
+the members' mean and the hidden activations the first member's (:mod:`distillation.ensemble`
+says why). ``metrics/soft_targets.json`` describes the stored outputs per split (the
 teacher's accuracy on the labels, its mean probability of the true class at T = 1, and the
 share of hidden units ever active), all computed from the files as written and none depending
 on a temperature, so a new temperature still re-runs only the student.
@@ -18,24 +20,34 @@ from scipy.special import log_softmax
 
 from distillation.atomic import npz_writer, write_json
 from distillation.cli import run_stage
+from distillation.ensemble import ensemble_logits_on_batch, load_members, mean_logits
 from distillation.models import with_hidden_output
-from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, metrics_path, model_path
+from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, TEACHER_MEMBERS_DIR, metrics_path, model_path
 from distillation.prepared import SPLITS, PreparedSplit, load_prepared
 from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
 from distillation.model_files import EVALUATION_BATCH, load_model
 
 
-def teacher_outputs(teacher: keras.Model, splits: dict[str, PreparedSplit]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The teacher's logits (N, K) and hidden activations (N, 1024) for each split."""
+def teacher_outputs(
+    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = ()
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The teacher's logits (N, K) and hidden activations (N, 1024) for each split; with ``members``
+    (the ensemble's others), the logits are the mean of all."""
     view = with_hidden_output(teacher)
     logits, hidden = {}, {}
     for name, split in splits.items():
         hidden[name], logits[name] = view.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)
+        if members:
+            logits[name] = mean_logits([logits[name], *(member.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)
+                                                        for member in members)])
     return logits, hidden
 
 
-def store_teacher_outputs(teacher: keras.Model, splits: dict[str, PreparedSplit], logits_path: Path, hidden_path: Path) -> None:
-    """Run the teacher over every split a batch at a time and write both files as the savers do.
+def store_teacher_outputs(
+    teacher: keras.Model, splits: dict[str, PreparedSplit], logits_path: Path, hidden_path: Path, members: list[keras.Model] = ()
+) -> None:
+    """Run the teacher (and the ensemble's other ``members``) over every split a batch at a time and
+    write both files as the savers do.
 
     The hidden activations go into their file batch by batch: at the official size they are
     0.5 GB per copy in float32, and holding them whole took this stage to 3.8 GB.
@@ -49,9 +61,10 @@ def store_teacher_outputs(teacher: keras.Model, splits: dict[str, PreparedSplit]
             parts = []
             with hidden_file.stream(name, (rows, int(view.output_shape[0][-1])), np.float16) as write:
                 for start in range(0, rows, EVALUATION_BATCH):  # the batches predict() takes: the same numbers
-                    hidden, batch_logits = view.predict_on_batch(split.images[start:start + EVALUATION_BATCH])
+                    images = split.images[start:start + EVALUATION_BATCH]
+                    hidden, batch_logits = view.predict_on_batch(images)
                     write(hidden)
-                    parts.append(np.asarray(batch_logits))
+                    parts.append(ensemble_logits_on_batch(np.asarray(batch_logits), members, images))
             hidden_file.add(f"{name}_fingerprint", np.array(split.fingerprint()))
             logits[name] = np.concatenate(parts) if parts else np.zeros((0, len(split.classes)), np.float32)
     save_teacher_logits(logits_path, logits, splits)
@@ -76,10 +89,12 @@ def teacher_output_metrics(
 
 def main() -> None:
     splits = load_prepared(PREPARED_DIR)
-    store_teacher_outputs(load_model(model_path("teacher")), splits, TEACHER_LOGITS, TEACHER_HIDDEN)
+    members = load_members(TEACHER_MEMBERS_DIR)
+    store_teacher_outputs(load_model(model_path("teacher")), splits, TEACHER_LOGITS, TEACHER_HIDDEN, members)
     hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)
     stored = teacher_output_metrics(load_teacher_logits(TEACHER_LOGITS, splits), hidden, splits)
-    write_json(metrics_path("soft_targets"), stored)
+    # With an ensemble, each split's accuracy above is the ensemble's (its mean logits).
+    write_json(metrics_path("soft_targets"), {**stored, "teachers": 1 + len(members)})
     print(f"wrote {TEACHER_LOGITS} and {TEACHER_HIDDEN}: " + ", ".join(f"{name} {array.shape}" for name, array in hidden.items()))
 
 

@@ -13,9 +13,10 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
+from distillation.ensemble import load_members
 from distillation.model_files import load_model
 from distillation.params import load_params
-from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path
+from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_MEMBERS_DIR, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path
 from distillation.prepared import load_prepared
 from distillation.teacher_logits import load_teacher_hidden
 from distillation.view_targets import LOGITS_FILE, write_view_targets
@@ -41,7 +42,7 @@ def main() -> None:
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
     figures = write_view_targets(VIEW_TARGETS_DIR, load_model(model_path("teacher")), views, train_hidden,
-                                 params["distill"]["fitnets"]["hint_components"])
+                                 params["distill"]["fitnets"]["hint_components"], load_members(TEACHER_MEMBERS_DIR))
     seconds = time.perf_counter() - started
     logits = np.load(VIEW_TARGETS_DIR / LOGITS_FILE, mmap_mode="r", allow_pickle=False)
     metrics: dict[str, Any] = {
