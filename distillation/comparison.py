@@ -51,7 +51,9 @@ RECORD_FIELDS = (
     "experiment", "rev", "identity", "method", "setting", "recipe", "views", "baseline_setting", "replicate", "teacher_replicate", "teacher", "teacher_val",
     "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
     "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views", "machine",
+    "teachers", "ensemble", "ensemble_val",
 )
+ENSEMBLE_KEY = "teacher.ensemble"
 
 
 def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -212,16 +214,30 @@ def selection_runs(config: dict[str, Any], params: dict[str, Any], common: dict[
             for point, baseline in zip(points, carried) for replicate in config["selection_replicates"]]
 
 
+def teacher_spacing(config: dict[str, Any], params: dict[str, Any]) -> int:
+    """The largest ensemble (``teacher.ensemble``) any run of ``config`` asks for: 1 without ensembles.
+
+    Teacher ``t`` of the comparison is ``teacher.replicate`` t × this, so that T ensembles of N
+    share no member, and a one-teacher run's teacher is the first member of the ensemble ``t``.
+    """
+    sizes = [params["teacher"]["ensemble"]]
+    for values in [(config.get("params") or {}).get(ENSEMBLE_KEY)] + [(grid or {}).get(ENSEMBLE_KEY) for grid in config["grids"].values()]:
+        sizes += values if isinstance(values, list) else [values] if values is not None else []
+    return max(int(size) for size in sizes)
+
+
 def reported_runs(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any],
                   chosen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The chosen settings over replicates 0..R−1, and teachers 0..T−1 where the method reads one.
+    """The chosen settings over replicates 0..R−1, and teachers 0..T−1 where the method reads one
+    (``teacher.replicate`` t × :func:`teacher_spacing`).
 
     Listed method by method and, within one, replicate after replicate, so the runs that go at
     once train different baselines and later ones restore them from the run-cache.
     """
     runs = []
+    spacing = teacher_spacing(config, params)
     for method, choice in chosen.items():
-        teachers = range(config["teachers"]) if reads_teacher(method) else [0]
+        teachers = [index * spacing for index in range(config["teachers"])] if reads_teacher(method) else [0]
         for teacher in teachers:
             runs += [planned_run(params, {**common, **choice["point"]}, replicate, teacher, "reported", choice["point"])
                      for replicate in range(config["replicates"])]
@@ -535,8 +551,11 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     over_baseline = comparisons["against"] == "baseline" if not comparisons.empty else []
     for column, source in (("closure", "mean"), ("closure_low", "low"), ("closure_high", "high")):
         comparisons[column] = np.where(over_baseline, comparisons[source] / gap, np.nan) if not comparisons.empty else []
+    # An ensemble's own accuracy, each once (records of one teacher have none).
+    ensembles = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
+    ensemble_tests = pd.to_numeric(ensembles.get("ensemble", pd.Series(dtype=float)), errors="coerce").dropna()
     return {"methods": methods, "comparisons": comparisons, "teacher_tests": teacher_tests.to_numpy(),
-            "best_control": best_control, "sides": sides, "gap": gap}
+            "ensemble_tests": ensemble_tests.to_numpy(), "best_control": best_control, "sides": sides, "gap": gap}
 
 
 VIEWS_KEY = "augment.views"
@@ -589,3 +608,63 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
 def series_label(fixed: dict[str, Any]) -> str:
     """What a K-curve record fixed beside ``augment.views``, as ``key=value, …`` (empty for nothing)."""
     return ", ".join(f"{key}={value}" for key, value in sorted(fixed.items()) if key != VIEWS_KEY)
+
+
+def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per (source, config, teachers N, method that reads a teacher): how near the MLP came to its teachers.
+
+    From the records whose comparison fixed ``teacher.ensemble`` (one record per N, like a K curve).
+    With the MLP seed as the unit (each seed's runs averaged over its T teachers or ensembles):
+    the student's test mean against the mean of the single teachers it is compared with (each
+    ensemble's first member, so the same teachers in every record of the study) and, for N > 1,
+    against the ensembles' own mean — ``scipy.stats.ttest_1samp`` over the seeds, the teachers'
+    mean taken as known; and, for N > 1, the seed-paired difference to the same method taught by
+    one teacher (the study's N = 1 record). ``hard_labels`` and the MLP alone come from each
+    record's own comparisons.
+    """
+    studies: dict[tuple, dict[int, dict[str, Any]]] = {}
+    for record in records:
+        fixed = record.get("params") or {}
+        if ENSEMBLE_KEY not in fixed:
+            continue
+        others = tuple(sorted((key, str(value)) for key, value in fixed.items() if key != ENSEMBLE_KEY))
+        key = (record["source_label"], (record.get("config") or {}).get("name", ""), others)
+        studies.setdefault(key, {})[int(fixed[ENSEMBLE_KEY])] = record
+    rows = []
+    for (source, name, _), by_size in studies.items():
+        single = by_size.get(1)
+        for size, record in sorted(by_size.items()):
+            summary = summarise(record)
+            runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+            teachers_mean = float(np.mean(summary["teacher_tests"]))
+            ensembles_mean = float(np.mean(summary["ensemble_tests"])) if len(summary["ensemble_tests"]) else math.nan
+            comparisons = summary["comparisons"]
+            for method in record["chosen"]:
+                if not reads_teacher(method):
+                    continue
+                own = runs[runs["method"] == method]
+                per_seed = own.groupby("replicate")["student"].mean()
+                row = {"source": source, "name": name, "teachers": size, "method": method,
+                       "setting": choice_label(record["chosen"][method]["setting"], record["chosen"][method].get("recipe", "")),
+                       "runs": len(own), "replicates": len(per_seed), "test_mean": float(own["student"].mean()),
+                       "teachers_mean": teachers_mean, "ensembles_mean": ensembles_mean}
+                for column, reference in (("to_teachers", teachers_mean), ("to_ensembles", ensembles_mean)):
+                    row.update({column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan})
+                    if len(per_seed) >= 2 and not math.isnan(reference):
+                        test = stats.ttest_1samp(per_seed.to_numpy(), reference)
+                        interval = test.confidence_interval(CONFIDENCE)
+                        row.update({column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
+                                    f"{column}_high": float(interval.high - reference)})
+                row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
+                if single is not None and size > 1 and method in single["chosen"]:
+                    alone = pd.DataFrame([run for run in single["runs"] if run["phase"] == "reported" and run["method"] == method])
+                    test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone["student"]))
+                    row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"])
+                for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
+                    found = comparisons[(comparisons["method"] == method) & (comparisons["against"] == against)]
+                    row.update({column: found["mean"].iloc[0] if not found.empty else math.nan,
+                                f"{column}_low": found["low"].iloc[0] if not found.empty else math.nan,
+                                f"{column}_high": found["high"].iloc[0] if not found.empty else math.nan,
+                                f"{column}_verdict": found["verdict"].iloc[0] if not found.empty else ""})
+                rows.append(row)
+    return pd.DataFrame(rows)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
-from distillation.comparison import CONFIDENCE, mixed_model_check, record_name, summarise, views_curve
+from distillation.comparison import CONFIDENCE, ensemble_study, mixed_model_check, record_name, summarise, views_curve
 
 
 def _points(value: float) -> str:
@@ -74,6 +74,8 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
     teacher_tests = 100 * summary["teacher_tests"]
     each = " / ".join(f"{value:.2f}" for value in teacher_tests)
     teachers = f"teachers' test accuracy {each} %" if len(teacher_tests) > 1 else f"teacher test accuracy {each} %"
+    if len(summary["ensemble_tests"]):
+        teachers += "; their ensembles' " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"]) + " %"
     name = (record.get("config") or {}).get("name", "")
     fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
     lines = [
@@ -277,6 +279,8 @@ def summary_table(record: dict[str, Any]) -> str:
         cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
         lines.append("| " + " | ".join(cells) + " |")
     teachers = " / ".join(f"{100 * value:.2f}" for value in summary["teacher_tests"])
+    if len(summary["ensemble_tests"]):
+        teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"])
     lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record['path']).name}`; all figures and the "
               "mixed-model check: `reports/methods.md`."]
     return "\n".join(lines)
@@ -316,6 +320,32 @@ def views_table(curve: pd.DataFrame, name: str) -> str:
                        f"{row['augmented_verdict']}").strip()]
         cells.append(f"{100 * by_method.loc['hard_labels', 'test_mean']:.2f}" if "hard_labels" in by_method.index else "")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ensemble_table(study: pd.DataFrame, name: str) -> str:
+    """One ensemble study (``<data stem> <config name>``) as a table: a row per (teachers, method)."""
+    stem, _, config = name.partition(" ")
+    rows = study[(study["source"].map(lambda source: Path(source).stem) == stem) & (study["name"] == config)] if not study.empty else study
+    if rows.empty:
+        raise ValueError(f"no ensemble study '{name}' among the records")
+    teachers = rows["teachers_mean"].iloc[0]
+    lines = ["| teachers | method | chosen on val | runs | test % | − the single teachers' mean "
+             f"({100 * teachers:.2f} %) [95 % CI] | − the ensembles' mean [95 % CI] | − the same method from one teacher [95 % CI] "
+             "| − hard_labels [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|"]
+    for _, row in rows.sort_values(["teachers", "method"]).iterrows():
+        ensembles = "" if pd.isna(row["ensembles_mean"]) else (
+            f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])} "
+            f"(ensembles {100 * row['ensembles_mean']:.2f} %)")
+        cells = [str(row["teachers"]), row["method"], row["setting"], str(row["runs"]), f"{100 * row['test_mean']:.2f}",
+                 f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}".strip(),
+                 ensembles, f"{_points(row['over_one'])} {_interval(row['over_one_low'], row['over_one_high'])}".strip(),
+                 f"{_points(row['over_hard_labels'])} {_interval(row['over_hard_labels_low'], row['over_hard_labels_high'])} "
+                 f"{row['over_hard_labels_verdict']}".strip()]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "The seed is the unit: each MLP seed's runs averaged over its teachers (or ensembles), then a t interval over "
+              "the seeds, the teachers' mean taken as known; against one teacher, paired by seed; against hard_labels, "
+              "the record's own test (its verdict Benjamini–Hochberg adjusted)."]
     return "\n".join(lines)
 
 
@@ -367,7 +397,8 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
         return chosen
 
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
-            "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name))}
+            "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
+            "ensemble": lambda name: ensemble_table(ensemble_study(records), name)}
 
 
 def _natural_order(name: str) -> list:

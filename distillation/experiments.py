@@ -60,6 +60,9 @@ def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
         parts = key.split(".")
         if key in PAIRING_KEYS:
             return False
+        if key == "teacher.ensemble":
+            # One teacher is the run of before ensembles existed: its identity is unchanged.
+            return reads_teacher(method) and flat.get(key) not in (None, 1)
         if parts[0] == "teacher":
             return reads_teacher(method)
         if parts[0] == "distill" and len(parts) == 3:
@@ -122,7 +125,8 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     identity, params (what the run reads), replicate, teacher_replicate (None for a method that
     reads no teacher), each model's test accuracy (``teacher``, ``baseline``, ``student``) and val
     accuracy (``<model>_val``), ``teacher_on_views`` (the teacher's accuracy on the stored views, with
-    views), and the gain.
+    views), ``teachers`` (the size of the ensemble, for a method that reads one) with ``ensemble`` and
+    ``ensemble_val`` (the accuracy of its mean logits, where it has more than one member), and the gain.
     """
     records = []
     for row in rows:
@@ -152,6 +156,11 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             record[f"{model}_val"] = metrics[model]["val_accuracy"]
         for field in STUDENT_FIELDS:
             record[f"student_{field}"] = metrics["student"][field]
+        # An ensemble's own accuracy: that of the stored logits, the members' mean (none for one teacher).
+        teachers = (_integer(flat.get("teacher.ensemble")) or 1) if reads_teacher(method) else None
+        record["teachers"] = teachers
+        for split, column in (("test", "ensemble"), ("val", "ensemble_val")):
+            record[column] = _column(row, "metrics/soft_targets.json", f"{split}.accuracy") if (teachers or 1) > 1 else None
         # The teacher's accuracy on the stored views its students learn from (none without views).
         record["teacher_on_views"] = (_column(row, "metrics/view_targets.json", "teacher_accuracy_on_views")
                                       if flat.get("augment.views") else None)

@@ -147,7 +147,22 @@ def train_student(
     trained_with = {"method": method, "setting": setting_label(method_settings(settings)), "seed": seed,
                     "views": views.views if views is not None else 0, "precision": precision,
                     "min_steps": settings.get("min_steps", 0)}
-    return student, {**classifier_metrics(student, splits, run), **trained_with}
+    metrics = {**classifier_metrics(student, splits, run), **trained_with}
+    if views is not None and views.views:
+        metrics.update(views_seen(views.views, metrics["epochs"]))
+    return student, metrics
+
+
+def views_seen(views: int, epochs: int) -> dict[str, float]:
+    """How patient training used the K stored views of each image over ``epochs`` (expected values).
+
+    Each epoch shows an image once as one of its K + 1 versions, drawn uniformly
+    (:func:`distillation.views.epoch_rows`): K·E/(K + 1) views of it over E epochs, each version
+    E/(K + 1) times. Beyer et al.'s patient teacher sees a fresh view every time; the second
+    figure says how far stored views are from that.
+    """
+    return {"views_shown_per_image": round(views * epochs / (views + 1), 2),
+            "showings_per_version": round(epochs / (views + 1), 2)}
 
 
 def main() -> None:

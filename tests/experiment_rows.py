@@ -23,10 +23,12 @@ def _as_dvc_gives_it(value: Any) -> Any:
 def exp_row(name: str, replicate: int, baseline: float, student: float, method: str = "kd",
             settings: dict[str, Any] | None = None, student_val: float | None = None, source: str = "synthetic",
             teacher_replicate: int = 0, teacher: float = 0.96, params: dict[str, Any] | None = None,
-            recorded: dict[str, dict[str, Any]] | None = None, teacher_on_views: float | None = None) -> dict[str, Any]:
+            recorded: dict[str, dict[str, Any]] | None = None, teacher_on_views: float | None = None,
+            ensemble: float | None = None) -> dict[str, Any]:
     """One finished experiment: the shipped params with these set, and its models' metrics.
 
-    ``teacher_on_views``: what ``metrics/view_targets.json`` says of the teacher's accuracy on the views.
+    ``teacher_on_views``: what ``metrics/view_targets.json`` says of the teacher's accuracy on the views;
+    ``ensemble``: what ``metrics/soft_targets.json`` says of the stored logits' test (and val) accuracy.
 
     ``recorded`` overrides what a model's metrics say trained it (``seed``, ``method``, ``setting``).
     """
@@ -54,6 +56,8 @@ def exp_row(name: str, replicate: int, baseline: float, student: float, method: 
             row[f"metrics/{model}.json:{field}"] = _as_dvc_gives_it(value)
     if teacher_on_views is not None:
         row["teacher_accuracy_on_views"] = teacher_on_views
+    if ensemble is not None:
+        row["test.accuracy"], row["val.accuracy"] = ensemble, ensemble
     # Only the student's metrics have these: DVC leaves their columns unprefixed.
     student_record = (recorded or {}).get("student", {})
     row["method"] = student_record.get("method", method)

@@ -492,3 +492,68 @@ def test_without_running_the_record_holds_what_finished_and_is_complete_only_whe
     record = json.loads(path.read_text())
     assert record["complete"] and len(record["runs"]) == len(selection) + len(reported)
     assert load_records(tmp_path)[0]["baseline"]["setting"] == baseline["setting"]
+
+
+def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
+    from distillation.comparison import ensemble_study, teacher_spacing
+    from distillation.comparison_report import ensemble_table
+
+    config = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
+              "params": {"teacher.ensemble": [1, 3]}, "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
+    assert teacher_spacing(config, SHIPPED) == 3 and teacher_spacing(CONFIG, SHIPPED) == 1
+    chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
+              "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
+    # Teacher t is teacher.replicate 3t: the two ensembles share no member, and the one-teacher runs'
+    # teachers are the ensembles' first members.
+    planned = reported_runs(config, SHIPPED, {"teacher.ensemble": 3}, chosen)
+    assert sorted({run["teacher_replicate"] for run in planned if run["method"] == "kd"}) == [0, 3]
+    assert {run["overrides"]["teacher.replicate"] for run in planned if run["method"] == "hard_labels"} == {0}
+    # One teacher is the run of before ensembles existed; an ensemble is another run, for kd only.
+    flat = flatten(SHIPPED)
+    without = {key: value for key, value in flat.items() if key != "teacher.ensemble"}
+    assert run_identity({**flat, "teacher.ensemble": 1}) == run_identity(without)
+    assert run_identity({**flat, "teacher.ensemble": 3}) != run_identity(flat)
+    labels_only = {**flat, "distill.method": "hard_labels"}
+    assert run_identity({**labels_only, "teacher.ensemble": 3}) == run_identity(labels_only)
+
+    baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
+    teachers = {0: 0.930, 3: 0.940}
+    ensembles = {0: 0.950, 3: 0.954}
+    for size, lift in ((1, 0.020), (3, 0.026)):
+        fixed = {"teacher.ensemble": size}
+        runs = []
+        for replicate, baseline in enumerate(baselines):
+            for teacher, accuracy in teachers.items():
+                runs.append(exp_row(f"kd-{size}-{teacher}-{replicate}", replicate, baseline,
+                                    baseline + lift + 0.001 * replicate + 0.0005 * (teacher == 3), settings=kd(10), student_val=0.95,
+                                    params=fixed, teacher_replicate=teacher, teacher=accuracy,
+                                    ensemble=ensembles[teacher] if size > 1 else None))
+            runs.append(exp_row(f"hl-{replicate}", replicate, baseline, baseline + 0.015 - 0.0005 * replicate, method="hard_labels",
+                                settings={}, student_val=0.93, params=fixed))
+        selection = [exp_row(f"sel-kd-{size}", 100, 0.9, 0.93, settings=kd(10), student_val=0.95, params=fixed),
+                     exp_row(f"sel-hl-{size}", 100, 0.9, 0.92, method="hard_labels", settings={}, student_val=0.93, params=fixed)]
+        table = experiments_table(runs + selection)
+        assert set(table[table["method"] == "kd"]["teachers"]) == {size}
+        is_selection = table["replicate"] >= 100
+        save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+                                      table[~is_selection].to_dict("records"), fixed), tmp_path)
+    records = load_records(tmp_path)
+    assert list(summarise(records[1])["ensemble_tests"]) == [0.950, 0.954] and not len(summarise(records[0])["ensemble_tests"])
+    study = ensemble_study(records).set_index("teachers")
+    assert list(study["method"]) == ["kd", "kd"]
+    per_seed = np.array(baselines) + 0.026 + 0.001 * np.arange(5) + 0.00025
+    assert study.loc[3, "test_mean"] == pytest.approx(per_seed.mean())
+    assert study.loc[3, "to_teachers"] == pytest.approx(per_seed.mean() - 0.935)
+    interval = stats.ttest_1samp(per_seed, 0.935).confidence_interval(0.95)
+    assert study.loc[3, "to_teachers_low"] == pytest.approx(interval.low - 0.935)
+    assert study.loc[3, "to_ensembles"] == pytest.approx(per_seed.mean() - 0.952)
+    assert np.isnan(study.loc[1, "to_ensembles"]) and np.isnan(study.loc[1, "over_one"])
+    # Against one teacher, paired by seed: every seed gains 0.006, so the interval is that point.
+    assert study.loc[3, "over_one"] == pytest.approx(0.006)
+    assert study.loc[3, "over_hard_labels"] > 0 and study.loc[3, "over_hard_labels_verdict"] == "higher"
+    table = ensemble_table(ensemble_study(records), "synthetic ensemble")
+    assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table
+    assert "(ensembles 95.20 %)" in table
+    with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
+        ensemble_table(ensemble_study(records), "synthetic other")
+    assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)

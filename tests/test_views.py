@@ -179,6 +179,9 @@ def test_a_student_trains_on_the_views_with_the_teachers_outputs_for_them(tiny):
     student, metrics = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)
     today = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0)[1]
     assert metrics["views"] == 3 and today["views"] == 0
+    # Two epochs, each showing an image as one of its 4 versions: 1.5 views of it, each version 0.5 times.
+    assert (metrics["views_shown_per_image"], metrics["showings_per_version"]) == (1.5, 0.5)
+    assert "views_shown_per_image" not in today
     assert metrics["val_loss"] != today["val_loss"]  # other images seen: other weights
     assert student.get_layer("hidden").units == 64
 

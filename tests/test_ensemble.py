@@ -1,0 +1,110 @@
+"""An ensemble of teachers (``teacher.ensemble``): its members, their mean logits, and N = 1 as before."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_ROOT
+from test_stages import TRAINING
+from distillation.ensemble import load_members, mean_logits, member_files, member_path, member_seeds
+from distillation.params import ParamsError, load_params, validate
+from distillation.prepared import load_prepared
+from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
+from distillation.view_targets import LOGITS_FILE, HIDDEN_FILE, write_view_targets
+from distillation.views import ViewSettings, load_views
+from stages.augment import augment
+from stages.convert import convert
+from stages.soft_targets import store_teacher_outputs, teacher_outputs
+from stages.train_teacher import train_members, train_teacher
+
+SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
+TEACHER = {**TRAINING, "epochs": 1, "dropout": 0.25, "replicate": 0, "ensemble": 3, "precision": "float32"}
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory, tiny_letters_mat):
+    """Tiny splits, a one-epoch teacher (seed 5) and the two other members of its ensemble of three."""
+    directory = tmp_path_factory.mktemp("ensemble")
+    convert(tiny_letters_mat, directory / "prepared", 0.1, seed=0)
+    splits = load_prepared(directory / "prepared")
+    teacher, _ = train_teacher(splits, TEACHER, seed=5)
+    metrics = train_members(splits, TEACHER, 5, directory / "members")
+    return directory, splits, teacher, metrics
+
+
+def test_members_are_seeded_after_the_teacher_and_trained_once_each(ensemble):
+    directory, splits, teacher, metrics = ensemble
+    assert member_seeds(5, 0, 3) == [5, 6, 7] and member_seeds(42, 3, 3) == [45, 46, 47]
+    assert [member["seed"] for member in metrics["members"]] == [6, 7] and metrics["ensemble"] == 3
+    assert [path.name for path in member_files(directory / "members")] == ["member-1.keras", "member-2.keras"]
+    assert json.loads((directory / "members" / "members.json").read_text()) == {"ensemble": 3, "seeds": [5, 6, 7]}
+    # Member 1 is the teacher that seed 6 trains alone: the same weights.
+    alone, _ = train_teacher(splits, TEACHER, seed=6)
+    for left, right in zip(load_members(directory / "members")[0].get_weights(), alone.get_weights()):
+        np.testing.assert_array_equal(left, right)
+
+
+def test_one_teacher_trains_no_member_and_leaves_a_folder_that_says_so(ensemble, tmp_path):
+    _, splits, _, _ = ensemble
+    metrics = train_members(splits, {**TEACHER, "ensemble": 1}, 5, tmp_path / "members")
+    assert metrics == {"ensemble": 1, "members": []}
+    assert load_members(tmp_path / "members") == []
+    assert json.loads((tmp_path / "members" / "members.json").read_text())["seeds"] == [5]
+
+
+def test_the_stored_logits_are_the_members_mean_and_the_hints_the_first_members(ensemble, tmp_path):
+    directory, splits, teacher, _ = ensemble
+    members = load_members(directory / "members")
+    store_teacher_outputs(teacher, splits, tmp_path / "logits.npz", tmp_path / "hidden.npz", members)
+    stored, hidden = load_teacher_logits(tmp_path / "logits.npz", splits), load_teacher_hidden(tmp_path / "hidden.npz", splits)
+    alone_logits, alone_hidden = teacher_outputs(teacher, splits)
+    for split in ("train", "val", "test"):
+        each = [alone_logits[split], *(member.predict(splits[split].images, verbose=0) for member in members)]
+        np.testing.assert_allclose(stored[split], np.mean(each, axis=0), rtol=1e-5, atol=1e-5)
+        assert not np.allclose(stored[split], alone_logits[split])  # the members differ: the mean is not member 0
+        np.testing.assert_array_equal(hidden[split], alone_hidden[split].astype(np.float16))
+    # teacher_outputs (the in-memory path) gives the same mean.
+    np.testing.assert_allclose(teacher_outputs(teacher, splits, members)[0]["test"], stored["test"], rtol=1e-5, atol=1e-5)
+
+
+def test_without_members_the_stored_outputs_are_the_teachers_own_bit_for_bit(ensemble, tmp_path):
+    _, splits, teacher, _ = ensemble
+    store_teacher_outputs(teacher, splits, tmp_path / "before.npz", tmp_path / "before-hidden.npz")
+    store_teacher_outputs(teacher, splits, tmp_path / "one.npz", tmp_path / "one-hidden.npz", [])
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "before.npz").read_bytes()
+    one = [np.arange(6, dtype=np.float32).reshape(2, 3)]
+    assert mean_logits(one) is one[0]
+
+
+def test_the_views_targets_are_the_members_mean_too(ensemble, tmp_path):
+    directory, splits, teacher, _ = ensemble
+    members = load_members(directory / "members")
+    augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 2}), seed=7, directory=tmp_path / "views")
+    views = load_views(tmp_path / "views", splits["train"], 2)
+    _, hidden = teacher_outputs(teacher, splits)
+    write_view_targets(tmp_path / "alone", teacher, views, hidden["train"].astype(np.float16), 0)
+    write_view_targets(tmp_path / "ensemble", teacher, views, hidden["train"].astype(np.float16), 0, members)
+    images = views.images[:].astype(np.float32)[..., None] / 255.0
+    each = [np.load(tmp_path / "alone" / LOGITS_FILE), *(member.predict(images, verbose=0) for member in members)]
+    np.testing.assert_allclose(np.load(tmp_path / "ensemble" / LOGITS_FILE), np.mean(each, axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.load(tmp_path / "ensemble" / HIDDEN_FILE), np.load(tmp_path / "alone" / HIDDEN_FILE))
+
+
+def test_a_gap_in_the_members_is_refused_naming_the_folder(tmp_path):
+    (tmp_path / "member-2.keras").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"members \[2\] are not 1 … 1; re-run `dvc repro train_teacher_members`"):
+        member_files(tmp_path)
+    with pytest.raises(ValueError, match="no folder of teacher members"):
+        member_files(tmp_path / "absent")
+    with pytest.raises(ValueError, match="member 0 is the teacher itself"):
+        member_path(tmp_path, 0)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "three"])
+def test_an_ensemble_of_no_teachers_is_refused_naming_the_key(value):
+    raw = json.loads(json.dumps(SHIPPED))
+    raw["teacher"]["ensemble"] = value
+    with pytest.raises(ParamsError, match="params.yaml: teacher.ensemble must be"):
+        validate(raw)
