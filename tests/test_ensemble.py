@@ -108,3 +108,30 @@ def test_an_ensemble_of_no_teachers_is_refused_naming_the_key(value):
     raw["teacher"]["ensemble"] = value
     with pytest.raises(ParamsError, match="params.yaml: teacher.ensemble must be"):
         validate(raw)
+
+
+def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_lock_of_before(tmp_path, trained_repo):
+    from project import clone_trained, dvc, stages_to_run
+
+    project = clone_trained(trained_repo, tmp_path / "project")
+    ran = stages_to_run(project, {"teacher": {"ensemble": 2}})
+    assert {"train_teacher_members", "soft_targets", "view_targets", "train_student"} <= ran
+    assert not ran & {"source", "convert", "train_teacher", "train_baseline", "export_teacher"}, ran
+    # For real, through DVC: the member trains, the students learn from the pair, the teacher stays.
+    before = (project / "models" / "teacher.keras").read_bytes()
+    result = dvc("exp", "run", "-S", "teacher.ensemble=2", cwd=project, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Running stage 'train_teacher':" not in result.stdout
+    assert (project / "models" / "teacher.keras").read_bytes() == before
+    assert [path.name for path in member_files(project / "models" / "teacher_members")] == ["member-1.keras"]
+    assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
+    members = json.loads((project / "metrics" / "teacher_members.json").read_text())
+    assert [member["seed"] for member in members["members"]] == [SHIPPED["seed"] + 1]
+    # Back to one teacher: DVC's run-cache restores every output of before, the lock as it was.
+    result = dvc("exp", "run", "-S", "teacher.ensemble=1", cwd=project, timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Running stage 'train_teacher_members':" not in result.stdout, result.stdout[-2000:]
+    assert dvc("status", cwd=project).stdout.strip().endswith("Data and pipelines are up to date.")
+    original = clone_trained(trained_repo, tmp_path / "original")
+    for path in ("data/teacher_logits.npz", "models/student.keras"):
+        assert (project / path).read_bytes() == (original / path).read_bytes(), path
