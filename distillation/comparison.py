@@ -668,3 +668,28 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                                 f"{column}_verdict": found["verdict"].iloc[0] if not found.empty else ""})
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The selection runs of an ensemble study, a row per (teachers N, method, recipe): how far each
+    lever went (K stored views, epochs) on val, the figure the choice was made on, with test beside it
+    as a description. ``views_shown_per_image`` is K·E/(K + 1) over E epochs (the student's metrics
+    give it per run); the baseline's recipes ride on these runs and are left out."""
+    rows = []
+    for record in records:
+        fixed = record.get("params") or {}
+        if ENSEMBLE_KEY not in fixed:
+            continue
+        selection = pd.DataFrame([run for run in record["runs"] if run["phase"] == "selection"])
+        selection["recipe"] = selection.get("recipe", pd.Series(index=selection.index, dtype=object)).fillna("")
+        for (method, recipe), runs in selection.groupby(["method", "recipe"]):
+            if not reads_teacher(method) and int(fixed[ENSEMBLE_KEY]) > 1:
+                continue  # the same runs as in the one-teacher record
+            knobs = dict(part.split("=", 1) for part in recipe.split(", ") if "=" in part)
+            views, epochs = int(knobs.get(VIEWS_KEY, 0)), int(float(knobs.get("distill.epochs", runs["epoch_cap"].max())))
+            rows.append({"source": record["source_label"], "name": (record.get("config") or {}).get("name", ""),
+                         "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
+                         "views": views, "epochs": epochs, "views_shown_per_image": views * epochs / (views + 1),
+                         "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
+                         "chosen": recipe == record["chosen"][method].get("recipe", "")})
+    return pd.DataFrame(rows)

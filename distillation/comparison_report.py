@@ -14,7 +14,7 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
-from distillation.comparison import CONFIDENCE, ensemble_study, mixed_model_check, record_name, summarise, views_curve
+from distillation.comparison import CONFIDENCE, ensemble_study, mixed_model_check, recipe_levers, record_name, summarise, views_curve
 
 
 def _points(value: float) -> str:
@@ -349,6 +349,22 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
+def levers_table(levers: pd.DataFrame, name: str) -> str:
+    """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe."""
+    stem, _, config = name.partition(" ")
+    rows = levers[(levers["source"].map(lambda source: Path(source).stem) == stem) & (levers["name"] == config)] if not levers.empty else levers
+    if rows.empty:
+        raise ValueError(f"no ensemble study '{name}' among the records")
+    lines = ["| method | teachers | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for _, row in rows.sort_values(["method", "teachers", "views", "epochs"], na_position="first").iterrows():
+        teachers = "" if pd.isna(row["teachers"]) else f"{row['teachers']:.0f}"
+        val = f"{100 * row['val']:.2f}" + (" (chosen)" if row["chosen"] else "")
+        lines.append(f"| {row['method']} | {teachers} | {row['views']} | {row['epochs']} | {row['views_shown_per_image']:.0f} | "
+                     f"{row['runs']} | {val} | {100 * row['test']:.2f} |")
+    return "\n".join(lines)
+
+
 def calibration_rows(table: pd.DataFrame) -> str:
     """The calibration (``reports/calibration.json``) as a table."""
     lines = ["| teachers × seeds | true gain, points | records | pairing | called a difference | 95 % CI covers the truth |",
@@ -398,7 +414,8 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
 
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
             "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
-            "ensemble": lambda name: ensemble_table(ensemble_study(records), name)}
+            "ensemble": lambda name: ensemble_table(ensemble_study(records), name),
+            "levers": lambda name: levers_table(recipe_levers(records), name)}
 
 
 def _natural_order(name: str) -> list:

@@ -495,7 +495,7 @@ def test_without_running_the_record_holds_what_finished_and_is_complete_only_whe
 
 
 def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
-    from distillation.comparison import ensemble_study, teacher_spacing
+    from distillation.comparison import ensemble_study, recipe_levers, teacher_spacing
     from distillation.comparison_report import ensemble_table
 
     config = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
@@ -557,3 +557,9 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
         ensemble_table(ensemble_study(records), "synthetic other")
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)
+    from distillation.comparison_report import levers_table
+
+    levers = levers_table(recipe_levers(records), "synthetic ensemble")
+    # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
+    assert levers.count("| kd |") == 2 and levers.count("| hard_labels |") == 1
+    assert "| kd | 3 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
