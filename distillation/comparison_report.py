@@ -323,12 +323,18 @@ def views_table(curve: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
-def ensemble_table(study: pd.DataFrame, name: str) -> str:
-    """One ensemble study (``<data stem> <config name>``) as a table: a row per (teachers, method)."""
+def _study_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of one ensemble study, named ``<data stem> <config name>``; one line if there is none."""
     stem, _, config = name.partition(" ")
-    rows = study[(study["source"].map(lambda source: Path(source).stem) == stem) & (study["name"] == config)] if not study.empty else study
+    rows = table[(table["source"].map(lambda source: Path(source).stem) == stem) & (table["name"] == config)] if not table.empty else table
     if rows.empty:
         raise ValueError(f"no ensemble study '{name}' among the records")
+    return rows
+
+
+def ensemble_table(study: pd.DataFrame, name: str) -> str:
+    """One ensemble study (``<data stem> <config name>``) as a table: a row per (teachers, method)."""
+    rows = _study_rows(study, name)
     teachers = rows["teachers_mean"].iloc[0]
     lines = ["| teachers | method | chosen on val | runs | test % | − the single teachers' mean "
              f"({100 * teachers:.2f} %) [95 % CI] | − the ensembles' mean [95 % CI] | − the same method from one teacher [95 % CI] "
@@ -351,10 +357,7 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
 
 def levers_table(levers: pd.DataFrame, name: str) -> str:
     """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe."""
-    stem, _, config = name.partition(" ")
-    rows = levers[(levers["source"].map(lambda source: Path(source).stem) == stem) & (levers["name"] == config)] if not levers.empty else levers
-    if rows.empty:
-        raise ValueError(f"no ensemble study '{name}' among the records")
+    rows = _study_rows(levers, name)
     lines = ["| method | teachers | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.sort_values(["method", "teachers", "views", "epochs"], na_position="first").iterrows():
