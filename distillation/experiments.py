@@ -21,7 +21,7 @@ import pandas as pd
 
 from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.methods import METHODS, method_settings
-from distillation.params import RULES, ParamsError, setting_label, unflatten
+from distillation.params import LATER_KNOBS, RULES, ParamsError, setting_label, unflatten
 from distillation.paths import MODEL_NAMES
 
 PAIRING_KEYS = ("replicate", "teacher.replicate")
@@ -66,7 +66,7 @@ def read_by_run(flat: dict[str, Any]) -> dict[str, Any]:
         if parts[0] == "teacher":
             return reads_teacher(method)
         if parts[0] == "distill" and len(parts) == 3:
-            return parts[1] == method
+            return parts[1] == method and not (parts[2] in LATER_KNOBS and not flat.get(key))
         if key in ("distill.temp", "distill.lambda"):
             return parts[1] in shared
         if key.startswith("data.synthetic."):

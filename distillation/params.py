@@ -220,9 +220,16 @@ def read_yaml(path: str | Path, missing_hint: str = "") -> Any:
         raise ParamsError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
 
+# A method's knobs added after runs were recorded (distillation.mixup): switched off, a run is the
+# run of before they existed, so neither its setting's name nor its identity
+# (distillation.experiments) holds them.
+LATER_KNOBS = ("mixup",)
+
+
 def setting_label(settings: dict[str, Any]) -> str:
     """A method's own params as one stable string, e.g. ``lambda=0.5, t2_scale=False, temp=10``."""
-    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(settings.items()))
+    shown = {key: value for key, value in settings.items() if key not in LATER_KNOBS or value}
+    return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(shown.items()))
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:

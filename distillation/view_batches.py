@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from distillation.mixup import MIX_WEIGHT, PARTNER
 from distillation.training import steps_per_epoch
 
 
@@ -41,6 +42,8 @@ def versions_batches(
     view_targets: dict[str, np.ndarray],
     rows: np.ndarray,
     batch_size: int,
+    mixup: float = 0.0,
+    seed: int = 0,
 ) -> EpochBatches:
     """Batches of the versions ``rows`` names (see :func:`distillation.views.epoch_rows`).
 
@@ -53,6 +56,11 @@ def versions_batches(
     epoch's versions are read, in the order they are shown, by a thread while the epoch before
     trains, so the student does not wait on the files: two epochs' copies of the training set
     are in memory, whatever K is.
+
+    With ``mixup`` α > 0 each batch is mixed with itself in another order (:mod:`distillation.mixup`):
+    its images ``w·x + (1 − w)·x[π]``, its targets as they are beside ``partner_<name>`` (the
+    targets of ``x[π]``) and ``mixup_weight`` (``w`` per image). ``w ~ Beta(α, α)`` and ``π`` are
+    drawn from ``seed``, the epoch and the step, so a run is repeatable.
     """
     epochs, images_per_epoch = rows.shape
     steps = steps_per_epoch(images_per_epoch, {"batch_size": batch_size})
@@ -76,12 +84,23 @@ def versions_batches(
             epoch_arrays[:] = pending.result() if pending is not None else read_epoch(epoch)
             if epoch + 1 < epochs:
                 next_epoch[epoch + 1] = reader.submit(read_epoch, epoch + 1)
-        return [array[step * batch_size:(step + 1) * batch_size] for array in epoch_arrays]
+        arrays = [array[step * batch_size:(step + 1) * batch_size] for array in epoch_arrays]
+        if not mixup:
+            return arrays
+        draw = np.random.default_rng([seed, 2, epoch, step])
+        weight = np.float32(draw.beta(mixup, mixup))
+        return [*arrays, np.full(arrays[0].shape[0], weight), draw.permutation(arrays[0].shape[0])]
 
     def to_model(index):
-        images, *targets = tf.numpy_function(batch, [index], [tf.uint8, *dtypes], stateful=True)
+        mixing = [tf.float32, tf.int64] if mixup else []
+        images, *targets = tf.numpy_function(batch, [index], [tf.uint8, *dtypes, *mixing], stateful=True)
         images = tf.ensure_shape(tf.cast(images, tf.float32) / 255.0, [None, *original_images.shape[1:]])[..., None]
         shaped = {name: tf.ensure_shape(target, [None, *original_targets[name].shape[1:]]) for name, target in zip(names, targets)}
+        if mixup:
+            weight, partner = tf.ensure_shape(targets[-2], [None]), tf.ensure_shape(targets[-1], [None])
+            images = weight[:, None, None, None] * images + (1.0 - weight[:, None, None, None]) * tf.gather(images, partner)
+            shaped = {**shaped, **{PARTNER + name: tf.gather(target, partner) for name, target in shaped.items()},
+                      MIX_WEIGHT: weight}
         return images, shaped
 
     dataset = tf.data.Dataset.range(steps).map(to_model).prefetch(tf.data.AUTOTUNE)

@@ -18,6 +18,7 @@ from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.methods import method_settings, method_spec, method_trainer
 from distillation.methods.base import StudentTrainer, TrainingContext
+from distillation.mixup import mixup_alpha, with_mixed_targets
 from distillation.model_files import save_model
 from distillation.models import build_mlp
 from distillation.precision import float32_copy, training_precision
@@ -85,7 +86,10 @@ def build_trainer(
         teacher_hidden_width=teacher["hidden"]["train"].shape[1] if "hidden" in teacher else None,
     )
     student = build_mlp(context.num_classes, hidden_units, settings["dropout"], name="student")
-    trainer = method_trainer(method)(student, method_settings(settings), context)
+    trainer_class = method_trainer(method)
+    if mixup_alpha(method_settings(settings)):
+        trainer_class = with_mixed_targets(trainer_class)
+    trainer = trainer_class(student, method_settings(settings), context)
     trainer.compile(
         optimizer=make_optimizer(settings, context.steps_per_epoch), steps_per_execution=settings["steps_per_execution"]
     )
@@ -108,6 +112,7 @@ def view_training_batches(
     return versions_batches(
         to_pixels(train.images), views.images, student_targets(splits, teacher, "train"), view_targets,
         epoch_rows(count, views.views, settings["epochs"], seed), settings["batch_size"],
+        mixup_alpha(method_settings(settings)), seed,
     )
 
 
@@ -127,6 +132,8 @@ def train_student(
     """
     configure_runtime(seed)
     train, val = splits["train"], splits["val"]
+    if mixup_alpha(method_settings(settings)) and (views is None or not views.views):
+        raise ValueError(f"params.yaml: distill.{settings['method']}.mixup mixes stored views: it needs augment.views > 0, got 0")
     settings = budgeted(settings, len(train.labels))
     precision = settings.get("precision", "float32")
     teacher = method_teacher_outputs(teacher, settings)

@@ -88,6 +88,12 @@ def test_params_a_method_does_not_read_are_not_part_of_its_identity():
     with_views = {**kd_params, "augment.views": 4}
     assert run_identity(with_views) != run_identity(kd_params)
     assert run_identity({**with_views, "augment.rotation_degrees": 5}) != run_identity(with_views)
+    # No mixup is the run of before mixup existed, for every method that offers it; any α is another run.
+    no_mixup = {key: value for key, value in kd_params.items() if not key.endswith(".mixup")}
+    assert run_identity(kd_params) == run_identity(no_mixup) == run_identity({**kd_params, "distill.kd.mixup": "0.0"})
+    assert run_identity({**with_views, "distill.kd.mixup": 0.2}) != run_identity(with_views)
+    hard_labels = {**with_views, "distill.method": "hard_labels"}
+    assert run_identity({**hard_labels, "distill.hard_labels.mixup": 0.2}) != run_identity(hard_labels)
     # DVC's table gives 10.0 and "True": the same identity as 10 and true.
     assert run_identity({**kd_params, "distill.temp": 10.0, "distill.kd.t2_scale": "False"}) == run_identity(kd_params)
 

@@ -81,15 +81,16 @@ def test_each_method_reads_the_shared_knobs_it_declares_and_its_own_section():
     from distillation.methods import method_settings
 
     distill = SHIPPED["distill"]
-    assert method_settings({**distill, "method": "kd"}) == {"temp": 10, "lambda": 0.5, "t2_scale": False}
+    assert method_settings({**distill, "method": "kd"}) == {"temp": 10, "lambda": 0.5, "t2_scale": False, "mixup": 0.0}
+    assert method_settings({**distill, "method": "hard_labels"}) == {"mixup": 0.0}
     assert set(method_settings({**distill, "method": "dkd"})) == {"temp", "alpha", "beta", "warmup_epochs"}
     assert set(method_settings({**distill, "method": "fitnets"})) == {"temp", "lambda", "hint_weight", "hint_components"}
     assert set(method_settings({**distill, "method": "teacher_free"})) == {"temp", "lambda", "correct_probability"}
     assert set(method_settings({**distill, "method": "dml"})) == {"peers", "cnn_peer"}
     assert set(method_settings({**distill, "method": "label_smoothing"})) == {"epsilon"}
-    # Params of an earlier version, temperature inside the section, read the same.
+    # Params of an earlier version, temperature inside the section and no mixup, read the same.
     earlier = {"method": "kd", "kd": {"temp": 10, "lambda": 0.5, "t2_scale": False}}
-    assert method_settings(earlier) == method_settings({**distill, "method": "kd"})
+    assert {**method_settings(earlier), "mixup": 0.0} == method_settings({**distill, "method": "kd"})
 
 
 def test_each_method_section_of_params_yaml_holds_exactly_its_schema_and_valid_values():

@@ -257,3 +257,98 @@ def test_stored_rows_read_across_many_blocks_are_the_rows_asked(tmp_path, dtype,
     assert stored[np.array([], dtype=np.int64)].shape == (0, *width)
     with pytest.raises(IndexError, match="rows outside 0 … 2999"):
         stored[np.array([3000])]
+
+
+def _mixup_batches(tiny, alpha: float, seed: int = 0):
+    directory, splits, _, outputs, views = tiny
+    stored = load_view_targets(directory / "targets", views, ("logits",), 16)
+    teacher = {"logits": {**outputs["logits"], "views": stored["logits"]["views"]}}
+    settings = {**DISTILL, "epochs": 2, "batch_size": 50, "kd": {"t2_scale": True, "mixup": alpha}}
+    return list(view_training_batches(splits, teacher, views, settings, seed=seed).dataset)
+
+
+def test_mixup_mixes_each_batch_with_itself_in_another_order_and_carries_both_targets(tiny):
+    plain, mixed = _mixup_batches(tiny, 0.0), _mixup_batches(tiny, 0.4)
+    assert "mixup_weight" not in plain[0][1]
+    weights = []
+    for (images, targets), (mixed_images, mixed_targets) in zip(plain, mixed):
+        # The same versions in the same order as without mixup: mixup only mixes them.
+        np.testing.assert_array_equal(mixed_targets["labels"], targets["labels"])
+        weight = mixed_targets["mixup_weight"].numpy()
+        assert np.all(weight == weight[0]) and 0.0 <= weight[0] <= 1.0
+        weights.append(weight[0])
+        # Whose targets the partner's are: the row of the batch with those very teacher logits.
+        logits, partner_logits = targets["teacher_logits"].numpy(), mixed_targets["partner_teacher_logits"].numpy()
+        partner = np.array([np.flatnonzero((logits == row).all(axis=1))[0] for row in partner_logits])
+        assert sorted(partner) == list(range(len(partner)))  # a permutation of the batch
+        np.testing.assert_array_equal(mixed_targets["partner_labels"], targets["labels"].numpy()[partner])
+        np.testing.assert_allclose(mixed_images, weight[0] * images + (1 - weight[0]) * images.numpy()[partner], atol=1e-6)
+    assert len(set(weights)) > 1  # a weight per batch
+    again = _mixup_batches(tiny, 0.4)
+    assert [batch[1]["mixup_weight"].numpy()[0] for batch in again] == weights  # repeatable from the seed
+    other_seed = _mixup_batches(tiny, 0.4, seed=1)
+    assert [batch[1]["mixup_weight"].numpy()[0] for batch in other_seed] != weights
+
+
+@pytest.mark.parametrize("method", ["kd", "hard_labels"])
+def test_mixed_targets_are_the_loss_against_mixed_labels_and_mixed_probabilities(method):
+    import keras
+    from distillation.methods import method_trainer
+    from distillation.methods.base import TrainingContext
+    from distillation.mixup import with_mixed_targets
+
+    rng = np.random.default_rng(0)
+    settings = {"temp": 4.0, "lambda": 0.3, "t2_scale": False, "mixup": 0.4}
+    context = TrainingContext(num_classes=5, steps_per_epoch=1, hidden_units=8, dropout=0.0)
+    student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5)])
+    plain = method_trainer(method)(student, settings, context)
+    mixed = with_mixed_targets(method_trainer(method))(student, settings, context)
+    assert type(mixed).__name__ == type(plain).__name__
+    own = {"labels": np.array([0, 3, 1]), "teacher_logits": rng.normal(size=(3, 5)).astype("float32")}
+    partner = {"labels": np.array([2, 2, 4]), "teacher_logits": rng.normal(size=(3, 5)).astype("float32")}
+    student_logits = rng.normal(size=(3, 5)).astype("float32")
+    weight = 0.3
+    y = {**own, **{f"partner_{key}": value for key, value in partner.items()}, "mixup_weight": np.full(3, weight, "float32")}
+    loss = float(mixed.compute_loss(y=y, y_pred=student_logits))
+    expected = weight * float(plain.compute_loss(y=own, y_pred=student_logits)) + (1 - weight) * float(plain.compute_loss(y=partner, y_pred=student_logits))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # The same as one loss against the mixed one-hot labels and the mixed probabilities at T.
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    labels = weight * np.eye(5)[own["labels"]] + (1 - weight) * np.eye(5)[partner["labels"]]
+    hard = -(labels * log_softmax(student_logits)).sum(axis=1).mean()
+    if method == "kd":
+        soft_targets = weight * np.exp(log_softmax(own["teacher_logits"] / 4)) + (1 - weight) * np.exp(log_softmax(partner["teacher_logits"] / 4))
+        soft = -(soft_targets * log_softmax(student_logits / 4)).sum(axis=1).mean()
+        hard = 0.3 * hard + soft
+    assert loss == pytest.approx(hard, rel=1e-4)
+    # Val batches carry no mixing: the method's own loss.
+    assert float(mixed.compute_loss(y=own, y_pred=student_logits)) == pytest.approx(float(plain.compute_loss(y=own, y_pred=student_logits)))
+
+
+def test_a_student_trains_on_mixed_views_repeatably_and_its_setting_says_so(tiny):
+    directory, splits, _, outputs, views = tiny
+    stored = load_view_targets(directory / "targets", views, ("logits",), 16)
+    teacher = {"logits": {**outputs["logits"], "views": stored["logits"]["views"]}}
+    settings = {**DISTILL, "epochs": 2, "kd": {"t2_scale": True, "mixup": 0.2}}
+    metrics = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)[1]
+    again = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)[1]
+    unmixed = train_student(splits, teacher, {**settings, "kd": {"t2_scale": True, "mixup": 0.0}}, hidden_units=64, seed=0, views=views)[1]
+    assert "mixup=0.2" in metrics["setting"] and "mixup" not in unmixed["setting"]
+    assert without_timings(metrics) == without_timings(again)
+    assert metrics["val_loss"] != unmixed["val_loss"]
+
+
+def test_mixup_without_views_is_refused_naming_the_key(tiny):
+    _, splits, _, outputs, _ = tiny
+    settings = {**DISTILL, "method": "hard_labels", "epochs": 1, "hard_labels": {"mixup": 0.2}}
+    with pytest.raises(ValueError, match=r"^params.yaml: distill.hard_labels.mixup mixes stored views: it needs augment.views > 0, got 0$"):
+        train_student(splits, {}, settings, hidden_units=16, seed=0)
+
+
+def test_a_negative_mixup_is_refused_naming_the_key():
+    params = load_params(PROJECT_ROOT / "params.yaml")
+    params["distill"]["kd"]["mixup"] = -0.1
+    with pytest.raises(ParamsError, match=r"distill\.kd\.mixup must be greater than or equal to 0, got -0.1"):
+        validate(params)

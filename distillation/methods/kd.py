@@ -1,14 +1,16 @@
 """``kd``: knowledge distillation (Hinton, Vinyals & Dean, 2015) on the stored teacher logits.
 
 The seed experiment's loss, unchanged: ``λ·CE(y, z_s) + s·CE(softmax(z_t/T), softmax(z_s/T))``,
-``s = T²`` when ``t2_scale``. Params: ``distill.temp``, ``distill.lambda``; ``distill.kd.t2_scale``.
+``s = T²`` when ``t2_scale``. Params: ``distill.temp``, ``distill.lambda``; ``distill.kd.t2_scale``, ``distill.kd.mixup``
+(:mod:`distillation.mixup`).
 """
 from __future__ import annotations
 
-from distillation.methods.spec import MethodParams, MethodSpec
+from distillation.mixup import MixupParams
+from distillation.methods.spec import MethodSpec
 
 
-class KnowledgeDistillationParams(MethodParams):
+class KnowledgeDistillationParams(MixupParams):
     t2_scale: bool = False  # true multiplies the soft term by T²
 
 
