@@ -60,7 +60,9 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     """``comparison.yaml`` with its defaults filled in, every grid point checked against the params rules.
 
     ``methods`` lists what is compared; ``grids`` maps a method to its grid where it is not the
-    one its module declares (``METHOD.grid``). Without ``methods``: the methods of ``grids`` if
+    one its module declares (``METHOD.grid``): a mapping of keys to values, or a list of such
+    mappings, whose points together are the grid (a lever tried at one recipe only, beside the
+    full product of the others). Without ``methods``: the methods of ``grids`` if
     given (as in earlier files), else every registered method, so a new method joins the
     comparison by its module alone.
     """
@@ -86,8 +88,11 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
     outside = [method for method in overrides if method not in methods]
     if outside:
         raise ValueError(f"{path}: grids.{outside[0]}: not among the methods compared ({', '.join(methods)})")
-    config["grids"] = {method: dict(overrides[method] or {}) if method in overrides else dict(METHODS[method].grid)
-                       for method in methods}
+    for method, grid in overrides.items():
+        if not all(isinstance(part, dict) for part in sub_grids(grid)):
+            raise ValueError(f"{path}: grids.{method}: expected a mapping of param → [values] or a list of such mappings, got {grid!r}")
+    config["grids"] = {method: (overrides[method] if isinstance(overrides[method], list) else dict(overrides[method] or {}))
+                       if method in overrides else dict(METHODS[method].grid) for method in methods}
     config.pop("methods", None)
     fixed = config.setdefault("params", {})
     if not isinstance(fixed, dict) or any(key.split(".")[0] in ("distill", "replicate") or key == "teacher.replicate" for key in fixed):
@@ -126,7 +131,7 @@ def load_comparison(path: str | Path, params: dict[str, Any]) -> dict[str, Any]:
         except ParamsError as error:
             raise ValueError(f"{path}: baseline: {error}") from None
     for method, grid in config["grids"].items():
-        clash = sorted(set(grid or {}) & set(fixed))
+        clash = sorted({key for part in sub_grids(grid) for key in part} & set(fixed))
         if clash:
             raise ValueError(f"{path}: grids.{method}: {clash[0]} is both fixed under params and searched in the grid")
         for point in grid_points(method, grid or {}):
@@ -145,11 +150,21 @@ def fixed_combinations(config: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combination)) for combination in itertools.product(*values)]
 
 
-def grid_points(method: str, grid: dict[str, list]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values as ``{dotted.key: value}``, method included."""
-    keys = list(grid)
-    values = [grid[key] if isinstance(grid[key], list) else [grid[key]] for key in keys]
-    return [{"distill.method": method, **dict(zip(keys, combination))} for combination in itertools.product(*values)]
+def sub_grids(grid: dict[str, list] | list[dict[str, list]] | None) -> list[dict[str, list]]:
+    """A grid as the list of mappings whose products it joins (one mapping: a grid of one part)."""
+    return [part or {} for part in grid] if isinstance(grid, list) else [grid or {}]
+
+
+def grid_points(method: str, grid: dict[str, list] | list[dict[str, list]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values as ``{dotted.key: value}``, method included; a grid
+    of several parts gives each part's combinations in turn, each point once."""
+    points: list[dict[str, Any]] = []
+    for part in sub_grids(grid):
+        keys = list(part)
+        values = [part[key] if isinstance(part[key], list) else [part[key]] for key in keys]
+        points += [point for combination in itertools.product(*values)
+                   if (point := {"distill.method": method, **dict(zip(keys, combination))}) not in points]
+    return points
 
 
 def baseline_points(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -205,6 +220,10 @@ def selection_runs(config: dict[str, Any], params: dict[str, Any], common: dict[
     point other than params.yaml's rides on one method run per selection replicate.
     """
     points = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
+    # Two parts of a grid may name one run in two ways (a knob set to its value in params.yaml,
+    # or left out): it is run once, as the first part names it.
+    identities = [run_identity(normalise(flatten(with_overrides(params, {**common, **point})))) for point in points]
+    points = [point for index, point in enumerate(points) if identities[index] not in identities[:index]]
     default = flatten(with_overrides(params, common))
     extra = [point for point in baseline_points(config) if any(default[key] != value for key, value in point.items())]
     if len(extra) > len(points):
@@ -221,7 +240,8 @@ def teacher_spacing(config: dict[str, Any], params: dict[str, Any]) -> int:
     share no member, and a one-teacher run's teacher is the first member of the ensemble ``t``.
     """
     sizes = [params["teacher"]["ensemble"]]
-    for values in [(config.get("params") or {}).get(ENSEMBLE_KEY)] + [(grid or {}).get(ENSEMBLE_KEY) for grid in config["grids"].values()]:
+    grids = [part for grid in config["grids"].values() for part in sub_grids(grid)]
+    for values in [(config.get("params") or {}).get(ENSEMBLE_KEY)] + [part.get(ENSEMBLE_KEY) for part in grids]:
         sizes += values if isinstance(values, list) else [values] if values is not None else []
     return max(int(size) for size in sizes)
 
@@ -382,18 +402,20 @@ def load_records(directory: Path) -> list[dict[str, Any]]:
     return records
 
 
-def load_progress(path: Path, config: dict[str, Any]) -> pd.DataFrame:
-    """The runs finished so far of an interrupted comparison of ``config`` (its incomplete record at
-    ``path``), as a table :func:`find_run` reads; empty where there is none. A complete record, or
-    one of another config, is no comparison under way: its runs are not taken."""
+def load_progress(path: Path) -> pd.DataFrame:
+    """The runs finished so far of an interrupted comparison (its incomplete record at ``path``), as
+    a table :func:`find_run` reads; empty where there is none. The record may be of an earlier
+    config (a grid since widened): a run is found by its identity, replicate and teacher, so only
+    the runs that the comparison still plans are taken. A complete record is no comparison under
+    way: its runs are not taken."""
     if not Path(path).is_file():
         return pd.DataFrame()
     try:
         record = json.loads(Path(path).read_text())
-        runs, complete, recorded = record["runs"], record.get("complete", True), record["config"]
+        runs, complete = record["runs"], record.get("complete", True)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a comparison record ({error})") from None
-    if complete or json.dumps(recorded, sort_keys=True, default=str) != json.dumps(config, sort_keys=True, default=str):
+    if complete:
         return pd.DataFrame()
     return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
 
@@ -671,9 +693,9 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The selection runs of an ensemble study, a row per (teachers N, method, recipe): how far each
-    lever went (K stored views, epochs) on val, the figure the choice was made on, with test beside it
-    as a description. ``views_shown_per_image`` is K·E/(K + 1) over E epochs (the student's metrics
+    """The selection runs of an ensemble study, a row per (teachers N, method, setting, recipe): how
+    far each lever went (K stored views, epochs, the method's own knobs: T, mixup) on val, the
+    figure the choice was made on, with test beside it as a description. ``views_shown_per_image`` is K·E/(K + 1) over E epochs (the student's metrics
     give it per run); the baseline's recipes ride on these runs and are left out."""
     rows = []
     for record in records:
@@ -681,15 +703,16 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
         if ENSEMBLE_KEY not in fixed:
             continue
         selection = pd.DataFrame([run for run in record["runs"] if run["phase"] == "selection"])
-        selection["recipe"] = selection.get("recipe", pd.Series(index=selection.index, dtype=object)).fillna("")
-        for (method, recipe), runs in selection.groupby(["method", "recipe"]):
+        for column in ("setting", "recipe"):
+            selection[column] = selection.get(column, pd.Series(index=selection.index, dtype=object)).fillna("")
+        for (method, setting, recipe), runs in selection.groupby(["method", "setting", "recipe"]):
             if not reads_teacher(method) and int(fixed[ENSEMBLE_KEY]) > 1:
                 continue  # the same runs as in the one-teacher record
             knobs = dict(part.split("=", 1) for part in recipe.split(", ") if "=" in part)
             views, epochs = int(knobs.get(VIEWS_KEY, 0)), int(float(knobs.get("distill.epochs", runs["epoch_cap"].max())))
             rows.append({"source": record["source_label"], "name": (record.get("config") or {}).get("name", ""),
                          "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
-                         "views": views, "epochs": epochs, "views_shown_per_image": views * epochs / (views + 1),
+                         "setting": setting, "views": views, "epochs": epochs, "views_shown_per_image": views * epochs / (views + 1),
                          "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
-                         "chosen": recipe == record["chosen"][method].get("recipe", "")})
+                         "chosen": (setting, recipe) == (record["chosen"][method]["setting"], record["chosen"][method].get("recipe", ""))})
     return pd.DataFrame(rows)

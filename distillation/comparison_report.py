@@ -358,12 +358,12 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
 def levers_table(levers: pd.DataFrame, name: str) -> str:
     """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe."""
     rows = _study_rows(levers, name)
-    lines = ["| method | teachers | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for _, row in rows.sort_values(["method", "teachers", "views", "epochs"], na_position="first").iterrows():
+    lines = ["| method | teachers | setting | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for _, row in rows.sort_values(["method", "teachers", "views", "epochs", "setting"], na_position="first").iterrows():
         teachers = "" if pd.isna(row["teachers"]) else f"{row['teachers']:.0f}"
         val = f"{100 * row['val']:.2f}" + (" (chosen)" if row["chosen"] else "")
-        lines.append(f"| {row['method']} | {teachers} | {row['views']} | {row['epochs']} | {row['views_shown_per_image']:.0f} | "
+        lines.append(f"| {row['method']} | {teachers} | {row['setting']} | {row['views']} | {row['epochs']} | {row['views_shown_per_image']:.0f} | "
                      f"{row['runs']} | {val} | {100 * row['test']:.2f} |")
     return "\n".join(lines)
 

@@ -135,7 +135,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
     """
     common = {**common, **fixed}
     path = record_path(REPORTS, effective, fixed, config["name"])
-    recorded = load_progress(path, config)
+    recorded = load_progress(path)
     selection = selection_runs(config, params, common)
     chosen: dict[str, dict[str, Any]] = {}
     reported: list[dict[str, Any]] = []

@@ -391,6 +391,10 @@ def test_every_mlp_is_tuned_alike_the_baseline_riding_on_the_method_runs():
     ({"params": {"baseline.epochs": 120}}, "baseline.epochs: both fixed under params and searched"),
     ({"params": {"augment.views": 4}}, "grids.kd: augment.views is both fixed under params and searched"),
     ({"name": "Tuned run"}, "name must be lower-case"),
+    ({"grids": {"kd": [{"distill.temp": [5]}, 4]}}, r"grids.kd: expected a mapping of param → \[values\] or a list of such mappings, got"),
+    ({"grids": {"kd": [{"distill.temp": [5]}, {"distill.kd.mixup": [-1]}]}}, "grids.kd: .*distill.kd.mixup must be greater than or equal to 0"),
+    ({"grids": {"kd": [{"distill.temp": [5]}, {"augment.views": [4]}]}, "params": {"augment.views": 8}},
+     "grids.kd: augment.views is both fixed under params and searched"),
 ])
 def test_a_bad_tuning_config_is_named_with_the_problem(tmp_path, change, message):
     import yaml
@@ -411,12 +415,20 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
                 for run in selection[:3]]
     save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=False), tmp_path)
     assert load_records(tmp_path) == []  # under way: no report of half a comparison
-    progress = load_progress(tmp_path / "comparison-synthetic-tuned.json", config)
+    progress = load_progress(tmp_path / "comparison-synthetic-tuned.json")
     assert [find_run(progress, run) is not None for run in selection] == [True] * 3 + [False] * (len(selection) - 3)
-    # Another comparison's runs, or a finished one's, are not taken for this one's.
-    assert load_progress(tmp_path / "comparison-synthetic-tuned.json", {**config, "replicates": 4}).empty
+    # A grid since widened keeps the runs it still plans (found by identity), and plans the new ones.
+    # Its second part names one point of the first again (mixup 0 is no mixup): that run is planned once.
+    levers = {"augment.views": [4], "distill.epochs": [40], "distill.temp": [5, 2], "distill.lambda": [0.1], "distill.kd.mixup": [0.0, 0.2]}
+    widened = {**config, "grids": {**config["grids"], "kd": [config["grids"]["kd"], levers]}}
+    wider = selection_runs(widened, SHIPPED, {})
+    assert len(wider) == len(selection) + 3 and [find_run(progress, run) is not None for run in wider].count(True) == 3
+    new = [run for run in wider if all(run["identity"] != planned["identity"] for planned in selection)]
+    assert [run["setting"] for run in new] == ["lambda=0.1, mixup=0.2, t2_scale=False, temp=5",
+                                                      "lambda=0.1, t2_scale=False, temp=2", "lambda=0.1, mixup=0.2, t2_scale=False, temp=2"]
+    # A finished comparison's runs are not taken: it is no comparison under way.
     save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=True), tmp_path)
-    assert load_progress(tmp_path / "comparison-synthetic-tuned.json", config).empty
+    assert load_progress(tmp_path / "comparison-synthetic-tuned.json").empty
 
 
 def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_once(monkeypatch):
@@ -568,4 +580,4 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     levers = levers_table(recipe_levers(records), "synthetic ensemble")
     # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
     assert levers.count("| kd |") == 2 and levers.count("| hard_labels |") == 1
-    assert "| kd | 3 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
+    assert "| kd | 3 | lambda=0.5, t2_scale=False, temp=10 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
