@@ -319,13 +319,15 @@ def _on_grid(label: str, points: list[dict[str, Any]]) -> bool:
 
 def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dict[str, Any]],
                       selection: list[dict[str, Any]], reported: list[dict[str, Any]],
-                      fixed: dict[str, Any] | None = None, complete: bool = True) -> dict[str, Any]:
+                      fixed: dict[str, Any] | None = None, complete: bool = True,
+                      sittings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """What the comparison chose and every run it used, with their figures (JSON-ready).
 
     ``chosen`` maps each method (and ``baseline``, where the config searched its recipe) to its
     ``setting``, ``recipe`` and ``point``. An incomplete record (``complete`` false) holds the
     runs finished so far, so an interrupted comparison resumes from it on any machine; reports
-    leave it out.
+    leave it out. ``sittings``: each ``make compare`` that ran it (its machine, start, wall hours
+    up to its last batch, runs it finished), so a study that took several sittings has its time.
     """
     def fields(run: dict[str, Any], phase: str) -> dict[str, Any]:
         row = {field: _plain(run.get(field)) for field in RECORD_FIELDS}
@@ -342,6 +344,7 @@ def comparison_record(config: dict[str, Any], source: str, chosen: dict[str, dic
         "baseline": ({"setting": chosen[BASELINE]["setting"], "overrides": chosen[BASELINE]["point"],
                       "grid_points": len(baseline_points(config))} if BASELINE in chosen else None),
         "complete": complete,
+        "sittings": sittings or [],
         "runs": [fields(run, "selection") for run in selection] + [fields(run, "reported") for run in reported],
     }
 
@@ -400,6 +403,13 @@ def load_records(directory: Path) -> list[dict[str, Any]]:
                                  f"{record['baseline']['setting']}")
         records.append({**record, "path": str(path)})
     return records
+
+
+def load_sittings(path: Path) -> list[dict[str, Any]]:
+    """The sittings of the incomplete record at ``path`` (none where there is no comparison under way)."""
+    if load_progress(path).empty:
+        return []
+    return list(json.loads(Path(path).read_text()).get("sittings") or [])
 
 
 def load_progress(path: Path) -> pd.DataFrame:

@@ -21,6 +21,7 @@ run (a path is made absolute, since queued runs happen in temporary copies of th
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
 from distillation.comparison import (
     BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
-    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, record_path, reported_runs,
+    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, load_sittings, record_path, reported_runs,
     save_record, selection_runs,
 )
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
@@ -139,14 +140,20 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
     selection = selection_runs(config, params, common)
     chosen: dict[str, dict[str, Any]] = {}
     reported: list[dict[str, Any]] = []
+    earlier = load_sittings(path)
+    started, runs_before = time.time(), len(recorded)
 
     def save(complete: bool = False) -> None:
         table = known(recorded)
-        record = comparison_record(config, effective, chosen, found(selection, table), found(reported, table), fixed, complete)
+        runs = [*found(selection, table), *found(reported, table)]
+        sitting = {"machine": MACHINE, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                   "hours": round((time.time() - started) / 3600, 3), "runs": max(len(runs) - runs_before, 0)}
+        record = comparison_record(config, effective, chosen, found(selection, table), found(reported, table), fixed, complete,
+                                   sittings=earlier + [sitting] if run else earlier)
         save_record(record, REPORTS)
 
     if run:
-        ran = run_missing(pending(selection, recorded), jobs, set(trained), save)
+        ran = saving_on_interrupt(save, lambda: run_missing(pending(selection, recorded), jobs, set(trained), save))
         print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
     done = pd.DataFrame(found(selection, known(recorded)))
     if len(done) < len(selection):  # only without running: the choice waits for every selection run
@@ -167,13 +174,30 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
         common = {**common, **point}
     reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
-    missing = run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save) if run else len(pending(reported, recorded)())
+    missing = (saving_on_interrupt(save, lambda: run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save))
+               if run else len(pending(reported, recorded)()))
     print(f"reported{_label(fixed)}: {missing} {'new runs' if run else 'runs still to run'} of {len(reported)}; "
           f"chosen on val: {labels}" + (f", baseline {chosen[BASELINE]['setting']}" if BASELINE in chosen else ""), flush=True)
     complete = run or missing == 0
     save(complete=complete)
     print(f"wrote {path}" + ("" if complete else " (incomplete)"), flush=True)
     return path
+
+
+def saving_on_interrupt(save: Callable[[], None], work: Callable[[], int]) -> int:
+    """``work()``; stopped by Ctrl-C or ``kill`` (SIGTERM), the record is written first, with the
+    runs finished so far and this sitting's time. Runs already handed to DVC's queue go on
+    (``dvc queue kill`` stops them); the next ``make compare`` finds them by identity."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        save()
+        print("stopped: wrote the record of the runs finished so far (incomplete)", flush=True)
+        raise
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _label(fixed: dict[str, Any]) -> str:
@@ -221,12 +245,16 @@ def main() -> None:
                         help="queue nothing: write the records of the runs finished so far (commit one, and "
                              "`make compare` resumes from it in any clone)")
     arguments = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)
     source = arguments.source
     if source and source not in ("synthetic", "emnist", BYCLASS_LETTERS):
         if not Path(source).is_file():
             raise ValueError(f"--source '{source}': no such file")
         source = str(Path(source).resolve())
-    compare(arguments.config, source, arguments.jobs, run=not arguments.no_run)
+    try:
+        compare(arguments.config, source, arguments.jobs, run=not arguments.no_run)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -406,7 +406,7 @@ def test_a_bad_tuning_config_is_named_with_the_problem(tmp_path, change, message
 
 
 def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_reported(tmp_path):
-    from distillation.comparison import load_progress, record_path
+    from distillation.comparison import load_progress, load_sittings, record_path
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
     assert record_path(tmp_path, "/data/emnist-byclass-letters.mat", {}, config["name"]).name == "comparison-emnist-byclass-letters-tuned.json"
@@ -426,9 +426,14 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
     new = [run for run in wider if all(run["identity"] != planned["identity"] for planned in selection)]
     assert [run["setting"] for run in new] == ["lambda=0.1, mixup=0.2, t2_scale=False, temp=5",
                                                       "lambda=0.1, t2_scale=False, temp=2", "lambda=0.1, mixup=0.2, t2_scale=False, temp=2"]
+    # Each sitting of a comparison under way is kept, so a study of several has its whole time.
+    sittings = [{"machine": "CPU A", "started": "2026-12-03T18:00:00Z", "hours": 2.5, "runs": 3}]
+    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=False, sittings=sittings), tmp_path)
+    assert load_sittings(tmp_path / "comparison-synthetic-tuned.json") == sittings
     # A finished comparison's runs are not taken: it is no comparison under way.
-    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=True), tmp_path)
+    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=True, sittings=sittings), tmp_path)
     assert load_progress(tmp_path / "comparison-synthetic-tuned.json").empty
+    assert load_sittings(tmp_path / "comparison-synthetic-tuned.json") == []
 
 
 def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_once(monkeypatch):
@@ -581,3 +586,25 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
     assert levers.count("| kd |") == 2 and levers.count("| hard_labels |") == 1
     assert "| kd | 3 | lambda=0.5, t2_scale=False, temp=10 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
+
+
+def test_a_comparison_stopped_by_hand_or_by_kill_writes_its_record_first():
+    import os
+    import signal
+
+    import scripts.compare as compare
+
+    written = []
+
+    def stopped_by_kill() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+    previous = signal.signal(signal.SIGTERM, compare._interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            compare.saving_on_interrupt(lambda: written.append("record"), stopped_by_kill)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert written == ["record"]
+    assert compare.saving_on_interrupt(lambda: written.append("again"), lambda: 3) == 3 and written == ["record"]
