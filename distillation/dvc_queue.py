@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ctypes
+import json
+import os
 import re
 import signal
 import subprocess
@@ -99,6 +101,31 @@ def queue_experiment(*arguments: str) -> str:
     return named.group(1)
 
 
+RUN_INFO = Path(".dvc/tmp/exps/run")  # DVC's record of each queued run: its name and its copy's folder
+
+
+def runs_at_work(names: list[str], info_dir: Path = RUN_INFO, processes: Path = Path("/proc")) -> list[str]:
+    """The queued runs of ``names`` that some process is working in: its working folder is inside
+    the run's temporary copy (DVC's ``root_dir``). Read from Linux's ``/proc``; elsewhere none."""
+    roots = {}
+    for info in Path(info_dir).glob("*/*.run"):
+        try:
+            record = json.loads(info.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("name") in names and record.get("root_dir"):
+            roots[record["name"]] = Path(record["root_dir"])
+    if not roots or not Path(processes).is_dir():
+        return []
+    folders = []
+    for link in Path(processes).glob("[0-9]*/cwd"):
+        try:
+            folders.append(Path(os.readlink(link)))
+        except OSError:  # gone, or not ours to read
+            continue
+    return sorted(name for name, root in roots.items() if any(folder == root or root in folder.parents for folder in folders))
+
+
 def queue_status() -> tuple[dict[str, str], int]:
     """``dvc queue status`` as ({experiment name: status}, number of workers, active or idle)."""
     tasks, workers = {}, 0
@@ -158,6 +185,13 @@ def run_queue(names: list[str], jobs: int, poll_seconds: float = QUEUE_POLL_SECO
         else:
             short_since = None
         if stalled >= STALLED_POLLS and now - no_worker_since >= stalled_seconds:
+            at_work = runs_at_work(running)
+            if at_work:
+                # The status missed a busy worker: a process is working in the run's copy. Seen:
+                # a 2-hour study's first run killed 10 minutes in, its teacher trained, while the
+                # tests loaded the machine.
+                no_worker_since, stalled = now, 0
+                continue
             if running:
                 run_dvc("queue", "kill", *running)
                 lost += running

@@ -34,6 +34,7 @@ class FakeQueue:
 
     def install(self, monkeypatch) -> "FakeQueue":
         monkeypatch.setattr(cli, "run_dvc", self)
+        monkeypatch.setattr(cli, "runs_at_work", lambda names: [])
         monkeypatch.setattr(cli, "start_workers", lambda jobs: self.commands.append(("queue", "start", "-j", str(jobs))))
         return self
 
@@ -112,3 +113,32 @@ def test_polls_follow_the_time_waited_between_the_first_poll_and_the_cap(monkeyp
     assert max(sleeps) == cli.QUEUE_POLL_SECONDS
     waited = sum(sleeps[:20])
     assert sleeps[20] == max(cli.QUEUE_FIRST_POLL_SECONDS, min(cli.QUEUE_POLL_SECONDS, cli.QUEUE_POLL_FRACTION * waited))
+
+
+def test_a_run_that_a_process_works_in_is_not_killed_when_the_status_misses_its_worker(monkeypatch, capsys):
+    # Seen: the status showed no worker for 90 s on a loaded machine while the run trained its teacher.
+    fake = FakeQueue([("Running", "Success", 0)] * 6 + [("Success", "Success", 0)]).install(monkeypatch)
+    monkeypatch.setattr(cli, "runs_at_work", lambda names: list(names))
+    assert cli.run_queue(["elder-chat", "grade-vacs"], jobs=1, poll_seconds=0, stalled_seconds=0) == []
+    assert not any(command[:2] == ("queue", "kill") for command in fake.commands) and "lost" not in capsys.readouterr().err
+
+
+def test_runs_at_work_are_those_a_process_works_in(tmp_path):
+    import json
+    import subprocess
+
+    info = tmp_path / "run"
+    for name in ("elder-chat", "grade-vacs"):
+        (tmp_path / name / "stages").mkdir(parents=True)
+        (info / name).mkdir(parents=True)
+        (info / name / f"{name}.run").write_text(json.dumps({"name": name, "root_dir": str(tmp_path / name)}))
+    (info / "broken").mkdir()
+    (info / "broken" / "broken.run").write_text("{not json")
+    worker = subprocess.Popen(["sleep", "60"], cwd=tmp_path / "elder-chat" / "stages")
+    try:
+        assert cli.runs_at_work(["elder-chat", "grade-vacs"], info) == ["elder-chat"]
+    finally:
+        worker.kill()
+        worker.wait()
+    assert cli.runs_at_work(["elder-chat", "grade-vacs"], info) == []
+    assert cli.runs_at_work(["elder-chat"], info, processes=tmp_path / "no-proc") == []
