@@ -40,6 +40,7 @@ from distillation.atomic import atomic_output
 from distillation.experiments import normalise, reads_teacher, run_identity, source_label
 from distillation.methods import CONTROLS, METHODS, method_settings
 from distillation.params import ParamsError, flatten, read_yaml, setting_label, unflatten, validate
+from distillation.views import views_seen
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE
@@ -722,7 +723,7 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
             views, epochs = int(knobs.get(VIEWS_KEY, 0)), int(float(knobs.get("distill.epochs", runs["epoch_cap"].max())))
             rows.append({"source": record["source_label"], "name": (record.get("config") or {}).get("name", ""),
                          "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
-                         "setting": setting, "views": views, "epochs": epochs, "views_shown_per_image": views * epochs / (views + 1),
+                         "setting": setting, "views": views, "epochs": epochs, "views_shown_per_image": views_seen(views, epochs)["views_shown_per_image"],
                          "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
                          "chosen": (setting, recipe) == (record["chosen"][method]["setting"], record["chosen"][method].get("recipe", ""))})
     return pd.DataFrame(rows)

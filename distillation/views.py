@@ -261,3 +261,15 @@ def epoch_rows(train_images: int, views: int, epochs: int, seed: int) -> np.ndar
         version = random.integers(0, views + 1, train_images)
         rows[epoch] = order + version * train_images
     return rows
+
+
+def views_seen(views: int, epochs: int) -> dict[str, float]:
+    """How patient training used the K stored views of each image over ``epochs`` (expected values).
+
+    Each epoch shows an image once as one of its K + 1 versions, drawn uniformly
+    (:func:`epoch_rows`): K·E/(K + 1) views of it over E epochs, each version
+    E/(K + 1) times. Beyer et al.'s patient teacher sees a fresh view every time; the second
+    figure says how far stored views are from that.
+    """
+    return {"views_shown_per_image": round(views * epochs / (views + 1), 2),
+            "showings_per_version": round(epochs / (views + 1), 2)}

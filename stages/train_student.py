@@ -40,7 +40,7 @@ from distillation.training import (
 )
 from distillation.view_batches import EpochBatches, versions_batches
 from distillation.view_targets import load_view_targets
-from distillation.views import StoredViews, epoch_rows, load_views, to_pixels
+from distillation.views import StoredViews, epoch_rows, load_views, to_pixels, views_seen
 
 TEACHER_FILES = {"logits": (TEACHER_LOGITS, load_teacher_logits), "hidden": (TEACHER_HIDDEN, load_teacher_hidden)}
 
@@ -158,18 +158,6 @@ def train_student(
     if views is not None and views.views:
         metrics.update(views_seen(views.views, metrics["epochs"]))
     return student, metrics
-
-
-def views_seen(views: int, epochs: int) -> dict[str, float]:
-    """How patient training used the K stored views of each image over ``epochs`` (expected values).
-
-    Each epoch shows an image once as one of its K + 1 versions, drawn uniformly
-    (:func:`distillation.views.epoch_rows`): K·E/(K + 1) views of it over E epochs, each version
-    E/(K + 1) times. Beyer et al.'s patient teacher sees a fresh view every time; the second
-    figure says how far stored views are from that.
-    """
-    return {"views_shown_per_image": round(views * epochs / (views + 1), 2),
-            "showings_per_version": round(epochs / (views + 1), 2)}
 
 
 def main() -> None:
