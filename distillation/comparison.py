@@ -408,9 +408,10 @@ def load_records(directory: Path) -> list[dict[str, Any]]:
 
 def load_sittings(path: Path) -> list[dict[str, Any]]:
     """The sittings of the incomplete record at ``path`` (none where there is no comparison under way)."""
-    if load_progress(path).empty:
+    if not Path(path).is_file():
         return []
-    return list(json.loads(Path(path).read_text()).get("sittings") or [])
+    record = json.loads(Path(path).read_text())
+    return [] if record.get("complete", True) else list(record.get("sittings") or [])
 
 
 def load_progress(path: Path) -> pd.DataFrame:
@@ -706,7 +707,8 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
 def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
     """The selection runs of an ensemble study, a row per (teachers N, method, setting, recipe): how
     far each lever went (K stored views, epochs, the method's own knobs: T, mixup) on val, the
-    figure the choice was made on, with test beside it as a description. ``views_shown_per_image`` is K·E/(K + 1) over E epochs (the student's metrics
+    figure the choice was made on, with test beside it as a description. ``views_shown_per_image``
+    is K·E/(K + 1) over E epochs (the student's metrics
     give it per run); the baseline's recipes ride on these runs and are left out."""
     rows = []
     for record in records:

@@ -145,10 +145,11 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
 
     def save(complete: bool = False) -> None:
         table = known(recorded)
-        runs = [*found(selection, table), *found(reported, table)]
+        selected, reported_found = found(selection, table), found(reported, table)
         sitting = {"machine": MACHINE, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                   "hours": round((time.time() - started) / 3600, 3), "runs": max(len(runs) - runs_before, 0)}
-        record = comparison_record(config, effective, chosen, found(selection, table), found(reported, table), fixed, complete,
+                   "hours": round((time.time() - started) / 3600, 3),
+                   "runs": max(len(selected) + len(reported_found) - runs_before, 0)}
+        record = comparison_record(config, effective, chosen, selected, reported_found, fixed, complete,
                                    sittings=earlier + [sitting] if run else earlier)
         save_record(record, REPORTS)
 
