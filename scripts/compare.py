@@ -24,6 +24,7 @@ import argparse
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,18 @@ def upstream(run: dict[str, Any]) -> tuple[int, int]:
     return run["overrides"]["teacher.replicate"], run.get("views") or 0
 
 
-def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_teachers: set[int],
+@dataclass
+class Built:
+    """What this clone's run-cache holds for the runs to come: teachers, and (teacher, views) outputs.
+
+    Kept across the passes of one comparison, since a sitting that resumes a record has trained
+    nothing yet, whatever the record's earlier sittings trained in their own clones.
+    """
+    teachers: set[int] = field(default_factory=set)
+    views: set[tuple[int, int]] = field(default_factory=set)
+
+
+def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, built: Built,
                 progress: Callable[[], None] = lambda: None) -> int:
     """Run what ``missing()`` lists until it lists nothing; return how many were missing at first.
 
@@ -69,27 +81,29 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, trained_
     that teacher's outputs on its number of views) is ready goes at once; of the others, one run
     per untrained teacher, or per untried (teacher, views), leads and trains it beside them, and
     the rest of its kind wait for the next batch and restore it from the run-cache, so nothing
-    upstream is trained twice at once. ``progress`` is called after each batch.
+    upstream is trained twice at once. At most ``jobs`` runs lead a batch: a leader beyond them
+    would wait for a free worker while the ready runs of the next batch could have used it.
+    ``built`` learns what each batch trained. ``progress`` is called after each batch.
     """
     todo = missing()
     count = len(todo)
-    teachers, views = set(trained_teachers), set()
     for _ in range(QUEUE_ATTEMPTS):
         while todo:
             leaders: dict[tuple, dict[str, Any]] = {}
             ready = []
             for run in todo:
                 teacher, number = upstream(run)
-                if teacher not in teachers:
+                if teacher not in built.teachers:
                     leaders.setdefault(("teacher", teacher), run)
-                elif number and (teacher, number) not in views:
+                elif number and (teacher, number) not in built.views:
                     leaders.setdefault(("views", teacher, number), run)
                 else:
                     ready.append(run)
-            batch = [*leaders.values(), *ready]
+            batch = [*list(leaders.values())[:max(jobs, 1)], *ready]
             queue_and_run(batch, jobs)
-            teachers |= {upstream(run)[0] for run in leaders.values()}
-            views |= {upstream(run) for run in leaders.values()}
+            led = [run for run in batch if all(run is not other for other in ready)]
+            built.teachers |= {upstream(run)[0] for run in led}
+            built.views |= {upstream(run) for run in led}
             todo = [run for run in todo if all(run is not other for other in batch)]
             progress()
         todo = missing()
@@ -129,7 +143,8 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
                 fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
 
-    ``trained``: the teachers whose upstream stages need not run again for these runs. The record
+    ``trained``: the teachers whose upstream stages need not run again for these runs (the
+    selection's and reported runs' batches add what they train). The record
     is written after every batch, marked incomplete until the end: a comparison stopped anywhere
     resumes from it, in this clone or in another that has the record. ``run`` false queues
     nothing: the record then holds the runs finished so far (complete only if all are).
@@ -142,6 +157,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
     reported: list[dict[str, Any]] = []
     earlier = load_sittings(path)
     started, runs_before = time.time(), len(recorded)
+    built = Built(teachers=set(trained))
 
     def save(complete: bool = False) -> None:
         table = known(recorded)
@@ -154,7 +170,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         save_record(record, REPORTS)
 
     if run:
-        ran = saving_on_interrupt(save, lambda: run_missing(pending(selection, recorded), jobs, set(trained), save))
+        ran = saving_on_interrupt(save, lambda: run_missing(pending(selection, recorded), jobs, built, save))
         print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
     done = pd.DataFrame(found(selection, known(recorded)))
     if len(done) < len(selection):  # only without running: the choice waits for every selection run
@@ -175,7 +191,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
         common = {**common, **point}
     reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
-    missing = (saving_on_interrupt(save, lambda: run_missing(pending(reported, recorded), jobs, set(trained) | {0}, save))
+    missing = (saving_on_interrupt(save, lambda: run_missing(pending(reported, recorded), jobs, built, save))
                if run else len(pending(reported, recorded)()))
     print(f"reported{_label(fixed)}: {missing} {'new runs' if run else 'runs still to run'} of {len(reported)}; "
           f"chosen on val: {labels}" + (f", baseline {chosen[BASELINE]['setting']}" if BASELINE in chosen else ""), flush=True)

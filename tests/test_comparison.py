@@ -282,7 +282,7 @@ def test_each_new_teacher_is_trained_by_one_run_beside_the_runs_of_trained_teach
     import scripts.compare as compare
 
     runs = [{"name": f"t{teacher}r{replicate}", "overrides": {"teacher.replicate": teacher}}
-            for teacher in (0, 1, 2) for replicate in (0, 1)]
+            for teacher in (0, 1, 2, 3) for replicate in (0, 1)]
     batches, done = [], set()
 
     def queue_and_run(batch, jobs):
@@ -290,10 +290,33 @@ def test_each_new_teacher_is_trained_by_one_run_beside_the_runs_of_trained_teach
         done.update(run["name"] for run in batch)
 
     monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
-    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, {0}) == 6
+    built = compare.Built(teachers={0})
+    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, built) == 8
     # Teachers 1 and 2 are each trained by one run, side by side, while teacher 0's runs go on;
-    # the other runs of teachers 1 and 2 wait for the next batch and restore them.
-    assert batches == [["t1r0", "t2r0", "t0r0", "t0r1"], ["t1r1", "t2r1"]]
+    # the other runs of teachers 1 and 2 wait for the next batch and restore them. No more leaders
+    # than workers: teacher 3's first run leads the next batch, beside the runs that can go.
+    assert batches == [["t1r0", "t2r0", "t0r0", "t0r1"], ["t3r0", "t1r1", "t2r1"], ["t3r1"]]
+    assert built.teachers == {0, 1, 2, 3}
+
+
+def test_a_resumed_sitting_trains_its_first_teacher_once_whatever_the_record_holds(monkeypatch):
+    """A sitting resuming a record whose selection is done has trained nothing in its clone yet: the
+    runs of teacher 0 at two numbers of views must not both train teacher 0 at once."""
+    import scripts.compare as compare
+
+    runs = [{"name": f"k{views}r{replicate}", "views": views, "overrides": {"teacher.replicate": 0}}
+            for views in (16, 32) for replicate in (0, 1)]
+    batches, done = [], set()
+
+    def queue_and_run(batch, jobs):
+        batches.append([run["name"] for run in batch])
+        done.update(run["name"] for run in batch)
+
+    monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
+    built = compare.Built()
+    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, built) == 4
+    assert batches == [["k16r0"], ["k32r0", "k16r1"], ["k32r1"]]
+    assert built.views == {(0, 16), (0, 32)}
 
 
 def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_the_curve(tmp_path):
@@ -448,11 +471,13 @@ def test_runs_are_batched_so_no_teacher_and_no_teachers_views_are_made_twice_at_
         done.update(run["name"] for run in batch)
 
     monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
-    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, set(), lambda: saved.append(1)) == 12
+    assert compare.run_missing(lambda: [run for run in runs if run["name"] not in done], 2, compare.Built(),
+                               lambda: saved.append(1)) == 12
     # First one run per teacher (it trains it, and its views), then one per (teacher, views) not made
-    # yet beside every run whose upstream is ready, then the rest; progress is saved after each batch.
-    assert batches == [["t0k0r0", "t1k0r0"], ["t0k4r0", "t0k16r0", "t1k4r0", "t1k16r0", "t0k0r1", "t1k0r1"],
-                       ["t0k4r1", "t0k16r1", "t1k4r1", "t1k16r1"]]
+    # yet, two at a time, beside every run whose upstream is ready, then the rest; progress is saved
+    # after each batch.
+    assert batches == [["t0k0r0", "t1k0r0"], ["t0k4r0", "t0k16r0", "t0k0r1", "t1k0r1"],
+                       ["t1k4r0", "t1k16r0", "t0k4r1", "t0k16r1"], ["t1k4r1", "t1k16r1"]]
     assert len(saved) == len(batches)
 
 
