@@ -81,8 +81,8 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, built: B
     that teacher's outputs on its number of views) is ready goes at once; of the others, one run
     per untrained teacher, or per untried (teacher, views), leads and trains it beside them, and
     the rest of its kind wait for the next batch and restore it from the run-cache, so nothing
-    upstream is trained twice at once. At most ``jobs`` runs lead a batch: a leader beyond them
-    would wait for a free worker while the ready runs of the next batch could have used it.
+    upstream is trained twice at once. At most ``jobs`` runs lead a batch; a leader beyond them
+    goes with the next batch, beside the runs that the first leaders made ready.
     ``built`` learns what each batch trained. ``progress`` is called after each batch.
     """
     todo = missing()
