@@ -99,9 +99,9 @@ def run_missing(missing: Callable[[], list[dict[str, Any]]], jobs: int, built: B
                     leaders.setdefault(("views", teacher, number), run)
                 else:
                     ready.append(run)
-            batch = [*list(leaders.values())[:max(jobs, 1)], *ready]
+            led = list(leaders.values())[:max(jobs, 1)]
+            batch = [*led, *ready]
             queue_and_run(batch, jobs)
-            led = [run for run in batch if all(run is not other for other in ready)]
             built.teachers |= {upstream(run)[0] for run in led}
             built.views |= {upstream(run) for run in led}
             todo = [run for run in todo if all(run is not other for other in batch)]
