@@ -414,12 +414,31 @@ def load_sittings(path: Path) -> list[dict[str, Any]]:
     return [] if record.get("complete", True) else list(record.get("sittings") or [])
 
 
+def record_complete(path: Path) -> bool:
+    """Whether the record at ``path`` exists and holds a finished comparison."""
+    return Path(path).is_file() and bool(json.loads(Path(path).read_text()).get("complete", True))
+
+
 def load_progress(path: Path) -> pd.DataFrame:
     """The runs finished so far of an interrupted comparison (its incomplete record at ``path``), as
     a table :func:`find_run` reads; empty where there is none. The record may be of an earlier
     config (a grid since widened): a run is found by its identity, replicate and teacher, so only
     the runs that the comparison still plans are taken. A complete record is no comparison under
     way: its runs are not taken."""
+    return _record_runs(path, complete_too=False)
+
+
+def load_shared_runs(paths: list[Path]) -> pd.DataFrame:
+    """The runs of a study's other records (``paths``: complete or under way, absent ones skipped),
+    as a table :func:`find_run` reads. A run is found by its identity, replicate and teacher, so
+    only a run of the same configuration is taken: one whose method reads none of the params the
+    records differ in — hard_labels and the MLP alone beside ``teacher.ensemble`` — run once for
+    every record of the study instead of once each."""
+    tables = [table for path in paths if not (table := _record_runs(path, complete_too=True)).empty]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _record_runs(path: Path, complete_too: bool) -> pd.DataFrame:
     if not Path(path).is_file():
         return pd.DataFrame()
     try:
@@ -427,7 +446,7 @@ def load_progress(path: Path) -> pd.DataFrame:
         runs, complete = record["runs"], record.get("complete", True)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a comparison record ({error})") from None
-    if complete:
+    if complete and not complete_too:
         return pd.DataFrame()
     return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
 

@@ -34,7 +34,7 @@ from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
 from distillation.comparison import (
     BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
-    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, load_sittings, record_path, reported_runs,
+    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, load_shared_runs, load_sittings, record_complete, record_path, reported_runs,
     save_record, selection_runs,
 )
 from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
@@ -140,23 +140,26 @@ MACHINE = machine_kind()
 
 
 def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,
-                fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True) -> Path:
+                fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True,
+                shared: pd.DataFrame | None = None) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
 
     ``trained``: the teachers whose upstream stages need not run again for these runs (the
-    selection's and reported runs' batches add what they train). The record
+    selection's and reported runs' batches add what they train). ``shared``: the runs of the
+    study's other records (:func:`load_shared_runs`); a run found among them is not run again. The record
     is written after every batch, marked incomplete until the end: a comparison stopped anywhere
     resumes from it, in this clone or in another that has the record. ``run`` false queues
     nothing: the record then holds the runs finished so far (complete only if all are).
     """
     common = {**common, **fixed}
     path = record_path(REPORTS, effective, fixed, config["name"])
-    recorded = load_progress(path)
+    recorded = pd.concat([load_progress(path), shared if shared is not None else pd.DataFrame()], ignore_index=True)
     selection = selection_runs(config, params, common)
     chosen: dict[str, dict[str, Any]] = {}
     reported: list[dict[str, Any]] = []
     earlier = load_sittings(path)
-    started, runs_before = time.time(), len(recorded)
+    # This sitting's runs: those found that no record held when it began.
+    started, held = time.time(), set(recorded["experiment"]) if "experiment" in recorded else set()
     built = Built(teachers=set(trained))
 
     def save(complete: bool = False) -> None:
@@ -164,7 +167,7 @@ def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str
         selected, reported_found = found(selection, table), found(reported, table)
         sitting = {"machine": MACHINE, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                    "hours": round((time.time() - started) / 3600, 3),
-                   "runs": max(len(selected) + len(reported_found) - runs_before, 0)}
+                   "runs": sum(row["experiment"] not in held for row in [*selected, *reported_found])}
         record = comparison_record(config, effective, chosen, selected, reported_found, fixed, complete,
                                    sittings=earlier + [sitting] if run else earlier)
         save_record(record, REPORTS)
@@ -240,14 +243,26 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         run_dvc("repro", "soft_targets", "train_baseline", capture=False)
-    paths = []
-    for fixed in fixed_combinations(config):
+    combinations = fixed_combinations(config)
+    paths = [record_path(REPORTS, effective, fixed, config["name"]) for fixed in combinations]
+    # A study (a config of several records) is under way while one of its records is missing or
+    # unfinished: its finished records are kept, and a run that several records plan (one that reads
+    # none of the params they differ in) runs once for all. Once every record is finished, `make
+    # compare` runs the study again from nothing, like a comparison of one record.
+    again = all(record_complete(path) for path in paths)
+    stale = set(paths) if again else set()
+    for fixed, path in zip(combinations, paths):
+        if not again and record_complete(path):
+            print(f"kept {path}: finished; its runs are taken where the study's other records plan them", flush=True)
+            continue
         # A teacher trained on this source already is restored from the run-cache; but each first
         # run with new views runs the teacher over them, so it goes ahead of that teacher's others.
         # On params.yaml's own source the workspace has the first teacher (when it is params.yaml's).
         with_views = bool(fixed.get(VIEWS_KEY, params["augment"]["views"]))
         trained = set() if source or with_views or params["teacher"]["replicate"] != 0 else {0}
-        paths.append(compare_one(config, params, common, effective, fixed, jobs, trained, run))
+        shared = load_shared_runs([other for other in paths if other != path and other not in stale])
+        compare_one(config, params, common, effective, fixed, jobs, trained, run, shared)
+        stale.discard(path)
     write_reports(read_experiments())
     print(f"comparison on {source_label(effective)} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     return paths

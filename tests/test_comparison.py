@@ -633,3 +633,58 @@ def test_a_comparison_stopped_by_hand_or_by_kill_writes_its_record_first():
         signal.signal(signal.SIGTERM, previous)
     assert written == ["record"]
     assert compare.saving_on_interrupt(lambda: written.append("again"), lambda: 3) == 3 and written == ["record"]
+
+
+def test_a_study_under_way_keeps_its_finished_records_and_runs_what_reads_no_teacher_once(tmp_path, monkeypatch):
+    import yaml
+
+    import scripts.compare as compare
+
+    config_path = tmp_path / "comparison-ensemble.yaml"
+    config_path.write_text(yaml.safe_dump({"name": "ensemble", "replicates": 2, "teachers": 2, "selection_replicates": [100],
+                                           "params": {"teacher.ensemble": [1, 3]},
+                                           "grids": {"kd": {"distill.temp": [5, 10]}, "hard_labels": {}}}))
+    figures = {"student": 0.92, "student_val": 0.92, "baseline": 0.90, "baseline_val": 0.90, "teacher": 0.93, "teacher_val": 0.93}
+    experiments, queued = [], []
+
+    def queue_and_run(runs, jobs):  # DVC's queue, as if every run finished at once
+        for run in runs:
+            queued.append(run)
+            experiments.append({**run, **figures, "experiment": f"run-{len(experiments)}", "rev": f"{len(experiments):07d}"})
+
+    monkeypatch.setattr(compare, "REPORTS", tmp_path)
+    monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
+    monkeypatch.setattr(compare, "read_experiments", lambda: pd.DataFrame(experiments))
+    monkeypatch.setattr(compare, "write_reports", lambda table: [])
+
+    def ensemble_of(run):
+        return run["overrides"].get("teacher.ensemble")
+
+    one, three = compare.compare(config_path, "synthetic", 2)
+    # hard_labels reads no teacher: its runs (1 selection + 2 seeds) run once and sit in both records.
+    assert sum(run["method"] == "hard_labels" for run in queued) == 3
+    assert sorted(ensemble_of(run) for run in queued if run["method"] == "kd") == [1] * 6 + [3] * 6
+    records = {size: json.loads(path.read_text()) for size, path in ((1, one), (3, three))}
+    labels_only = {size: {run["experiment"] for run in record["runs"] if run["method"] == "hard_labels"} for size, record in records.items()}
+    assert labels_only[1] == labels_only[3] and len(labels_only[1]) == 3
+    assert [sitting["runs"] for sitting in records[3]["sittings"]] == [6]  # its own runs only
+
+    # A fresh clone (no experiments) with the one-teacher record finished and the ensembles' under way,
+    # 2 kd runs and hard_labels left: the finished record is kept, and lends its hard_labels runs.
+    left = [run for run in records[3]["runs"] if run["method"] == "kd" and run["phase"] == "reported"][:2]
+    unfinished = {**records[3], "complete": False,
+                  "runs": [run for run in records[3]["runs"] if run not in left and run["method"] != "hard_labels"]}
+    three.write_text(json.dumps(unfinished))
+    one_before = one.read_bytes()
+    experiments.clear(), queued.clear()
+    compare.compare(config_path, "synthetic", 2)
+    assert [(run["method"], ensemble_of(run), run["replicate"], run["teacher_replicate"]) for run in queued] == [
+        ("kd", 3, run["replicate"], run["teacher_replicate"]) for run in left]
+    assert one.read_bytes() == one_before
+    resumed = json.loads(three.read_text())
+    assert resumed["complete"] and {run["experiment"] for run in resumed["runs"] if run["method"] == "hard_labels"} == labels_only[1]
+
+    # Every record finished: the study runs again from nothing, each shared run once.
+    experiments.clear(), queued.clear()
+    compare.compare(config_path, "synthetic", 2)
+    assert len(queued) == 3 + 12
