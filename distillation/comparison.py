@@ -416,7 +416,12 @@ def load_sittings(path: Path) -> list[dict[str, Any]]:
 
 def record_complete(path: Path) -> bool:
     """Whether the record at ``path`` exists and holds a finished comparison."""
-    return Path(path).is_file() and bool(json.loads(Path(path).read_text()).get("complete", True))
+    if not Path(path).is_file():
+        return False
+    try:
+        return bool(json.loads(Path(path).read_text()).get("complete", True))
+    except (ValueError, AttributeError) as error:
+        raise ValueError(f"{path}: not a comparison record ({error})") from None
 
 
 def load_progress(path: Path) -> pd.DataFrame:
