@@ -249,10 +249,11 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
     # unfinished: its finished records are kept, and a run that several records plan (one that reads
     # none of the params they differ in) runs once for all. Once every record is finished, `make
     # compare` runs the study again from nothing, like a comparison of one record.
-    again = all(record_complete(path) for path in paths)
+    finished = [record_complete(path) for path in paths]
+    again = all(finished)
     stale = set(paths) if again else set()
-    for fixed, path in zip(combinations, paths):
-        if not again and record_complete(path):
+    for fixed, path, done in zip(combinations, paths, finished):
+        if done and not again:
             print(f"kept {path}: finished; its runs are taken where the study's other records plan them", flush=True)
             continue
         # A teacher trained on this source already is restored from the run-cache; but each first
