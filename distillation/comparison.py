@@ -753,3 +753,65 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
                          "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
                          "chosen": (setting, recipe) == (record["chosen"][method]["setting"], record["chosen"][method].get("recipe", ""))})
     return pd.DataFrame(rows)
+
+
+def _knobs(setting: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in setting.split(", ") if "=" in part)
+
+
+def lever_steps(levers: pd.DataFrame) -> pd.DataFrame:
+    """Where each lever flattened: the val change of one step along a lever, the others held.
+
+    From :func:`recipe_levers`, within each (study, method, teachers), whose ``base`` setting is
+    the one with the most points: every step to the next larger epoch count at the same K and
+    setting (``lever`` "epochs"), to the next larger K at the same epochs and setting ("views"),
+    and from the base setting to each other one at the same K and epochs ("setting": T, mixup;
+    ``to`` names the knobs that differ). ``setting`` is the setting a step was taken in. One
+    selection run per point, so a step is as noisy as two runs (:func:`seed_spread`)."""
+    keys = ["source", "name", "method", "teachers"]
+    rows = []
+    for key, group in levers.groupby(keys, dropna=False, sort=False):
+        base = group["setting"].value_counts().index[0]
+        steps = []  # (lever, from, to, setting, the point stepped to, the point stepped from)
+        for lever, held in (("epochs", "views"), ("views", "epochs")):
+            for (setting, _), line in group.groupby(["setting", held]):
+                line = line.sort_values(lever)
+                for (_, before), (_, after) in zip(line.iloc[:-1].iterrows(), line.iloc[1:].iterrows()):
+                    steps.append((lever, int(before[lever]), int(after[lever]), setting, after, before))
+        for _, other in group[group["setting"] != base].iterrows():
+            same = group[(group["setting"] == base) & (group["views"] == other["views"]) & (group["epochs"] == other["epochs"])]
+            if len(same):
+                changed = ", ".join(f"{knob}={value}" for knob, value in sorted(_knobs(other["setting"]).items())
+                                    if _knobs(base).get(knob) != value)
+                steps.append(("setting", base, changed, base, other, same.iloc[0]))
+        for lever, start, end, setting, after, before in steps:
+            rows.append({**dict(zip(keys, key)), "setting": setting, "base": base, "lever": lever, "views": after["views"],
+                         "epochs": after["epochs"], "from": start, "to": end, "val_change": after["val"] - before["val"]})
+    return pd.DataFrame(rows, columns=[*keys, "setting", "base", "lever", "views", "epochs", "from", "to", "val_change"])
+
+
+def seed_spread(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """How far one run's val moves with its MLP seed alone in an ensemble study: the pooled standard
+    deviation of ``student_val`` over the seeds of each teacher's (or ensemble's) reported runs, a
+    row per (study, method); the yardstick for a lever step measured on one run. A run that several
+    records of a study share (one that reads no teacher) counts once."""
+    runs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for record in records:
+        if ENSEMBLE_KEY not in (record.get("params") or {}):
+            continue
+        study = (record["source_label"], (record.get("config") or {}).get("name", ""))
+        for run in record["runs"]:
+            if run.get("phase", "reported") == "reported":
+                runs.setdefault(study, {})[run["experiment"]] = run
+    rows = []
+    for (source, name), found in runs.items():
+        table = pd.DataFrame(list(found.values())).reindex(columns=["method", "teachers", "teacher_replicate", "student_val"])
+        for method, of_method in table.groupby("method"):
+            groups = [group["student_val"].to_numpy() for _, group in
+                      of_method.groupby(["teachers", "teacher_replicate"], dropna=False) if len(group) > 1]
+            freedom = sum(len(group) - 1 for group in groups)
+            if freedom:
+                squares = sum(((group - group.mean()) ** 2).sum() for group in groups)
+                rows.append({"source": source, "name": name, "method": method,
+                             "runs": sum(len(group) for group in groups), "sd": math.sqrt(squares / freedom)})
+    return pd.DataFrame(rows, columns=["source", "name", "method", "runs", "sd"])

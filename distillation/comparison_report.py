@@ -14,7 +14,8 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
-from distillation.comparison import CONFIDENCE, ensemble_study, mixed_model_check, recipe_levers, record_name, summarise, views_curve
+from distillation.comparison import (CONFIDENCE, ensemble_study, lever_steps, mixed_model_check, recipe_levers, record_name, seed_spread,
+                                     summarise, views_curve)
 
 
 def _points(value: float) -> str:
@@ -323,11 +324,12 @@ def views_table(curve: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
-def _study_rows(table: pd.DataFrame, name: str) -> pd.DataFrame:
-    """The rows of one ensemble study, named ``<data stem> <config name>``; one line if there is none."""
+def _study_rows(table: pd.DataFrame, name: str, required: bool = True) -> pd.DataFrame:
+    """The rows of one ensemble study, named ``<data stem> <config name>``; one line if there is none
+    and some are ``required``."""
     stem, _, config = name.partition(" ")
     rows = table[(table["source"].map(lambda source: Path(source).stem) == stem) & (table["name"] == config)] if not table.empty else table
-    if rows.empty:
+    if rows.empty and required:
         raise ValueError(f"no ensemble study '{name}' among the records")
     return rows
 
@@ -355,9 +357,12 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
-def levers_table(levers: pd.DataFrame, name: str) -> str:
-    """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe."""
+def levers_table(levers: pd.DataFrame, spread: pd.DataFrame, name: str) -> str:
+    """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe,
+    then each lever's steps on val beside the seed-to-seed spread of one run (``spread``,
+    :func:`~distillation.comparison.seed_spread`)."""
     rows = _study_rows(levers, name)
+    spread = _study_rows(spread, name, required=False)
     lines = ["| method | teachers | setting | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for _, row in rows.sort_values(["method", "teachers", "views", "epochs", "setting"], na_position="first").iterrows():
@@ -365,7 +370,31 @@ def levers_table(levers: pd.DataFrame, name: str) -> str:
         val = f"{100 * row['val']:.2f}" + (" (chosen)" if row["chosen"] else "")
         lines.append(f"| {row['method']} | {teachers} | {row['setting']} | {row['views']} | {row['epochs']} | {row['views_shown_per_image']:.0f} | "
                      f"{row['runs']} | {val} | {100 * row['test']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + _lever_lines(lever_steps(rows), spread))
+
+
+def _lever_lines(steps: pd.DataFrame, spread: pd.DataFrame) -> list[str]:
+    """Each lever's steps on val in words, with how far one run moves with its seed as the yardstick."""
+    if steps.empty:
+        return []
+    noise = ", ".join(f"{row['method']} {100 * row['sd']:.2f}" for _, row in spread.iterrows())
+    lines = ["", "One lever at a time, the val change in points (one run per point"
+             + (f"; one run's val moves with its MLP seed alone by a standard deviation of {noise} points, "
+                "a step between two runs by √2 times that" if noise else "") + "):", ""]
+    for (method, teachers), group in steps.groupby(["method", "teachers"], dropna=False, sort=True):
+        parts = []
+        group = group.assign(other=group["setting"] != group["base"]).sort_values("other", kind="stable")  # the base's steps first
+        for (lever, start, end, setting), along in group.groupby(["lever", "from", "to", "setting"], sort=False):
+            name = {"epochs": "epochs", "views": "K"}.get(lever)
+            where = ", ".join(f"{_points(row['val_change'])} at " + (f"K {row['views']}" if lever == "epochs" else
+                                                                      f"{row['epochs']} epochs" if lever == "views" else
+                                                                      f"K {row['views']}, {row['epochs']} epochs")
+                              for _, row in along.iterrows())
+            within = f" ({setting})" if name and setting != along["base"].iloc[0] else ""
+            parts.append(f"{name} {start} → {end}{within}: {where}" if name else f"{end}: {where}")
+        who = method + ("" if pd.isna(teachers) else f", {teachers:.0f} teacher{'s' if teachers > 1 else ''}")
+        lines.append(f"- {who}: " + "; ".join(parts))
+    return lines
 
 
 def calibration_rows(table: pd.DataFrame) -> str:
@@ -423,7 +452,7 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
             "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
             "ensemble": lambda name: ensemble_table(ensemble_study(records), name),
-            "levers": lambda name: levers_table(recipe_levers(records), name)}
+            "levers": lambda name: levers_table(recipe_levers(records), seed_spread(records), name)}
 
 
 def _natural_order(name: str) -> list:

@@ -543,7 +543,7 @@ def test_without_running_the_record_holds_what_finished_and_is_complete_only_whe
 
 
 def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
-    from distillation.comparison import ensemble_study, recipe_levers, teacher_spacing
+    from distillation.comparison import ensemble_study, recipe_levers, seed_spread, teacher_spacing
     from distillation.comparison_report import ensemble_table
 
     config = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
@@ -607,10 +607,48 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)
     from distillation.comparison_report import levers_table
 
-    levers = levers_table(recipe_levers(records), "synthetic ensemble")
+    levers = levers_table(recipe_levers(records), seed_spread(records), "synthetic ensemble")
     # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
     assert levers.count("| kd |") == 2 and levers.count("| hard_labels |") == 1
     assert "| kd | 3 | lambda=0.5, t2_scale=False, temp=10 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
+
+
+def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_its_seed():
+    from distillation.comparison import lever_steps, seed_spread
+    from distillation.comparison_report import levers_table
+
+    base, mixup = "lambda=0.1, temp=5", "lambda=0.1, mixup=0.2, temp=5"
+    points = [(base, 16, 120, 0.937), (base, 16, 240, 0.940), (base, 32, 120, 0.935), (base, 32, 240, 0.937),
+              (mixup, 16, 120, 0.931), (mixup, 16, 240, 0.936)]
+    levers = pd.DataFrame([{"source": "letters.mat", "name": "ensemble", "method": "kd", "teachers": 1, "setting": setting,
+                            "views": views, "epochs": epochs, "views_shown_per_image": 0, "runs": 1, "val": val, "test": val,
+                            "chosen": False} for setting, views, epochs, val in points])
+    steps = lever_steps(levers).set_index(["lever", "setting", "views", "epochs"])["val_change"]
+    assert steps[("epochs", base, 16, 240)] == pytest.approx(0.003) and steps[("epochs", base, 32, 240)] == pytest.approx(0.002)
+    assert steps[("views", base, 32, 120)] == pytest.approx(-0.002) and steps[("views", base, 32, 240)] == pytest.approx(-0.003)
+    assert steps[("epochs", mixup, 16, 240)] == pytest.approx(0.005)
+    # Another setting is measured against the base where both have a point, naming only what differs.
+    settings = lever_steps(levers).query("lever == 'setting'")
+    assert list(settings["to"]) == ["mixup=0.2", "mixup=0.2"] and list(settings["val_change"]) == pytest.approx([-0.006, -0.004])
+
+    # Seeds of one teacher give the spread; a run two records of a study share counts once.
+    def record(ensemble, runs):
+        return {"source_label": "letters.mat", "config": {"name": "ensemble"}, "params": {"teacher.ensemble": ensemble},
+                "runs": [{"phase": "reported", "experiment": name, "method": method, "teachers": teachers,
+                          "teacher_replicate": teacher, "student_val": val} for name, method, teachers, teacher, val in runs]}
+
+    labels_only = [("hl-0", "hard_labels", None, None, 0.90), ("hl-1", "hard_labels", None, None, 0.92)]
+    one = record(1, labels_only + [("kd-0-0", "kd", 1, 0, 0.93), ("kd-0-1", "kd", 1, 0, 0.95),
+                                   ("kd-3-0", "kd", 1, 3, 0.96), ("kd-3-1", "kd", 1, 3, 0.94)])
+    spread = seed_spread([one, record(3, labels_only)]).set_index("method")
+    assert spread.loc["hard_labels", "runs"] == 2 and spread.loc["hard_labels", "sd"] == pytest.approx(np.std([0.90, 0.92], ddof=1))
+    # Pooled within each teacher: the teachers' different levels are not seed noise.
+    assert spread.loc["kd", "sd"] == pytest.approx(np.std([0.93, 0.95], ddof=1))
+    text = levers_table(levers, seed_spread([one]), "letters ensemble")
+    assert "- kd, 1 teacher: epochs 120 → 240: +0.30 at K 16, +0.20 at K 32;" in text
+    assert "epochs 120 → 240 (lambda=0.1, mixup=0.2, temp=5): +0.50 at K 16" in text
+    assert "mixup=0.2: -0.60 at K 16, 120 epochs, -0.40 at K 16, 240 epochs" in text
+    assert "standard deviation of hard_labels 1.41, kd 1.41 points" in text
 
 
 def test_a_comparison_stopped_by_hand_or_by_kill_writes_its_record_first():
