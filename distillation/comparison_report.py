@@ -357,6 +357,26 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
+def reach_sentence(study: pd.DataFrame, name: str) -> str:
+    """An ensemble study (``<data stem> <config name>``) in one paragraph: how near each student
+    came to the single teachers' mean (and to the ensembles' own), with the seed as the unit."""
+    rows = _study_rows(study, name).sort_values(["teachers", "method"])
+    parts = []
+    for _, row in rows.iterrows():
+        teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
+        part = (f"{row['method']} from {teacher} ({row['setting']}): {100 * row['test_mean']:.2f} %, "
+                f"{_points(row['to_teachers'])} points {_interval(row['to_teachers_low'], row['to_teachers_high'])}")
+        if not pd.isna(row["ensembles_mean"]):
+            part += (f" (against its ensembles' own {100 * row['ensembles_mean']:.2f} %: {_points(row['to_ensembles'])} "
+                     f"{_interval(row['to_ensembles_low'], row['to_ensembles_high'])})")
+        parts.append(part)
+    first = rows.iloc[0]
+    return (f"Can the MLP reach its teacher? Every recipe chosen on val, {first['replicates']} MLP seeds × {first['runs'] // first['replicates']} "
+            f"teachers (or ensembles), the seed as the unit; the student's test accuracy, then its difference to the single "
+            f"teachers' mean of {100 * first['teachers_mean']:.2f} % [95 % CI] — "
+            + "; ".join(parts) + ".")
+
+
 def levers_table(levers: pd.DataFrame, spread: pd.DataFrame, name: str) -> str:
     """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe,
     then each lever's steps on val beside the seed-to-seed spread of one run (``spread``,
@@ -452,6 +472,7 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
             "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
             "ensemble": lambda name: ensemble_table(ensemble_study(records), name),
+            "reach": lambda name: reach_sentence(ensemble_study(records), name),
             "levers": lambda name: levers_table(recipe_levers(records), seed_spread(records), name)}
 
 

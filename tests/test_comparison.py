@@ -602,6 +602,14 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     table = ensemble_table(ensemble_study(records), "synthetic ensemble")
     assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table
     assert "(ensembles 95.20 %)" in table
+    from distillation.comparison_report import reach_sentence
+
+    sentence = reach_sentence(ensemble_study(records), "synthetic ensemble")
+    assert "5 MLP seeds × 2 teachers" in sentence and "single teachers' mean of 93.50 %" in sentence
+    one, three = sentence.split("kd from one teacher")[1].split("; kd from an ensemble of 3")
+    assert f"{100 * (per_seed.mean() - 0.006):.2f} %" in one and "ensembles' own" not in one
+    assert f"{100 * per_seed.mean():.2f} %, {100 * (per_seed.mean() - 0.935):+.2f} points" in three
+    assert "(against its ensembles' own 95.20 %: " in three
     with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
         ensemble_table(ensemble_study(records), "synthetic other")
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)
