@@ -678,7 +678,8 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
     against the ensembles' own mean — ``scipy.stats.ttest_1samp`` over the seeds, the teachers'
     mean taken as known; and, for N > 1, the seed-paired difference to the same method taught by
     one teacher (the study's N = 1 record). ``hard_labels`` and the MLP alone come from each
-    record's own comparisons.
+    record's own comparisons; ``closure_teachers`` (``closure_ensembles``) is the share of the gap
+    from the MLP alone to the teachers' (the ensembles') mean that the student's gain closes.
     """
     studies: dict[tuple, dict[int, dict[str, Any]]] = {}
     for record in records:
@@ -724,6 +725,16 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                                 f"{column}_low": found["low"].iloc[0] if not found.empty else math.nan,
                                 f"{column}_high": found["high"].iloc[0] if not found.empty else math.nan,
                                 f"{column}_verdict": found["verdict"].iloc[0] if not found.empty else ""})
+                # The share of the gap from the MLP alone to the teachers (or the ensembles) that the
+                # student closes, the gain's interval over the gap, the gap taken as known (as summarise).
+                baseline_mean = teachers_mean - summary["gap"]
+                for column, reference in (("closure_teachers", teachers_mean), ("closure_ensembles", ensembles_mean)):
+                    gap = reference - baseline_mean
+                    usable = not math.isnan(gap) and gap > 0
+                    row.update({column: row["over_baseline"] / gap if usable else math.nan,
+                                f"{column}_low": row["over_baseline_low"] / gap if usable else math.nan,
+                                f"{column}_high": row["over_baseline_high"] / gap if usable else math.nan})
+                row["baseline_mean"] = baseline_mean
                 rows.append(row)
     return pd.DataFrame(rows)
 

@@ -340,7 +340,8 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     teachers = rows["teachers_mean"].iloc[0]
     lines = ["| teachers | method | chosen on val | runs | test % | − the single teachers' mean "
              f"({100 * teachers:.2f} %) [95 % CI] | − the ensembles' mean [95 % CI] | − the same method from one teacher [95 % CI] "
-             "| − hard_labels [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|"]
+             f"| − hard_labels [95 % CI] | share of the gap from the MLP alone ({100 * rows['baseline_mean'].iloc[0]:.2f} %) closed: "
+             "to the teachers' mean · to the ensembles' [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|---|"]
     for _, row in rows.sort_values(["teachers", "method"]).iterrows():
         ensembles = "" if pd.isna(row["ensembles_mean"]) else (
             f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])} "
@@ -349,12 +350,18 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
                  f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}".strip(),
                  ensembles, f"{_points(row['over_one'])} {_interval(row['over_one_low'], row['over_one_high'])}".strip(),
                  f"{_points(row['over_hard_labels'])} {_interval(row['over_hard_labels_low'], row['over_hard_labels_high'])} "
-                 f"{row['over_hard_labels_verdict']}".strip()]
+                 f"{row['over_hard_labels_verdict']}".strip(),
+                 " · ".join(_share(row, column) for column in ("closure_teachers", "closure_ensembles") if not pd.isna(row[column]))]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "The seed is the unit: each MLP seed's runs averaged over its teachers (or ensembles), then a t interval over "
               "the seeds, the teachers' mean taken as known; against one teacher, paired by seed; against hard_labels, "
-              "the record's own test (its verdict Benjamini–Hochberg adjusted)."]
+              "the record's own test (its verdict Benjamini–Hochberg adjusted); the share of the gap closed, the gain over the MLP "
+              "alone and its interval over the gap, the gap taken as known."]
     return "\n".join(lines)
+
+
+def _share(row: pd.Series, column: str) -> str:
+    return f"{100 * row[column]:.0f} % [{100 * row[f'{column}_low']:.0f}, {100 * row[f'{column}_high']:.0f}]"
 
 
 def reach_sentence(study: pd.DataFrame, name: str) -> str:
@@ -365,15 +372,18 @@ def reach_sentence(study: pd.DataFrame, name: str) -> str:
     for _, row in rows.iterrows():
         teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
         part = (f"{row['method']} from {teacher} ({row['setting']}): {100 * row['test_mean']:.2f} %, "
-                f"{_points(row['to_teachers'])} points {_interval(row['to_teachers_low'], row['to_teachers_high'])}")
+                f"{_points(row['to_teachers'])} points {_interval(row['to_teachers_low'], row['to_teachers_high'])}, "
+                f"{_share(row, 'closure_teachers')} of the gap closed")
         if not pd.isna(row["ensembles_mean"]):
             part += (f" (against its ensembles' own {100 * row['ensembles_mean']:.2f} %: {_points(row['to_ensembles'])} "
-                     f"{_interval(row['to_ensembles_low'], row['to_ensembles_high'])})")
+                     f"{_interval(row['to_ensembles_low'], row['to_ensembles_high'])}"
+                     + (f", {_share(row, 'closure_ensembles')} of that gap" if not pd.isna(row["closure_ensembles"]) else "") + ")")
         parts.append(part)
     first = rows.iloc[0]
     return (f"Can the MLP reach its teacher? Every recipe chosen on val, {first['replicates']} MLP seeds × {first['runs'] // first['replicates']} "
-            f"teachers (or ensembles), the seed as the unit; the student's test accuracy, then its difference to the single "
-            f"teachers' mean of {100 * first['teachers_mean']:.2f} % [95 % CI] — "
+            f"teachers (or ensembles), the seed as the unit; the student's test accuracy, its difference to the single "
+            f"teachers' mean of {100 * first['teachers_mean']:.2f} % and the share it closes of the gap from the MLP alone "
+            f"({100 * first['baseline_mean']:.2f} %) to them, [95 % CI] — "
             + "; ".join(parts) + ".")
 
 
