@@ -308,9 +308,14 @@ def choose_baseline(selection: pd.DataFrame, config: dict[str, Any]) -> str | No
     return means.sort_values(["baseline_val", "baseline_setting"], ascending=[False, True]).iloc[0]["baseline_setting"]
 
 
+def _knobs(label: str) -> dict[str, str]:
+    """A setting or recipe label (``key=value, key=value``) as its knobs."""
+    return dict(part.split("=", 1) for part in label.split(", ") if "=" in part)
+
+
 def baseline_matches(label: str, point: dict[str, Any]) -> bool:
     """Whether a run's ``baseline_setting`` label trained the baseline recipe ``point``."""
-    values = dict(part.split("=", 1) for part in label.split(", ") if "=" in part)
+    values = _knobs(label)
     return all(values.get(key) == str(value) for key, value in point.items())
 
 
@@ -756,7 +761,7 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
         for (method, setting, recipe), runs in selection.groupby(["method", "setting", "recipe"]):
             if not reads_teacher(method) and int(fixed[ENSEMBLE_KEY]) > 1:
                 continue  # the same runs as in the one-teacher record
-            knobs = dict(part.split("=", 1) for part in recipe.split(", ") if "=" in part)
+            knobs = _knobs(recipe)
             views, epochs = int(knobs.get(VIEWS_KEY, 0)), int(float(knobs.get("distill.epochs", runs["epoch_cap"].max())))
             rows.append({"source": record["source_label"], "name": (record.get("config") or {}).get("name", ""),
                          "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
@@ -764,10 +769,6 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
                          "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
                          "chosen": (setting, recipe) == (record["chosen"][method]["setting"], record["chosen"][method].get("recipe", ""))})
     return pd.DataFrame(rows)
-
-
-def _knobs(setting: str) -> dict[str, str]:
-    return dict(part.split("=", 1) for part in setting.split(", ") if "=" in part)
 
 
 def lever_steps(levers: pd.DataFrame) -> pd.DataFrame:
