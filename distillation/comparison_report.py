@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from distillation.atomic import atomic_output
@@ -439,17 +440,20 @@ def calibration_rows(table: pd.DataFrame) -> str:
 
 def runs_table(records: list[dict[str, Any]]) -> str:
     """What each record cost: its runs by phase, the MLP training time they hold and the CPU they ran on."""
-    lines = ["| record | runs (selection + reported) | MLP training, hours | wall hours (sittings) | machine |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| record | runs (selection + reported) | MLP training, hours | minutes per run, median (max) | wall hours (sittings) | machine |",
+             "|---|---:|---:|---:|---:|---|"]
     for record in records:
         phases = [run.get("phase", "reported") for run in record["runs"]]
-        hours = sum(run.get("student_train_seconds") or 0 for run in record["runs"]) / 3600
+        seconds = [run["student_train_seconds"] for run in record["runs"] if run.get("student_train_seconds")]
+        hours = sum(seconds) / 3600
+        per_run = f"{np.median(seconds) / 60:.1f} ({max(seconds) / 60:.1f})" if seconds else "not recorded"
         machines = sorted({run.get("machine") or "not recorded" for run in record["runs"]})
         sittings = record.get("sittings") or []
         wall = f"{sum(sitting['hours'] for sitting in sittings):.1f} ({len(sittings)})" if sittings else "not recorded"
         lines.append(f"| `comparison-{record_name(record)}.json` | {phases.count('selection')} + {phases.count('reported')} | "
-                     f"{hours:.1f} | {wall} | {', '.join(machines)} |")
-    lines += ["", "MLP training: the sum of the runs' `student_train_seconds` (two runs at a time share the cores). Wall hours: "
+                     f"{hours:.1f} | {per_run} | {wall} | {', '.join(machines)} |")
+    lines += ["", "MLP training: the sum of the runs' `student_train_seconds` (two runs at a time share the cores; early "
+              "stopping ends some before their epochs). Wall hours: "
               "each `make compare` sitting's, up to its last batch (everything: teachers, views, the MLPs); a record "
               "made before sittings were kept has none."]
     return "\n".join(lines) + "\n"

@@ -174,11 +174,13 @@ def test_runs_blocks_count_each_records_runs_and_training_time(tmp_path):
     records = [{"source": f"/data/{stem}.mat", "params": {}, "config": {}, "runs": runs} for stem, runs in (
         ("letters-views=2", [run("selection", 1800), run("reported", 1800, "CPU A")]),
         ("letters-views=16", [run("reported", 3600, "CPU A")]),
+        ("letters-views=4", [run("reported", 600), run("reported", 1200), run("reported", 6000)]),
         ("other", [run("reported", 7200)]))]
     records[1]["sittings"] = [{"machine": "CPU A", "hours": 2.25, "runs": 0}, {"machine": "CPU A", "hours": 0.5, "runs": 1}]
     runs = doc_renderers(records)["runs"]
-    assert "| `comparison-letters-views=2.json` | 1 + 1 | 1.0 | not recorded | CPU A, not recorded |" in runs("letters-views=2")
-    assert "| `comparison-letters-views=16.json` | 0 + 1 | 1.0 | 2.8 (2) | CPU A |" in runs("letters-views=16")
+    assert "| `comparison-letters-views=2.json` | 1 + 1 | 1.0 | 30.0 (30.0) | not recorded | CPU A, not recorded |" in runs("letters-views=2")
+    assert "| `comparison-letters-views=16.json` | 0 + 1 | 1.0 | 60.0 (60.0) | 2.8 (2) | CPU A |" in runs("letters-views=16")
+    assert "| 3 + 0 |" not in runs("letters-views=4") and "| 0 + 3 | 2.2 | 20.0 (100.0) |" in runs("letters-views=4")
     every_views = runs("letters-views*")
     assert every_views.index("views=2.json") < every_views.index("views=16.json") and "other" not in every_views
     with pytest.raises(ValueError, match="no complete record reports/comparison-nothing"):
