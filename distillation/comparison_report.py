@@ -455,7 +455,8 @@ def runs_table(records: list[dict[str, Any]]) -> str:
     lines += ["", "MLP training: the sum of the runs' `student_train_seconds` (two runs at a time share the cores; early "
               "stopping ends some before their epochs). Wall hours: "
               "each `make compare` sitting's, up to its last batch (everything: teachers, views, the MLPs); a record "
-              "made before sittings were kept has none."]
+              "made before sittings were kept has none. A run that several records of a study share (one that reads no "
+              "teacher, beside `teacher.ensemble`) is counted in each."]
     return "\n".join(lines) + "\n"
 
 
