@@ -411,22 +411,29 @@ def load_records(directory: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """The record at ``path`` (None where there is none); one line naming it if it is not one."""
+    if not Path(path).is_file():
+        return None
+    try:
+        record = json.loads(Path(path).read_text())
+    except ValueError as error:
+        raise ValueError(f"{path}: not a comparison record ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("runs"), list):
+        raise ValueError(f"{path}: not a comparison record (no list of runs)")
+    return record
+
+
 def load_sittings(path: Path) -> list[dict[str, Any]]:
     """The sittings of the incomplete record at ``path`` (none where there is no comparison under way)."""
-    if not Path(path).is_file():
-        return []
-    record = json.loads(Path(path).read_text())
-    return [] if record.get("complete", True) else list(record.get("sittings") or [])
+    record = _read_record(path)
+    return [] if record is None or record.get("complete", True) else list(record.get("sittings") or [])
 
 
 def record_complete(path: Path) -> bool:
     """Whether the record at ``path`` exists and holds a finished comparison."""
-    if not Path(path).is_file():
-        return False
-    try:
-        return bool(json.loads(Path(path).read_text()).get("complete", True))
-    except (ValueError, AttributeError) as error:
-        raise ValueError(f"{path}: not a comparison record ({error})") from None
+    record = _read_record(path)
+    return record is not None and bool(record.get("complete", True))
 
 
 def load_progress(path: Path) -> pd.DataFrame:
@@ -449,16 +456,10 @@ def load_shared_runs(paths: list[Path]) -> pd.DataFrame:
 
 
 def _record_runs(path: Path, complete_too: bool) -> pd.DataFrame:
-    if not Path(path).is_file():
+    record = _read_record(path)
+    if record is None or (record.get("complete", True) and not complete_too):
         return pd.DataFrame()
-    try:
-        record = json.loads(Path(path).read_text())
-        runs, complete = record["runs"], record.get("complete", True)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a comparison record ({error})") from None
-    if complete and not complete_too:
-        return pd.DataFrame()
-    return pd.DataFrame(runs).drop(columns=["phase"], errors="ignore")
+    return pd.DataFrame(record["runs"]).drop(columns=["phase"], errors="ignore")
 
 
 def paired_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:

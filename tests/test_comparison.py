@@ -664,6 +664,19 @@ def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_i
     assert "standard deviation of hard_labels 1.41, kd 1.41 points" in text
 
 
+def test_a_broken_record_gets_one_line_naming_it_wherever_it_is_read(tmp_path):
+    from distillation.comparison import load_progress, load_shared_runs, load_sittings, record_complete
+
+    for text in ("{not json", "[1, 2]", '{"runs": 3}'):
+        path = tmp_path / "comparison-broken.json"
+        path.write_text(text)
+        for read in (load_progress, load_sittings, record_complete, lambda path: load_shared_runs([path])):
+            with pytest.raises(ValueError, match=r"^.*comparison-broken\.json: not a comparison record"):
+                read(path)
+    absent = tmp_path / "comparison-absent.json"
+    assert load_progress(absent).empty and load_sittings(absent) == [] and not record_complete(absent)
+
+
 def test_a_comparison_stopped_by_hand_or_by_kill_writes_its_record_first():
     import os
     import signal
