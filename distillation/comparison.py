@@ -736,7 +736,7 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                 baseline_mean = teachers_mean - summary["gap"]
                 for column, reference in (("closure_teachers", teachers_mean), ("closure_ensembles", ensembles_mean)):
                     gap = reference - baseline_mean
-                    usable = not math.isnan(gap) and gap > 0
+                    usable = gap > 0  # False for an absent (NaN) reference too
                     row.update({column: row["over_baseline"] / gap if usable else math.nan,
                                 f"{column}_low": row["over_baseline_low"] / gap if usable else math.nan,
                                 f"{column}_high": row["over_baseline_high"] / gap if usable else math.nan})
@@ -785,21 +785,23 @@ def lever_steps(levers: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for key, group in levers.groupby(keys, dropna=False, sort=False):
         base = group["setting"].value_counts().index[0]
-        steps = []  # (lever, from, to, setting, the point stepped to, the point stepped from)
+        base_knobs = _knobs(base)
+
+        def step(lever: str, start: Any, end: Any, setting: str, before: pd.Series, after: pd.Series) -> None:
+            rows.append({**dict(zip(keys, key)), "setting": setting, "base": base, "lever": lever, "views": after["views"],
+                         "epochs": after["epochs"], "from": start, "to": end, "val_change": after["val"] - before["val"]})
+
         for lever, held in (("epochs", "views"), ("views", "epochs")):
             for (setting, _), line in group.groupby(["setting", held]):
                 line = line.sort_values(lever)
                 for (_, before), (_, after) in zip(line.iloc[:-1].iterrows(), line.iloc[1:].iterrows()):
-                    steps.append((lever, int(before[lever]), int(after[lever]), setting, after, before))
+                    step(lever, int(before[lever]), int(after[lever]), setting, before, after)
         for _, other in group[group["setting"] != base].iterrows():
             same = group[(group["setting"] == base) & (group["views"] == other["views"]) & (group["epochs"] == other["epochs"])]
             if len(same):
                 changed = ", ".join(f"{knob}={value}" for knob, value in sorted(_knobs(other["setting"]).items())
-                                    if _knobs(base).get(knob) != value)
-                steps.append(("setting", base, changed, base, other, same.iloc[0]))
-        for lever, start, end, setting, after, before in steps:
-            rows.append({**dict(zip(keys, key)), "setting": setting, "base": base, "lever": lever, "views": after["views"],
-                         "epochs": after["epochs"], "from": start, "to": end, "val_change": after["val"] - before["val"]})
+                                    if base_knobs.get(knob) != value)
+                step("setting", base, changed, base, same.iloc[0], other)
     return pd.DataFrame(rows, columns=[*keys, "setting", "base", "lever", "views", "epochs", "from", "to", "val_change"])
 
 

@@ -463,7 +463,8 @@ def runs_table(records: list[dict[str, Any]]) -> str:
 def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
     """The kinds of block that the README and docs may hold (:mod:`distillation.doc_blocks`)."""
     by_name = {record_name(record): record for record in records}
-    curve = views_curve(records)
+    curve, study = views_curve(records), ensemble_study(records)
+    levers, spread = recipe_levers(records), seed_spread(records)
 
     def record(name: str) -> dict[str, Any]:
         if name not in by_name:
@@ -486,9 +487,8 @@ def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | Non
 
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
             "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
-            "ensemble": lambda name: ensemble_table(ensemble_study(records), name),
-            "reach": lambda name: reach_sentence(ensemble_study(records), name),
-            "levers": lambda name: levers_table(recipe_levers(records), seed_spread(records), name)}
+            "ensemble": lambda name: ensemble_table(study, name), "reach": lambda name: reach_sentence(study, name),
+            "levers": lambda name: levers_table(levers, spread, name)}
 
 
 def _natural_order(name: str) -> list:
