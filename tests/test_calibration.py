@@ -43,7 +43,7 @@ def test_the_old_pairing_fails_the_same_bar():
     assert calibrate(pairs_per_teacher_and_seed, 3, 5, 0.0, records=500)["called"] > 0.15
 
 
-def test_summarise_pairs_every_comparison_by_seed_through_paired_difference():
+def test_paired_difference_is_the_t_interval_over_the_per_seed_differences():
     method, baseline = simulated_sides(np.random.default_rng(1), 3, 5, 0.5)
     result = comparison.paired_difference(method, baseline)
     assert result["pairs"] == 5

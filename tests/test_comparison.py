@@ -98,12 +98,13 @@ def test_params_a_method_does_not_read_are_not_part_of_its_identity():
     assert run_identity({**kd_params, "distill.temp": 10.0, "distill.kd.t2_scale": "False"}) == run_identity(kd_params)
 
 
-def recorded(tmp_path, kd_gains, ls_gains, tf_gains=None, teachers=(0, 1), teacher_effect=(0.0, 0.004)):
-    """A record of kd (per teacher and replicate), label smoothing and teacher-free (per replicate) runs."""
+def recorded(tmp_path, kd_gains, ls_gains, tf_gains=None, teachers=(0, 1), teacher_effect=(0.0, 0.004), kd_missing=()):
+    """A record of kd (per teacher and replicate), label smoothing and teacher-free (per replicate) runs;
+    kd has no run at the replicates ``kd_missing`` (a run that failed or is still queued)."""
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
     rows, selection = [], []
     for replicate, baseline in enumerate(baselines):
-        for teacher in teachers:
+        for teacher in teachers if replicate not in kd_missing else ():
             rows.append(exp_row(f"kd-{teacher}-{replicate}", replicate, baseline,
                                 baseline + kd_gains[replicate] + teacher_effect[teacher], settings=kd(10), student_val=0.95,
                                 teacher_replicate=teacher, teacher=0.95 + 0.01 * teacher))
@@ -174,6 +175,39 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
     assert "kd − label_smoothing (best control)" in markdown
     # Each teacher's test accuracy from its own experiments' metrics, both shown.
     assert "teachers' test accuracy 95.00 / 96.00 %" in markdown
+
+
+def test_a_seed_missing_on_one_side_pairs_only_the_seeds_both_sides_have():
+    from distillation.comparison import paired_difference
+
+    # The method lacks seed 1, the other side seed 3; rows in no particular order.
+    left = pd.DataFrame({"replicate": [4, 0, 2, 3, 4, 0, 2, 3], "teacher_replicate": [0.0] * 4 + [1.0] * 4,
+                         "accuracy": [0.95, 0.91, 0.93, 0.94, 0.97, 0.92, 0.92, 0.96]})
+    right = pd.DataFrame({"replicate": [2, 1, 0, 4], "accuracy": [0.90, 0.80, 0.89, 0.93]})
+    result = paired_difference(left, right)
+    per_seed = {0: 0.915 - 0.89, 2: 0.925 - 0.90, 4: 0.96 - 0.93}
+    assert result["pairs"] == 3
+    differences = np.array(list(per_seed.values()))
+    assert result["mean"] == pytest.approx(differences.mean())
+    assert (result["low"], result["high"]) == pytest.approx(
+        stats.t.interval(0.95, 2, differences.mean(), stats.sem(differences)))
+
+
+def test_summarise_pairs_a_method_missing_a_seed_on_the_seeds_it_has(tmp_path):
+    kd_gains = 0.030 + 0.002 * np.arange(5)
+    ls_gains = np.array([0.004, -0.003, 0.006, -0.001, 0.002])
+    record, _ = recorded(tmp_path, kd_gains, ls_gains, kd_missing=(1,))
+    comparisons = summarise(record)["comparisons"].set_index(["method", "against"])
+    shared = [0, 2, 3, 4]
+    over_baseline = kd_gains[shared] + 0.002
+    assert comparisons.loc[("kd", "baseline"), "pairs"] == 4
+    assert comparisons.loc[("kd", "baseline"), "mean"] == pytest.approx(over_baseline.mean())
+    assert (comparisons.loc[("kd", "baseline"), "low"], comparisons.loc[("kd", "baseline"), "high"]) == pytest.approx(
+        stats.t.interval(0.95, 3, over_baseline.mean(), stats.sem(over_baseline)))
+    over_control = over_baseline - ls_gains[shared]
+    assert comparisons.loc[("kd", "label_smoothing"), "pairs"] == 4
+    assert comparisons.loc[("kd", "label_smoothing"), "mean"] == pytest.approx(over_control.mean())
+    assert comparisons.loc[("label_smoothing", "baseline"), "pairs"] == 5  # its own seeds are all there
 
 
 def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
@@ -542,36 +576,24 @@ def test_without_running_the_record_holds_what_finished_and_is_complete_only_whe
     assert load_records(tmp_path)[0]["baseline"]["setting"] == baseline["setting"]
 
 
-def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
-    from distillation.comparison import ensemble_study, recipe_levers, seed_spread, teacher_spacing
-    from distillation.comparison_report import ensemble_table
+ENSEMBLE_CONFIG = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
+                   "params": {"teacher.ensemble": [1, 3]}, "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
+ENSEMBLE_CHOSEN = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
+                   "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
+ENSEMBLE_BASELINES = [0.900, 0.905, 0.895, 0.902, 0.898]
 
-    config = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
-              "params": {"teacher.ensemble": [1, 3]}, "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
-    assert teacher_spacing(config, SHIPPED) == 3 and teacher_spacing(CONFIG, SHIPPED) == 1
-    chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
-              "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
-    # Teacher t is teacher.replicate 3t: the two ensembles share no member, and the one-teacher runs'
-    # teachers are the ensembles' first members.
-    planned = reported_runs(config, SHIPPED, {"teacher.ensemble": 3}, chosen)
-    assert sorted({run["teacher_replicate"] for run in planned if run["method"] == "kd"}) == [0, 3]
-    assert {run["overrides"]["teacher.replicate"] for run in planned if run["method"] == "hard_labels"} == {0}
-    # One teacher is the run of before ensembles existed; an ensemble is another run, for kd only.
-    flat = flatten(SHIPPED)
-    without = {key: value for key, value in flat.items() if key != "teacher.ensemble"}
-    assert run_identity({**flat, "teacher.ensemble": 1}) == run_identity(without)
-    assert run_identity({**flat, "teacher.ensemble": 3}) != run_identity(flat)
-    labels_only = {**flat, "distill.method": "hard_labels"}
-    assert run_identity({**labels_only, "teacher.ensemble": 3}) == run_identity(labels_only)
 
-    baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
+def ensemble_records(tmp_path, config, chosen, kd_missing=None):
+    """The records of an ensemble study (teacher.ensemble 1 and 3, teachers 0 and 3, 5 seeds);
+    ``kd_missing[N]``: the seeds at which the record of N teachers has no kd run."""
+    kd_missing = kd_missing or {}
     teachers = {0: 0.930, 3: 0.940}
     ensembles = {0: 0.950, 3: 0.954}
     for size, lift in ((1, 0.020), (3, 0.026)):
         fixed = {"teacher.ensemble": size}
         runs = []
-        for replicate, baseline in enumerate(baselines):
-            for teacher, accuracy in teachers.items():
+        for replicate, baseline in enumerate(ENSEMBLE_BASELINES):
+            for teacher, accuracy in teachers.items() if replicate not in kd_missing.get(size, ()) else ():
                 runs.append(exp_row(f"kd-{size}-{teacher}-{replicate}", replicate, baseline,
                                     baseline + lift + 0.001 * replicate + 0.0005 * (teacher == 3), settings=kd(10), student_val=0.95,
                                     params=fixed, teacher_replicate=teacher, teacher=accuracy,
@@ -585,7 +607,30 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
         is_selection = table["replicate"] >= 100
         save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
                                       table[~is_selection].to_dict("records"), fixed), tmp_path)
-    records = load_records(tmp_path)
+    return load_records(tmp_path)
+
+
+def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
+    from distillation.comparison import ensemble_study, recipe_levers, seed_spread, teacher_spacing
+    from distillation.comparison_report import ensemble_table
+
+    config, chosen = ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN
+    assert teacher_spacing(config, SHIPPED) == 3 and teacher_spacing(CONFIG, SHIPPED) == 1
+    # Teacher t is teacher.replicate 3t: the two ensembles share no member, and the one-teacher runs'
+    # teachers are the ensembles' first members.
+    planned = reported_runs(config, SHIPPED, {"teacher.ensemble": 3}, chosen)
+    assert sorted({run["teacher_replicate"] for run in planned if run["method"] == "kd"}) == [0, 3]
+    assert {run["overrides"]["teacher.replicate"] for run in planned if run["method"] == "hard_labels"} == {0}
+    # One teacher is the run of before ensembles existed; an ensemble is another run, for kd only.
+    flat = flatten(SHIPPED)
+    without = {key: value for key, value in flat.items() if key != "teacher.ensemble"}
+    assert run_identity({**flat, "teacher.ensemble": 1}) == run_identity(without)
+    assert run_identity({**flat, "teacher.ensemble": 3}) != run_identity(flat)
+    labels_only = {**flat, "distill.method": "hard_labels"}
+    assert run_identity({**labels_only, "teacher.ensemble": 3}) == run_identity(labels_only)
+
+    records = ensemble_records(tmp_path, config, chosen)
+    baselines = ENSEMBLE_BASELINES
     assert list(summarise(records[1])["ensemble_tests"]) == [0.950, 0.954] and not len(summarise(records[0])["ensemble_tests"])
     study = ensemble_study(records).set_index("teachers")
     assert list(study["method"]) == ["kd", "kd"]
@@ -624,6 +669,19 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
     assert levers.count("| kd |") == 2 and levers.count("| hard_labels |") == 1
     assert "| kd | 3 | lambda=0.5, t2_scale=False, temp=10 | 0 | 40 | 0 | 1 | 95.00 (chosen) | 93.00 |" in levers
+
+
+def test_an_ensemble_study_pairs_its_records_on_the_seeds_both_have(tmp_path):
+    from distillation.comparison import ensemble_study
+
+    # The ensembles' record lacks kd at seed 1, the one-teacher record at seed 3.
+    records = ensemble_records(tmp_path, ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN, kd_missing={3: {1}, 1: {3}})
+    study = ensemble_study(records).set_index("teachers")
+    assert study.loc[3, "replicates"] == 4 and study.loc[3, "runs"] == 8
+    # Paired on seeds 0, 2 and 4: every one of them gains exactly 0.006 with three teachers.
+    assert study.loc[3, "over_one"] == pytest.approx(0.006)
+    per_seed = np.array(ENSEMBLE_BASELINES)[[0, 2, 3, 4]] + 0.026 + 0.001 * np.array([0, 2, 3, 4]) + 0.00025
+    assert study.loc[3, "test_mean"] == pytest.approx(per_seed.mean())
 
 
 def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_its_seed():
