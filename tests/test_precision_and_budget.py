@@ -92,9 +92,30 @@ def test_the_budget_gives_small_data_the_steps_of_large_data():
     assert budgeted({"epochs": 5, "batch_size": 256}, 100)["epochs"] == 5  # a section without the key
 
 
+# Early stopping off: the budget says how many epochs run, and nothing may cut them short.
+BUDGETED = {**TRAINING, "epochs": 2, "min_steps": 5, "early_stopping": False}
+
+
 def test_a_stage_trains_for_the_budgeted_epochs_and_reports_them():
     from stages.train_baseline import train_baseline
 
     splits = quadrant_splits(16, seed=0)  # 64 training images: 1 step of 64 per epoch
-    _, metrics = train_baseline(splits, {**TRAINING, "epochs": 2, "hidden_units": 16, "min_steps": 5}, seed=0)
+    _, metrics = train_baseline(splits, {**BUDGETED, "hidden_units": 16}, seed=0)
     assert metrics["epochs"] == 5 and metrics["min_steps"] == 5 and metrics["precision"] == "float32"
+
+
+@pytest.mark.parametrize("views", [0, 2])
+def test_the_student_trains_for_the_budgeted_epochs_too(views):
+    from distillation.views import StoredViews
+    from stages.train_student import train_student
+    from test_stages import SHIPPED_DISTILL
+
+    splits = quadrant_splits(16, seed=0)  # 64 training images: 1 step of 64 per epoch
+    teacher = {"logits": {split: np.zeros((len(part.labels), 4), np.float32) for split, part in splits.items()}}
+    stored = None
+    if views:  # on stored views an epoch is still one showing of each image, so the same budget
+        images = np.repeat(np.rint(splits["train"].images[..., 0] * 255).astype(np.uint8)[None], views, axis=0)
+        stored = StoredViews(images=images.reshape(-1, 28, 28), views=views, fingerprint="test")
+        teacher["logits"]["views"] = np.zeros((views * len(splits["train"].labels), 4), np.float32)
+    _, metrics = train_student(splits, teacher, {**SHIPPED_DISTILL, **BUDGETED, "method": "kd"}, 16, seed=0, views=stored)
+    assert metrics["epochs"] == 5 and metrics["min_steps"] == 5

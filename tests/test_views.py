@@ -352,3 +352,58 @@ def test_a_negative_mixup_is_refused_naming_the_key():
     params["distill"]["kd"]["mixup"] = -0.1
     with pytest.raises(ParamsError, match=r"distill\.kd\.mixup must be greater than or equal to 0, got -0.1"):
         validate(params)
+
+
+def test_a_student_on_k_views_is_fed_each_version_about_e_over_k_plus_1_times(monkeypatch):
+    """What ``train_student`` hands to ``fit``, counted batch by batch: each epoch every image once,
+    as each of its K + 1 versions alike, with the teacher's outputs for the version it shows."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from distillation.views import StoredViews, views_seen
+    from stages import train_student as stage
+    from test_stages import SHIPPED_DISTILL, quadrant_splits
+
+    views, epochs = 3, 24
+    splits = quadrant_splits(16, seed=0)
+    count = len(splits["train"].labels)  # 64 images, one step of 64 an epoch
+    # Pixel (0, 0) names the image, pixel (0, 1) the version (0: the image itself, v + 1: its view v),
+    # and the teacher's logit 0 names the version too.
+    splits["train"].images[:, 0, 0, 0] = np.arange(count) / 255
+    splits["train"].images[:, 0, 1, 0] = 0.0
+    stored = np.repeat(to_pixels(splits["train"].images)[None], views, axis=0)
+    stored[:, :, 0, 1] = np.arange(1, views + 1)[:, None]
+    logits = {split: np.zeros((len(part.labels), 4), np.float32) for split, part in splits.items()}
+    logits["views"] = np.zeros((views * count, 4), np.float32)
+    logits["views"][:, 0] = np.repeat(np.arange(1, views + 1), count)
+    fed: list[tuple[np.ndarray, np.ndarray]] = []
+    real_fit = stage.fit_with_early_stopping
+
+    def counting_fit(trainer, inputs, targets, *rest, **named):
+        def record(images, teacher_logits):
+            fed.append((np.rint(images[:, 0, :2, 0] * 255).astype(int), teacher_logits[:, 0].astype(int)))
+            return images
+
+        def counted(images, batch_targets):
+            seen = tf.numpy_function(record, [images, batch_targets["teacher_logits"]], tf.float32, stateful=True)
+            return tf.ensure_shape(seen, images.shape), batch_targets
+
+        return real_fit(trainer, dataclasses.replace(inputs, dataset=inputs.dataset.map(counted)), targets, *rest, **named)
+
+    monkeypatch.setattr(stage, "fit_with_early_stopping", counting_fit)
+    settings = {**SHIPPED_DISTILL, **TRAINING, "method": "kd", "epochs": epochs, "early_stopping": False}
+    _, metrics = train_student(splits, {"logits": logits}, settings, 16, seed=3,
+                               views=StoredViews(images=stored.reshape(-1, 28, 28), views=views, fingerprint="marked"))
+    assert metrics["epochs"] == epochs and len(fed) == epochs  # one batch an epoch
+    shown = np.zeros((count, views + 1), int)
+    for markers, teacher_versions in fed:
+        image, version = markers[:, 0], markers[:, 1]
+        assert sorted(image) == list(range(count))  # every image once an epoch
+        np.testing.assert_array_equal(teacher_versions, version)  # each version with its own teacher outputs
+        np.add.at(shown, (image, version), 1)
+    expected = views_seen(views, epochs)
+    per_version = shown.sum(axis=0) / count  # showings of each version per image, averaged over the images
+    assert per_version == pytest.approx(np.full(views + 1, expected["showings_per_version"]), rel=0.15), per_version
+    assert shown[:, 1:].sum() / count == pytest.approx(expected["views_shown_per_image"], rel=0.1)
+    assert (shown > 0).mean() > 0.95  # nearly every version of every image shown at least once
