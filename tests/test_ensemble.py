@@ -11,7 +11,7 @@ from test_stages import TRAINING
 from distillation.ensemble import load_members, mean_logits, member_files, member_path, member_seeds
 from distillation.params import ParamsError, load_params, validate
 from distillation.prepared import load_prepared
-from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits
+from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
 from distillation.view_targets import LOGITS_FILE, HIDDEN_FILE, write_view_targets
 from distillation.views import ViewSettings, load_views
 from stages.augment import augment
@@ -71,9 +71,13 @@ def test_the_stored_logits_are_the_members_mean_and_the_hints_the_first_members(
 
 def test_without_members_the_stored_outputs_are_the_teachers_own_bit_for_bit(ensemble, tmp_path):
     _, splits, teacher, _ = ensemble
-    store_teacher_outputs(teacher, splits, tmp_path / "before.npz", tmp_path / "before-hidden.npz")
     store_teacher_outputs(teacher, splits, tmp_path / "one.npz", tmp_path / "one-hidden.npz", [])
-    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "before.npz").read_bytes()
+    # The streamed path with no members writes what the teacher alone gives, array for array.
+    alone_logits, alone_hidden = teacher_outputs(teacher, splits)
+    save_teacher_logits(tmp_path / "alone.npz", alone_logits, splits)
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "alone.npz").read_bytes()
+    np.testing.assert_array_equal(load_teacher_hidden(tmp_path / "one-hidden.npz", splits)["test"],
+                                  alone_hidden["test"].astype(np.float16))
     one = [np.arange(6, dtype=np.float32).reshape(2, 3)]
     assert mean_logits(one) is one[0]
 
@@ -90,6 +94,46 @@ def test_the_views_targets_are_the_members_mean_too(ensemble, tmp_path):
     each = [np.load(tmp_path / "alone" / LOGITS_FILE), *(member.predict(images, verbose=0) for member in members)]
     np.testing.assert_allclose(np.load(tmp_path / "ensemble" / LOGITS_FILE), np.mean(each, axis=0), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(np.load(tmp_path / "ensemble" / HIDDEN_FILE), np.load(tmp_path / "alone" / HIDDEN_FILE))
+
+
+def test_the_stages_store_the_mean_of_the_teacher_and_its_members(ensemble, tmp_path, monkeypatch):
+    """soft_targets and view_targets as DVC runs them (their ``main``), in a project with one member
+    beside the teacher: what they store is the two models' mean, not the teacher's own outputs."""
+    import shutil
+
+    import yaml
+
+    from distillation.model_files import save_model
+    from stages import soft_targets, view_targets
+
+    directory, splits, teacher, _ = ensemble
+    project = tmp_path / "project"
+    shutil.copytree(directory / "prepared", project / "data" / "prepared")
+    save_model(teacher, project / "models" / "teacher.keras")
+    (project / "models" / "teacher_members").mkdir()
+    shutil.copy(directory / "members" / "member-1.keras", project / "models" / "teacher_members")
+    params = json.loads(json.dumps(SHIPPED))
+    params["teacher"]["ensemble"], params["augment"]["views"] = 2, 2
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    augment(splits["train"], ViewSettings.from_params(params["augment"]), seed=7, directory=project / "data" / "views")
+    monkeypatch.chdir(project)
+    soft_targets.main()
+    view_targets.main()
+
+    member = load_members(project / "models" / "teacher_members")[0]
+    alone = teacher_outputs(teacher, splits)[0]
+    stored = load_teacher_logits(project / "data" / "teacher_logits.npz", splits)
+    for split in ("train", "val", "test"):
+        expected = (alone[split] + member.predict(splits[split].images, verbose=0)) / 2
+        np.testing.assert_allclose(stored[split], expected, rtol=1e-5, atol=1e-5)
+        assert np.abs(stored[split] - alone[split]).max() > 1e-3  # not the first teacher's own
+    assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
+    views = load_views(project / "data" / "views", splits["train"], 2)
+    images = views.images[:].astype(np.float32)[..., None] / 255.0
+    expected = (teacher.predict(images, verbose=0) + member.predict(images, verbose=0)) / 2
+    stored_views = np.load(project / "data" / "view_targets" / LOGITS_FILE)
+    np.testing.assert_allclose(stored_views, expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(stored_views - teacher.predict(images, verbose=0)).max() > 1e-3
 
 
 def test_a_gap_in_the_members_is_refused_naming_the_folder(tmp_path):
@@ -125,6 +169,16 @@ def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_loc
     assert (project / "models" / "teacher.keras").read_bytes() == before
     assert [path.name for path in member_files(project / "models" / "teacher_members")] == ["member-1.keras"]
     assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
+    # What soft_targets stored is the two models' mean, computed here from the saved models.
+    from distillation.model_files import load_model
+
+    splits = load_prepared(project / "data" / "prepared")
+    teacher = load_model(project / "models" / "teacher.keras")
+    [member] = load_members(project / "models" / "teacher_members")
+    stored = load_teacher_logits(project / "data" / "teacher_logits.npz", splits)
+    alone = teacher.predict(splits["test"].images, verbose=0)
+    np.testing.assert_allclose(stored["test"], (alone + member.predict(splits["test"].images, verbose=0)) / 2, rtol=1e-5, atol=1e-5)
+    assert np.abs(stored["test"] - alone).max() > 1e-3
     members = json.loads((project / "metrics" / "teacher_members.json").read_text())
     assert [member["seed"] for member in members["members"]] == [SHIPPED["seed"] + 1]
     # Back to one teacher: DVC's run-cache restores every output of before, the lock as it was.
@@ -132,6 +186,9 @@ def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_loc
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Running stage 'train_teacher_members':" not in result.stdout, result.stdout[-2000:]
     assert dvc("status", cwd=project).stdout.strip().endswith("Data and pipelines are up to date.")
+    # One teacher again: the stored logits are that teacher's own.
+    np.testing.assert_allclose(load_teacher_logits(project / "data" / "teacher_logits.npz", splits)["test"], alone,
+                               rtol=1e-5, atol=1e-5)
     original = clone_trained(trained_repo, tmp_path / "original")
     for path in ("data/teacher_logits.npz", "models/student.keras"):
         assert (project / path).read_bytes() == (original / path).read_bytes(), path
