@@ -67,12 +67,51 @@ def problems(command: str) -> list[str]:
         elif len(words) > 1 and words[1].endswith(".py") and not (PROJECT_ROOT / words[1]).is_file():
             found.append(f"script {words[1]} does not exist")
     elif program == "dvc":
-        keys = param_keys()
-        for flag, value in zip(words, words[1:]):
-            if flag in ("-S", "--set-param"):
-                key = value.split("=")[0]
-                if key not in keys:
-                    found.append(f"param {key} is not in params.yaml")
+        found += dvc_problems(words[1:])
+    return found
+
+
+# Values shown on purpose that the shipped params.yaml refuses: the method that docs/methods.md adds.
+SHOWN_BEFORE_IT_EXISTS = {("distill.method", "logit_matching")}
+# dvc options that take a value (the value is not a stage).
+DVC_VALUE_OPTIONS = {"-S", "--set-param", "-n", "--name", "-j", "--jobs", "-r", "--remote", "-m", "--message"}
+
+
+def stage_names() -> set[str]:
+    return set(yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())["stages"])
+
+
+def dvc_problems(arguments: list[str]) -> list[str]:
+    """A `dvc` command's params (key and value, as `-S` sets them) and stages (`repro`, `exp run`)."""
+    from distillation.comparison import with_overrides
+    from distillation.params import ParamsError, validate
+
+    found = []
+    keys = param_keys()
+    shipped = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    for flag, value in zip(arguments, arguments[1:]):
+        if flag not in ("-S", "--set-param"):
+            continue
+        key, _, text = value.partition("=")
+        if key not in keys:
+            found.append(f"param {key} is not in params.yaml")
+            continue
+        for one in text.split(","):  # a grid for --queue: each value
+            parsed = yaml.safe_load(one)
+            if "<" in one or (key, parsed) in SHOWN_BEFORE_IT_EXISTS:
+                continue  # a placeholder, or shown on purpose
+            try:
+                validate(with_overrides(shipped, {key: parsed}))
+            except ParamsError as error:
+                found.append(f"{key}={one}: {error}")
+    command = arguments[:2] if arguments[:1] == ["exp"] else arguments[:1]
+    if command in (["repro"], ["exp", "run"]):
+        rest = arguments[len(command):]
+        for index, word in enumerate(rest):
+            if word.startswith("-") or (index and rest[index - 1] in DVC_VALUE_OPTIONS):
+                continue
+            if word.split(":")[-1] not in stage_names():
+                found.append(f"stage {word} is not in dvc.yaml")
     return found
 
 
@@ -91,6 +130,12 @@ def test_the_checker_catches_what_it_should():
     assert problems("make compare SORCE=x") == ["make variable SORCE is not in the Makefile"]
     assert problems("python -m scripts.comparre") == ["module scripts.comparre does not exist"]
     assert problems("dvc exp run -S distill.tmp=5") == ["param distill.tmp is not in params.yaml"]
+    [wrong_method] = problems("dvc exp run -S distill.method=dkdd")
+    assert wrong_method.startswith("distill.method=dkdd: params.yaml: distill.method")
+    assert problems("dvc exp run --queue -S 'distill.temp=1,-2'")[0].startswith("distill.temp=-2: ")
+    assert problems("dvc repro train_studnet") == ["stage train_studnet is not in dvc.yaml"]
+    assert problems("dvc exp run -n mine -S distill.temp=4 train_student") == []
+    assert problems("dvc repro --force -s source") == []
     assert problems("make compare SOURCE=/x.mat") == [] and problems("dvc exp run -S distill.temp=5") == []
 
 
@@ -104,12 +149,12 @@ def test_the_readme_is_short_and_maps_the_docs():
 def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
     from distillation.calibration import CALIBRATION, load_calibration
     from distillation.comparison import load_records
-    from distillation.doc_blocks import BLOCK, documents, render_blocks
+    from distillation.doc_blocks import MARKER_LIKE, documents, render_blocks
     from scripts.report import page_renderers
 
     renderers = page_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION),
                                PROJECT_ROOT)
-    pages = [page for page in documents(PROJECT_ROOT) if BLOCK.search(page.read_text())]
+    pages = [page for page in documents(PROJECT_ROOT) if MARKER_LIKE.search(page.read_text())]
     assert PROJECT_ROOT / "README.md" in pages
     for page in pages:
         text = page.read_text()
@@ -123,6 +168,27 @@ def test_a_rendered_block_is_replaced_and_an_unknown_one_is_named():
     assert render_blocks(text, {"figure": lambda name: f"new {name}"}) == text.replace("old", "new x")
     with pytest.raises(ValueError, match="README.md: rendered block 'figure x': no such kind"):
         render_blocks(text, {}, "README.md")
+
+
+OPENER_LINE = "<!-- rendered by `make report`: figure x -->"
+
+
+@pytest.mark.parametrize("text, message", [
+    (f"a\n{OPENER_LINE}\nstale\n", ":2: a rendered block with no `<!-- end rendered -->`"),
+    (f"{OPENER_LINE}\nstale\n<!-- end rendered-->\n", ":3: a malformed end marker"),
+    ("<!-- rendered by make report: figure x -->\nstale\n<!-- end rendered -->\n", ":1: a malformed rendered-block marker"),
+    ("<!-- rendered by `make report`: figure -->\nstale\n<!-- end rendered -->\n", ":1: a malformed rendered-block marker"),
+    ("<!-- rendered by `make report`: figure  -->\nstale\n<!-- end rendered -->\n", ":1: a malformed rendered-block marker"),
+    (f"{OPENER_LINE}\nstale\n{OPENER_LINE}\nnew\n<!-- end rendered -->\n", ":1: a rendered block not closed before the next one at line 3"),
+    ("text\n<!-- end rendered -->\n", ":2: an end marker with no rendered block open"),
+    (f"{OPENER_LINE}\nstale\n<!-- END RENDERED -->\n", ":3: a malformed end marker"),
+])
+def test_a_malformed_block_is_refused_naming_its_line_never_skipped(text, message):
+    from distillation.doc_blocks import render_blocks
+
+    with pytest.raises(ValueError) as refused:
+        render_blocks(text, {"figure": lambda name: f"new {name}"}, "page.md")
+    assert str(refused.value).startswith("page.md" + message), str(refused.value)
 
 
 def test_make_help_lists_every_target_and_variable():
