@@ -87,12 +87,12 @@ def test_a_new_temperature_re_exports_the_student_only(trained_repo, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory, tiny_letters_mat):
-    """A project folder with tiny prepared splits, a briefly trained 32-unit student and an untrained teacher."""
-    from distillation.models import build_teacher
+    """A project folder with tiny prepared splits, a briefly trained 32-unit student and a one-epoch teacher."""
     from distillation.model_files import save_model
     from distillation.prepared import load_prepared
     from stages.convert import convert
     from stages.train_baseline import train_baseline
+    from stages.train_teacher import train_teacher
     from test_stages import TRAINING
 
     root = tmp_path_factory.mktemp("export")
@@ -100,7 +100,9 @@ def tiny_project(tmp_path_factory, tiny_letters_mat):
     splits = load_prepared(root / "data" / "prepared")
     student, _ = train_baseline(splits, {**TRAINING, "epochs": 3, "hidden_units": 32}, seed=0)
     save_model(student, root / "models" / "student.keras")
-    save_model(build_teacher(len(splits["train"].classes)), root / "models" / "teacher.keras")
+    # Trained, so its logits are not all alike: int8's agreement with Keras then means something.
+    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    save_model(teacher, root / "models" / "teacher.keras")
     return root
 
 
@@ -121,8 +123,13 @@ def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project,
         logits = predict_in_batches(runner_for(kind, path, threads=1).forward, test.images)
         assert metrics[kind]["bytes"] == path.stat().st_size
         assert metrics[kind]["test_accuracy"] == pytest.approx(np.mean(logits.argmax(axis=1) == test.labels), abs=1e-6)
+        agreement = np.mean(logits.argmax(axis=1) == keras_logits.argmax(axis=1))
+        assert metrics[kind]["agreement_with_keras"] == pytest.approx(agreement, abs=1e-6)
         if kind != "litert_int8":
             np.testing.assert_allclose(logits, keras_logits, atol=1e-3, rtol=1e-3)
+        else:  # int8: the same letter nearly always, the logits near the float ones
+            assert agreement >= 0.9, agreement
+            assert np.corrcoef(logits.ravel(), keras_logits.ravel())[0, 1] > 0.95
     # int8 holds a quarter of the fp32 weights' bytes, give or take the graph
     assert metrics["int8_size_ratio"] > 2.5
     # each file has its model card beside it: the classes by output index
