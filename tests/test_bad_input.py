@@ -44,8 +44,8 @@ def error_of(stage_main: Callable[[], None], capsys) -> str:
 
 
 def files_under(folder: Path) -> list[str]:
-    """Every file below ``folder``, hidden temporary ones included."""
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+    """Every file below ``folder``, hidden temporary ones and links included."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file() or path.is_symlink())
 
 
 def test_a_missing_source_file_is_named_as_given(project, capsys):

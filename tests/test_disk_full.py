@@ -1,10 +1,13 @@
-"""A disk that fills while a stage writes its model, stored logits or metrics: a real full
-filesystem (a size-limited tmpfs, mounted here; skipped where this process may not mount), one
-line naming the output, exit 1, and no file that DVC or a later stage could take for good.
+"""A disk that fills while a stage writes its model, stored logits or metrics: one line naming the
+output, exit 1, and no file that DVC or a later stage could take for good. Two ways to a full disk:
+every write of a temporary file going to ``/dev/full`` (the kernel's own ENOSPC, no mount needed:
+runs everywhere on Linux), and a real full filesystem (a size-limited tmpfs, mounted here; skipped
+where this process may not mount).
 Through `dvc repro`, dvc.lock untouched and a re-run finishing the job: test_faults.py (full tier)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,7 +31,35 @@ def full_disk(tmp_path):
     subprocess.run(["umount", str(folder)], check=True)
 
 
-def test_every_writer_names_its_output_and_leaves_nothing_on_a_full_disk(full_disk):
+DEV_FULL = Path("/dev/full")
+
+
+def fill_the_disk(monkeypatch) -> None:
+    """From now on every atomic write's temporary file is a link to ``/dev/full``, whose every write
+    fails with ENOSPC, as on a disk with no space left; the link is removed as a temporary file is."""
+    import contextlib
+
+    from distillation import atomic
+
+    if not DEV_FULL.exists():
+        pytest.skip("no /dev/full on this system (Linux has one)")
+    real_scratch = atomic.scratch_path
+
+    @contextlib.contextmanager
+    def full_scratch(near):
+        with real_scratch(near) as temporary:
+            temporary.symlink_to(DEV_FULL)
+            yield temporary
+
+    monkeypatch.setattr(atomic, "scratch_path", full_scratch)
+
+
+@pytest.fixture
+def writes_fill_the_disk(monkeypatch):
+    fill_the_disk(monkeypatch)
+
+
+def check_every_writer_names_its_output_and_leaves_nothing(folder: Path) -> None:
     from distillation.atomic import DiskFull, write_json, write_npz
     from distillation.model_files import save_model
     from distillation.models import build_mlp
@@ -40,10 +71,32 @@ def test_every_writer_names_its_output_and_leaves_nothing_on_a_full_disk(full_di
     }
     for name, write in writers.items():
         with pytest.raises(DiskFull) as full:
-            write(full_disk / name)
-        assert str(full.value).startswith(f"{full_disk / name}: the disk is full (no space left on device)")
+            write(folder / name)
+        assert str(full.value).startswith(f"{folder / name}: the disk is full (no space left on device)")
         assert "run the stage again" in str(full.value)
-    assert files_under(full_disk) == []  # not even a hidden temporary file
+    assert files_under(folder) == []  # not even a hidden temporary file
+
+
+def test_every_writer_names_its_output_and_leaves_nothing_when_writes_fail_for_space(writes_fill_the_disk, tmp_path):
+    check_every_writer_names_its_output_and_leaves_nothing(tmp_path)
+
+
+def test_a_stage_that_cannot_write_its_model_exits_with_one_line_and_writes_nothing(project, tiny_letters_mat, capsys,
+                                                                                  monkeypatch):
+    from stages import convert, train_baseline
+
+    root = project()
+    convert.convert(tiny_letters_mat, root / "data" / "prepared", 0.1, seed=0)
+    fill_the_disk(monkeypatch)  # convert wrote its files; from here on the disk is full
+    line = error_of(train_baseline.main, capsys)
+    assert line == ("error: models/baseline.keras: the disk is full (no space left on device) while writing it; "
+                    "nothing was kept: free space there and run the stage again (`dvc repro`)")
+    assert not (root / "models").exists() or files_under(root / "models") == []
+    assert not (root / "metrics" / "baseline.json").exists()
+
+
+def test_every_writer_names_its_output_and_leaves_nothing_on_a_full_disk(full_disk):
+    check_every_writer_names_its_output_and_leaves_nothing(full_disk)
 
 
 def test_a_stage_whose_model_does_not_fit_exits_with_one_line_and_writes_nothing(project, tiny_letters_mat, capsys):
