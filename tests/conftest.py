@@ -81,7 +81,7 @@ def webdav_server(tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, "the WebDAV server")
+        wait_for_port(port, "the WebDAV server", server)
         yield f"webdav://127.0.0.1:{port}/store", root / "store"
     finally:
         server.terminate()
@@ -127,7 +127,7 @@ def optuna_dashboard():
         port = free_port()
         servers.append(subprocess.Popen([str(Path(sys.executable).parent / "optuna-dashboard"), storage, "--host", "127.0.0.1",
                                          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_for_port(port, "optuna-dashboard", seconds=60)
+        wait_for_port(port, "optuna-dashboard", servers[-1], seconds=60)
         return f"http://127.0.0.1:{port}"
 
     yield serve

@@ -34,25 +34,70 @@ def copy_scratch_project(directory: Path, params_changes: dict | None = None) ->
     return copy_project(directory, merge(TINY_PARAMS, params_changes or {}))
 
 
+def _ports_of_this_worker() -> range:
+    """Ports below the kernel's ephemeral range (which it hands to outgoing connections and to binds
+    of port 0, so a port found free there can be taken by anyone before the server binds it), split
+    among pytest-xdist's workers so that two workers never pick the same one."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low, high = 20000, max(20000 + 1000, ephemeral_low)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index, count = int(worker[2:] or 0), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    size = (high - low) // max(1, count)
+    return range(low + index * size, low + (index + 1) * size)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on, from this worker's own share (:func:`_ports_of_this_worker`)."""
+    import random
+
+    ports = _ports_of_this_worker()
+    for port in random.sample(ports, min(200, len(ports))):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port among {ports.start}–{ports.stop - 1}")
 
 
-def wait_for_port(port: int, what: str, seconds: float = 30) -> None:
-    """Return once something listens on 127.0.0.1:``port``; fail the test naming ``what`` after ``seconds``."""
+def listening_on(port: int, pids: set[int]) -> bool:
+    """Whether one of the processes ``pids`` has a socket listening on ``port`` (asked of each
+    process: a user may see its own processes' sockets on every platform)."""
+    import psutil
+
+    for pid in pids:
+        try:
+            connections = psutil.Process(pid).net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(connection.status == psutil.CONN_LISTEN and connection.laddr.port == port for connection in connections):
+            return True
+    return False
+
+
+def wait_for_port(port: int, what: str, server: subprocess.Popen, seconds: float = 30) -> None:
+    """Return once ``server`` (or a child of it) listens on 127.0.0.1:``port``: not merely anything
+    there; fail the test naming ``what`` if the server exits first, or after ``seconds``."""
     import time
 
+    import psutil
     import pytest
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"{what} exited with {server.returncode} before listening on port {port}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            ours = {server.pid, *(child.pid for child in psutil.Process(server.pid).children(recursive=True))}
+        except psutil.NoSuchProcess:
+            ours = set()
+        if listening_on(port, ours):
             return
-        except OSError:
-            time.sleep(0.2)
+        time.sleep(0.2)
     pytest.fail(f"{what} did not start within {seconds:g} s")
 
 
