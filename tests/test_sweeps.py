@@ -34,9 +34,20 @@ def write_space(path: Path, space: dict, **settings) -> Path:
 
 
 def load_study(name: str, storage: str) -> optuna.Study:
+    """The study ``name``; polled while workers start, so it may race them to create Optuna's tables
+    on a new database (a unique violation in PostgreSQL's catalogue): then it tries again."""
+    import sqlalchemy
+
     from distillation.sweeps import database_url
 
-    return optuna.load_study(study_name=name, storage=database_url(storage))
+    for attempt in range(5):
+        try:
+            return optuna.load_study(study_name=name, storage=database_url(storage))
+        except sqlalchemy.exc.IntegrityError:
+            if attempt == 4:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
 
 
 def complete_points(study: optuna.Study) -> Counter:
