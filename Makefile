@@ -16,7 +16,7 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
-.PHONY: help repro test test-all predict metrics report compare sweep sweep-dashboard lock clean-venv
+.PHONY: help repro test test-all mutants predict metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
 # to bytecode now: where PYTHONDONTWRITEBYTECODE is set (CI here), importing TensorFlow from
@@ -49,6 +49,12 @@ test: $(BIN)/.installed  ## the fast tests, in-process (every stage function, me
 
 test-all: $(BIN)/.installed  ## every test: the fast ones and those that start DVC, its queue or a server (CI)
 	$(PYTEST)
+
+# Mutation testing (mutmut, pyproject.toml) of the functions behind the published figures: about an
+# hour on 2 cores, so not in CI; writes bench/results-mutation.md (survivors explained in
+# bench/mutation_equivalent.yaml).
+mutants: $(BIN)/.installed  ## mutation testing of the functions behind the figures: bench/results-mutation.md
+	$(BIN)/python -m bench.mutation
 
 # Per-model metrics, then the comparison (one table each: together they are too wide to read).
 metrics: $(BIN)/.installed  ## each model's metrics and the summary

@@ -110,3 +110,42 @@ def test_fitnets_with_a_reduced_hint_trains_a_small_regressor_and_saves_the_plai
     too_many = {**settings, "fitnets": {**settings["fitnets"], "hint_components": 2048}}
     with pytest.raises(ValueError, match=r"distill.fitnets.hint_components must be 0 \(the full hint\) or 1..1024"):
         train_student(splits, teacher, too_many, HIDDEN, seed=0)
+
+
+@pytest.mark.parametrize("method", ["kd", "fitnets", "dml"])
+def test_a_student_trains_in_bfloat16_with_a_finite_loss_and_is_saved_in_float32(tiny, tmp_path, monkeypatch, method):
+    import keras
+
+    from distillation.precision import OVERRIDE
+    from stages import train_student as stage
+
+    monkeypatch.setenv(OVERRIDE, "1")  # emulated on a CPU without bfloat16: slow, but the same numbers
+    splits, teacher = tiny
+    trained: dict = {}
+    real_fit = stage.fit_with_early_stopping
+
+    def watched_fit(trainer, *arguments, **named):
+        run = real_fit(trainer, *arguments, **named)
+        trained.update(policy=trainer.student.dtype_policy.name, loss=trainer.history.history["loss"],
+                       policies={(layer.name, layer.dtype_policy.name) for layer in trainer._flatten_layers() if layer.weights})
+        return run
+
+    monkeypatch.setattr(stage, "fit_with_early_stopping", watched_fit)
+    needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
+    settings = {**DISTILL, "method": method, "epochs": 1, "batch_size": 32, "precision": "mixed_bfloat16"}
+    student, metrics = stage.train_student(splits, needed, settings, 32, seed=0)
+    # It trained in bfloat16: the MLP and what the method adds (FitNets' regressor, DML's peer) alike,
+    # every layer with weights but the logits, which stay float32 for the losses at temperature T.
+    assert trained["policy"] == "mixed_bfloat16"
+    assert {policy for name, policy in trained["policies"] if "logits" not in name} == {"mixed_bfloat16"}, trained["policies"]
+    assert {policy for name, policy in trained["policies"] if "logits" in name} == {"float32"}, trained["policies"]
+    added = {"kd": "student", "fitnets": "hint_regressor", "dml": "peer_1"}[method]
+    assert (added, "mixed_bfloat16") in trained["policies"], trained["policies"]
+    assert np.isfinite(trained["loss"]).all() and np.isfinite([metrics["val_loss"], metrics["test_loss"]]).all()
+    assert metrics["precision"] == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored for what runs next
+    save_model(student, tmp_path / "student.keras")
+    saved = load_model(tmp_path / "student.keras")
+    assert saved.dtype_policy.name == "float32" and all(layer.dtype_policy.name == "float32" for layer in saved.layers)
+    assert all(weight.dtype == "float32" for weight in saved.weights)
+    np.testing.assert_array_equal(saved.predict(splits["test"].images, verbose=0), student.predict(splits["test"].images, verbose=0))
