@@ -38,7 +38,7 @@ CALIBRATION_SEED = 20261203
 DESIGNS = ((3, 5, 0.0), (2, 3, 0.0), (3, 5, 0.4))
 
 
-def simulated_sides(rng: np.random.Generator, teachers: int, seeds: int, gain_points: float = 0.0,
+def simulated_sides(rng: np.random.Generator, teachers: int, seeds: int, gain_points: float,
                     seed_points: float = SEED_POINTS, teacher_points: float = TEACHER_POINTS,
                     run_points: float = RUN_POINTS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One simulated record's two sides as :func:`summarise` passes them: the method's runs (one per
@@ -87,7 +87,7 @@ def pairs_per_teacher_and_seed(left: pd.DataFrame, right: pd.DataFrame) -> dict[
             "p": float(test.pvalue), "low": float(interval.low), "high": float(interval.high)}
 
 
-def calibrate(test: Callable[[pd.DataFrame, pd.DataFrame], dict[str, Any]] | None = None, teachers: int = 3, seeds: int = 5, gain_points: float = 0.0,
+def calibrate(test: Callable[[pd.DataFrame, pd.DataFrame], dict[str, Any]] | None, teachers: int, seeds: int, gain_points: float,
               records: int = RECORDS, seed: int = CALIBRATION_SEED) -> dict[str, float]:
     """The share of ``records`` simulated records in which ``test`` calls a difference (p < 0.05) and
     the share whose 95 % interval covers the true gain. ``test``: the comparison's own (looked up at
