@@ -112,6 +112,38 @@ def test_a_scanned_glyph_reaches_the_model_upright_neither_flipped_nor_mirrored(
         assert np.corrcoef(read.ravel(), turned.ravel())[0, 1] < 0.7, name
 
 
+def test_a_file_is_read_as_grey_values_or_named_with_its_problem(tmp_path):
+    from distillation.handwriting import load_grey
+
+    Image.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8)).save(tmp_path / "colour.png")
+    grey = load_grey(tmp_path / "colour.png", "colour.png")
+    assert grey.dtype == np.float32 and grey.shape == (1, 2)
+    np.testing.assert_allclose(grey, np.array([[76, 29]]) / 255, atol=1e-6)  # Pillow's luma of red and blue
+    with pytest.raises(ValueError, match=r"^given/missing\.png: no such file$"):
+        load_grey(tmp_path / "missing.png", "given/missing.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"^notes\.png: not an image Pillow can read \(UnidentifiedImageError\)$"):
+        load_grey(tmp_path / "notes.png", "notes.png")
+
+
+def test_the_ink_is_framed_as_emnist_frames_it_and_a_blank_page_is_named():
+    from distillation.handwriting import INK_SIDE, SIDE
+
+    ink = np.zeros((100, 60), np.float32)
+    ink[10:90, 20:40] = 1.0  # a tall bar off centre on a black page
+    framed = emnist_input(ink, "bar.png")
+    assert framed.shape == (SIDE, SIDE) and framed.dtype == np.float32
+    assert framed.max() == pytest.approx(1.0) and framed.min() >= 0.0
+    rows, columns = np.nonzero(framed > 0.1)
+    assert rows.max() - rows.min() + 1 in (INK_SIDE - 1, INK_SIDE, INK_SIDE + 1)  # its longer side fills the frame
+    assert abs((rows.max() + rows.min()) / 2 - (SIDE - 1) / 2) <= 1  # centred, both ways
+    assert abs((columns.max() + columns.min()) / 2 - (SIDE - 1) / 2) <= 1
+    assert columns.max() - columns.min() + 1 < INK_SIDE // 2  # and keeps its shape: narrow
+    np.testing.assert_allclose(emnist_input(1.0 - ink, "bar.png"), framed, atol=1e-5)  # dark ink on white: the same
+    with pytest.raises(ValueError, match=r"^blank\.png: no ink found \(a blank image, or too little contrast\)$"):
+        emnist_input(np.full((40, 40), 0.9, np.float32) + np.eye(40, dtype=np.float32) * 0.1, "blank.png")
+
+
 @pytest.mark.parametrize("kind", ["onnx", "litert_int8"])
 def test_scans_of_letters_are_read_as_well_as_the_arrays(exported, tmp_path, kind):
     check_scans_read_as_well_as_arrays(exported, tmp_path, kind, learned=0.3)
