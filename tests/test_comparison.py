@@ -216,6 +216,26 @@ def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread
     assert (two["low"], two["high"]) == pytest.approx(stats.t.interval(0.95, 1, 0.075, stats.sem([0.1, 0.05])))
 
 
+def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
+    from distillation.comparison import ALPHA, _verdict
+
+    assert _verdict(0.01, float("nan")) == "too few runs"
+    assert _verdict(0.01, ALPHA) == "higher" and _verdict(-0.01, ALPHA) == "lower"  # at α: declared
+    assert _verdict(0.01, np.nextafter(ALPHA, 1)) == "not distinguishable"
+    assert _verdict(-0.01, 0.001) == "lower" and _verdict(0.01, 0.001) == "higher"
+
+
+def test_teacher_means_need_two_teachers_and_a_side_without_teachers_has_none():
+    from distillation.comparison import teacher_means
+
+    right = pd.DataFrame({"replicate": [0, 1], "accuracy": [0.9, 0.8]})
+    assert teacher_means(pd.DataFrame({"replicate": [0, 1], "accuracy": [0.95, 0.85]}), right) == []  # no teacher column
+    one = pd.DataFrame({"replicate": [0, 1], "teacher_replicate": [0.0, 0.0], "accuracy": [0.95, 0.85]})
+    assert teacher_means(one, right) == []
+    two = pd.DataFrame({"replicate": [0, 1, 0, 1], "teacher_replicate": [3.0, 3.0, 0.0, 0.0], "accuracy": [0.95, 0.85, 0.92, 0.83]})
+    assert teacher_means(two, right) == pytest.approx([0.025, 0.05])  # teacher 0 first, then 3
+
+
 def test_summarise_pairs_a_method_missing_a_seed_on_the_seeds_it_has(tmp_path):
     kd_gains = 0.030 + 0.002 * np.arange(5)
     ls_gains = np.array([0.004, -0.003, 0.006, -0.001, 0.002])
