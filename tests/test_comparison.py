@@ -253,6 +253,111 @@ def test_summarise_pairs_a_method_missing_a_seed_on_the_seeds_it_has(tmp_path):
     assert comparisons.loc[("label_smoothing", "baseline"), "pairs"] == 5  # its own seeds are all there
 
 
+def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_comparison(tmp_path):
+    """Every column the reports print, for a record of kd, label smoothing (the best control on val)
+    and hard_labels: the methods' figures and order, the baseline's row, the family of comparisons
+    (kd against hard_labels too, the augmented MLP), their adjusted intervals and the share of the gap."""
+    from distillation.comparison import ALPHA
+
+    baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
+    kd_gain = np.array([0.030, 0.034, 0.029, 0.036, 0.031])
+    rows = []
+    for replicate, baseline in enumerate(baselines):
+        for teacher in (0, 1):
+            rows.append(exp_row(f"kd-{teacher}-{replicate}", replicate, baseline, baseline + kd_gain[replicate] + 0.002 * teacher,
+                                settings=kd(10), student_val=0.95, teacher_replicate=teacher, teacher=0.95 + 0.01 * teacher))
+        rows.append(exp_row(f"ls-{replicate}", replicate, baseline, baseline + 0.004 - 0.002 * (replicate % 2),
+                            method="label_smoothing", settings={"epsilon": 0.1}, student_val=0.93))
+        rows.append(exp_row(f"hl-{replicate}", replicate, baseline, baseline + 0.010 + 0.001 * replicate, method="hard_labels",
+                            settings={}, student_val=0.92))
+    selection = [exp_row("sel-kd", 100, 0.9, 0.93, settings=kd(10), student_val=0.95),
+                 exp_row("sel-ls", 100, 0.9, 0.91, method="label_smoothing", settings={"epsilon": 0.1}, student_val=0.93),
+                 exp_row("sel-hl", 100, 0.9, 0.91, method="hard_labels", settings={}, student_val=0.92)]
+    table = experiments_table(rows + selection)
+    chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT, "recipe": "distill.epochs=30"},
+              "label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}},
+              "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
+    config = {**CONFIG, "grids": {**CONFIG["grids"], "hard_labels": {}}}
+    is_selection = table["replicate"] >= 100
+    record = comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"), table[~is_selection].to_dict("records"))
+    record["baseline"] = {"setting": "baseline.epochs=40", "grid_points": 2}
+    for run in record["runs"]:
+        run["views"] = 4  # as runs on stored views record it
+    summary = summarise(record)
+    runs = pd.DataFrame(record["runs"])
+    reported = runs[runs["phase"] == "reported"]
+
+    methods = summary["methods"]
+    assert list(methods["method"]) == ["kd", "label_smoothing", "hard_labels", "baseline (MLP alone)"]  # by val, best first
+    kd_row, baseline_row = methods.iloc[0], methods.iloc[3]
+    own = reported[reported["method"] == "kd"]
+    assert (kd_row["recipe"], kd_row["views"], kd_row["control"], kd_row["teachers"], kd_row["replicates"], kd_row["runs"]) == (
+        "distill.epochs=30", 4, False, 2, 5, 10)
+    assert (kd_row["test_mean"], kd_row["test_std"]) == pytest.approx((own["student"].mean(), own["student"].std(ddof=1)))
+    assert (kd_row["best_epoch_max"], kd_row["epoch_cap"]) == (own["student_best_epoch"].max(), own["epoch_cap"].max())
+    assert kd_row["images_per_second"] == pytest.approx(own["student_train_images_per_second"].mean())
+    assert methods.iloc[1]["recipe"] == "" and methods.iloc[1]["teachers"] == 0 and methods.iloc[1]["control"]
+    assert (baseline_row["setting"], baseline_row["recipe"], baseline_row["views"], baseline_row["control"],
+            baseline_row["grid_points"], baseline_row["teachers"], baseline_row["replicates"], baseline_row["runs"]) == (
+        "", "baseline.epochs=40", 0, False, 2, 0, 5, 5)
+    assert (baseline_row["val_mean"], baseline_row["test_mean"], baseline_row["test_std"]) == pytest.approx(
+        (np.mean(baselines), np.mean(baselines), np.std(baselines, ddof=1)))
+    # An old record whose runs do not say their views: the record's fixed params do.
+    old = {**record, "params": {"augment.views": 8},
+           "runs": [{key: value for key, value in run.items() if key != "views"} for run in record["runs"]]}
+    assert summarise(old)["methods"].iloc[0]["views"] == 8
+
+    comparisons = summary["comparisons"].set_index(["method", "against"])
+    assert summary["best_control"] == "label_smoothing"
+    assert set(comparisons.index) == {("kd", "baseline"), ("label_smoothing", "baseline"), ("hard_labels", "baseline"),
+                                      ("kd", "label_smoothing"), ("hard_labels", "label_smoothing"), ("kd", "hard_labels")}
+    over_hard_labels = comparisons.loc[("kd", "hard_labels")]
+    per_seed = kd_gain + 0.001 - (0.010 + 0.001 * np.arange(5))
+    assert over_hard_labels["pairs"] == 5 and over_hard_labels["mean"] == pytest.approx(per_seed.mean())
+    # The adjusted intervals: at the false-coverage level 1 − R·α/m (Benjamini & Yekutieli), R declared of m.
+    declared = int((summary["comparisons"]["p_adjusted"] <= ALPHA).sum())
+    level = 1 - max(1, declared) * ALPHA / len(summary["comparisons"])
+    assert summary["comparisons"]["adjusted_level"].tolist() == pytest.approx([level] * 6)
+    assert (over_hard_labels["adjusted_low"], over_hard_labels["adjusted_high"]) == pytest.approx(
+        stats.t.interval(level, 4, per_seed.mean(), stats.sem(per_seed)))
+    # The share of the teacher–baseline gap each gain over the baseline closes; none for other comparisons.
+    gap = np.mean([0.95, 0.96]) - np.mean(baselines)
+    assert summary["gap"] == pytest.approx(gap)
+    for method in ("kd", "label_smoothing", "hard_labels"):
+        row = comparisons.loc[(method, "baseline")]
+        assert (row["closure"], row["closure_low"], row["closure_high"]) == pytest.approx(
+            (row["mean"] / gap, row["low"] / gap, row["high"] / gap))
+    assert comparisons.loc[("kd", "hard_labels"), ["closure", "closure_low", "closure_high"]].isna().all()
+    assert list(summary["teacher_tests"]) == pytest.approx([0.95, 0.96]) and not len(summary["ensemble_tests"])
+
+
+def test_a_lone_comparison_that_declares_nothing_keeps_the_95_percent_interval(tmp_path):
+    # One comparison (m = 1), not declared (R = 0, counted as 1): level 1 − 1·α/1, the plain 95 %.
+    noise = [0.003, -0.004, 0.002, -0.001, 0.001]
+    rows = [exp_row(f"ls-{replicate}", replicate, 0.9, 0.9 + noise[replicate], method="label_smoothing",
+                    settings={"epsilon": 0.1}, student_val=0.93) for replicate in range(5)]
+    record = comparison_record({**CONFIG, "grids": {"label_smoothing": {}}}, "synthetic",
+                               {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
+                               [], experiments_table(rows).to_dict("records"))
+    [row] = summarise(record)["comparisons"].to_dict("records")
+    assert row["verdict"] == "not distinguishable" and row["adjusted_level"] == pytest.approx(0.95)
+    assert (row["adjusted_low"], row["adjusted_high"]) == pytest.approx((row["low"], row["high"]))
+
+
+def test_a_record_of_teacherless_methods_takes_its_one_teacher_from_the_runs(tmp_path):
+    rows = [exp_row(f"ls-{replicate}", replicate, 0.9, 0.905 + 0.001 * replicate, method="label_smoothing",
+                    settings={"epsilon": 0.1}, student_val=0.93, teacher=0.97) for replicate in range(3)]
+    rows[0]["teacher.replicate"] = float("nan")
+    table = experiments_table(rows)
+    table["teacher_replicate"] = np.nan  # no method reads a teacher: the default teacher trained alongside
+    record = comparison_record({**CONFIG, "grids": {"label_smoothing": {}}}, "synthetic",
+                               {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
+                               [], table.to_dict("records"))
+    summary = summarise(record)
+    assert list(summary["teacher_tests"]) == pytest.approx([0.97])  # one teacher, once
+    assert summary["gap"] == pytest.approx(0.07)
+
+
 def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
     # A small label-smoothing gain: p < 0.05 alone, not once the five comparisons are adjusted.
     kd_gains = 0.030 + 0.002 * np.arange(5)
