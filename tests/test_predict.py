@@ -144,6 +144,24 @@ def test_the_ink_is_framed_as_emnist_frames_it_and_a_blank_page_is_named():
         emnist_input(np.full((40, 40), 0.9, np.float32) + np.eye(40, dtype=np.float32) * 0.1, "blank.png")
 
 
+def test_a_symmetric_glyph_stays_symmetric_whatever_its_paper_and_specks_lighter_than_the_paper():
+    """A wide ring, centred in a larger page: its frame must be as symmetric as it is (a crop or a
+    centring off by a pixel shows), the same on dark paper that is not black, and a speck lighter
+    than the paper is no ink."""
+    page = np.full((200, 240), 0.95, np.float32)  # light paper
+    rows, columns = np.mgrid[:200, :240]
+    radius = np.hypot((rows - 99.5) / 0.6, columns - 119.5)
+    page[(radius > 40) & (radius < 60)] = 0.1  # a dark ring, wider than tall
+    framed = emnist_input(page, "ring.png")
+    np.testing.assert_allclose(framed, framed[::-1], atol=1e-5)
+    np.testing.assert_allclose(framed, framed[:, ::-1], atol=1e-5)
+    dark_paper = 1.05 - page  # light ink 0.95 on grey-black paper 0.1
+    np.testing.assert_allclose(emnist_input(dark_paper, "ring.png"), framed, atol=1e-5)
+    specked = page.copy()
+    specked[radius < 40] = 1.0  # the ring's hole lighter than the paper, up to its edge: still no ink
+    np.testing.assert_allclose(emnist_input(specked, "ring.png"), framed, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["onnx", "litert_int8"])
 def test_scans_of_letters_are_read_as_well_as_the_arrays(exported, tmp_path, kind):
     check_scans_read_as_well_as_arrays(exported, tmp_path, kind, learned=0.3)
