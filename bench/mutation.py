@@ -87,35 +87,38 @@ def cpu() -> str:
 
 def report(by_function: dict[str, list[tuple[str, str]]], explained: dict[str, str]) -> str:
     rows, survivors = [], []
-    totals = {"mutants": 0, "killed": 0, "equivalent": 0, "other": 0}
+    totals = {"mutants": 0, "killed": 0, "equivalent": 0, "survived": 0, "not run": 0}
     for function, mutants in sorted(by_function.items()):
         if not in_scope(function):
             continue
         killed = sum(status == "killed" for _, status in mutants)
-        left = [(name, status) for name, status in mutants if status != "killed"]
+        not_run = sum(status == "not checked" for _, status in mutants)
+        left = [(name, status) for name, status in mutants if status not in ("killed", "not checked")]
         equivalent = sum(name in explained for name, _ in left)
+        run = len(mutants) - not_run
         rows.append(f"| `{function.replace('.x_', '.')}` | {len(mutants)} | {killed} | {equivalent} | "
-                    f"{len(left) - equivalent} | {100 * killed / max(1, len(mutants) - equivalent):.1f} % |")
-        totals["mutants"] += len(mutants)
-        totals["killed"] += killed
-        totals["equivalent"] += equivalent
-        totals["other"] += len(left) - equivalent
+                    f"{len(left) - equivalent} | {not_run} | {100 * killed / max(1, run - equivalent):.1f} % |")
+        for key, value in (("mutants", len(mutants)), ("killed", killed), ("equivalent", equivalent),
+                           ("survived", len(left) - equivalent), ("not run", not_run)):
+            totals[key] += value
         survivors += left
-    score = 100 * totals["killed"] / max(1, totals["mutants"] - totals["equivalent"])
+    score = 100 * totals["killed"] / max(1, totals["mutants"] - totals["not run"] - totals["equivalent"])
     lines = [
         "# Mutation testing: the functions behind the published figures",
         "",
         f"`make mutants` (`python -m bench.mutation`, mutmut as locked) on {datetime.date.today():%Y-%m-%d}, {cpu()}.",
         "Each mutant is one small change to one function; the fast tests that reach the function run against it.",
-        "A mutant is killed when a test fails. The score counts the killed among all mutants but those",
-        "explained as equivalent (no caller can tell them from the original); every other survivor is listed.",
+        "A mutant is killed when a test fails. The score counts the killed among the mutants run, less those",
+        "explained as equivalent (no caller can tell them from the original); every other survivor is listed",
+        "below with its reason or as NOT EXPLAINED; \"not run\" counts mutants the run did not reach.",
         "",
-        "| function | mutants | killed | equivalent | not killed | score |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| function | mutants | killed | equivalent | survived | not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
-        f"| **all** | {totals['mutants']} | {totals['killed']} | {totals['equivalent']} | {totals['other']} | **{score:.1f} %** |",
+        f"| **all** | {totals['mutants']} | {totals['killed']} | {totals['equivalent']} | {totals['survived']} | "
+        f"{totals['not run']} | **{score:.1f} %** |",
         "",
-        "## Every mutant not killed",
+        "## Every mutant run and not killed",
         "",
     ]
     if not survivors:

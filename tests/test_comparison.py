@@ -303,9 +303,17 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     assert (baseline_row["val_mean"], baseline_row["test_mean"], baseline_row["test_std"]) == pytest.approx(
         (np.mean(baselines), np.mean(baselines), np.std(baselines, ddof=1)))
     # An old record whose runs do not say their views: the record's fixed params do.
-    old = {**record, "params": {"augment.views": 8},
+    # An old record whose runs do not say their views, nor its choices their recipes: the record's fixed
+    # params give the views, and a recipe is empty.
+    old = {**record, "params": {"augment.views": 8}, "baseline": {"grid_points": 2},
+           "chosen": {method: {key: value for key, value in choice.items() if key != "recipe"} for method, choice in record["chosen"].items()},
            "runs": [{key: value for key, value in run.items() if key != "views"} for run in record["runs"]]}
-    assert summarise(old)["methods"].iloc[0]["views"] == 8
+    old_methods = summarise(old)["methods"]
+    assert old_methods.iloc[0]["views"] == 8 and list(old_methods["recipe"]) == ["", "", "", ""]
+    # Without a control, no best control: the family is each method against the baseline.
+    kd_only = {**record, "chosen": {"kd": record["chosen"]["kd"]}, "runs": [run for run in record["runs"] if run["method"] == "kd"]}
+    alone = summarise(kd_only)
+    assert alone["best_control"] is None and list(alone["comparisons"]["against"]) == ["baseline"]
 
     comparisons = summary["comparisons"].set_index(["method", "against"])
     assert summary["best_control"] == "label_smoothing"

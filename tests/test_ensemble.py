@@ -82,6 +82,18 @@ def test_without_members_the_stored_outputs_are_the_teachers_own_bit_for_bit(ens
     assert mean_logits(one) is one[0]
 
 
+def test_the_members_mean_is_taken_in_float64_and_stored_in_float32_and_none_is_refused():
+    members = [np.random.default_rng(seed).normal(0, 8, (500, 26)).astype(np.float32) for seed in range(3)]
+    mean = mean_logits(members)
+    assert mean.dtype == np.float32
+    # float64 first: the same bytes in any order of the members, unlike a float32 sum
+    np.testing.assert_array_equal(mean, np.mean(np.stack(members).astype(np.float64), axis=0).astype(np.float32))
+    np.testing.assert_array_equal(mean, mean_logits(members[::-1]))
+    assert not np.array_equal(mean, np.mean(np.stack(members), axis=0))  # a float32 mean differs somewhere
+    with pytest.raises(ValueError, match="^an ensemble needs at least one member$"):
+        mean_logits([])
+
+
 def test_the_views_targets_are_the_members_mean_too(ensemble, tmp_path):
     directory, splits, teacher, _ = ensemble
     members = load_members(directory / "members")
