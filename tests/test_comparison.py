@@ -207,11 +207,11 @@ def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread
         none = paired_difference(*sides({0: 0.9}, {1: 0.8}))
         one = paired_difference(*sides({0: 0.9, 1: 0.95}, {1: 0.8}))
         flat = paired_difference(*sides({0: 0.75, 1: 0.5, 2: 0.25}, {0: 0.5, 1: 0.25, 2: 0.0}))
+        two = paired_difference(*sides({0: 0.9, 1: 0.95}, {0: 0.8, 1: 0.9}))  # two pairs are enough for a t-test
     assert none["pairs"] == 0 and all(np.isnan(none[key]) for key in ("mean", "p", "low", "high"))
     assert one["pairs"] == 1 and one["mean"] == pytest.approx(0.15) and all(np.isnan(one[key]) for key in ("p", "low", "high"))
     # Every seed differs by exactly 0.25: no spread, so no test (an interval of width 0 would be a lie).
     assert flat["mean"] == 0.25 and all(np.isnan(flat[key]) for key in ("p", "low", "high")) and "test" not in flat
-    two = paired_difference(*sides({0: 0.9, 1: 0.95}, {0: 0.8, 1: 0.9}))  # two pairs are enough for a t-test
     assert two["pairs"] == 2 and 0 < two["p"] < 1
     assert (two["low"], two["high"]) == pytest.approx(stats.t.interval(0.95, 1, 0.075, stats.sem([0.1, 0.05])))
 

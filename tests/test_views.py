@@ -407,3 +407,14 @@ def test_a_student_on_k_views_is_fed_each_version_about_e_over_k_plus_1_times(mo
     assert per_version == pytest.approx(np.full(views + 1, expected["showings_per_version"]), rel=0.15), per_version
     assert shown[:, 1:].sum() / count == pytest.approx(expected["views_shown_per_image"], rel=0.1)
     assert (shown > 0).mean() > 0.95  # nearly every version of every image shown at least once
+
+
+def test_the_views_shown_are_reported_to_two_decimals_and_a_batch_of_views_alone_is_gathered():
+    from distillation.view_batches import gather
+    from distillation.views import views_seen
+
+    assert views_seen(16, 240) == {"views_shown_per_image": 225.88, "showings_per_version": 14.12}  # 3840/17, 240/17
+    originals, views = np.arange(3) * 10, np.arange(6) + 100  # 3 images, 2 views of each
+    np.testing.assert_array_equal(gather(originals, views, np.array([3, 8, 4])), [100, 105, 101])  # views only
+    np.testing.assert_array_equal(gather(originals, views, np.array([2, 0])), [20, 0])  # originals only
+    np.testing.assert_array_equal(gather(originals, views, np.array([1, 7])), [10, 104])
