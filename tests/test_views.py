@@ -418,3 +418,18 @@ def test_the_views_shown_are_reported_to_two_decimals_and_a_batch_of_views_alone
     np.testing.assert_array_equal(gather(originals, views, np.array([3, 8, 4])), [100, 105, 101])  # views only
     np.testing.assert_array_equal(gather(originals, views, np.array([2, 0])), [20, 0])  # originals only
     np.testing.assert_array_equal(gather(originals, views, np.array([1, 7])), [10, 104])
+
+
+def test_each_pass_over_the_batches_serves_the_next_epochs_versions_in_order():
+    from distillation.view_batches import gather, versions_batches
+    from distillation.views import epoch_rows
+
+    count, views, epochs = 12, 2, 4
+    originals = np.arange(count, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    stored = (100 + np.arange(views * count, dtype=np.uint8))[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    labels = np.arange(count, dtype=np.int32)
+    rows = epoch_rows(count, views, epochs, seed=5)
+    batches = versions_batches(originals, stored, {"labels": labels}, {"labels": np.tile(labels, views)}, rows, batch_size=5)
+    for epoch in range(epochs):  # Keras iterates the one-epoch dataset afresh each epoch
+        shown = np.concatenate([np.rint(images.numpy()[:, 0, 0, 0] * 255) for images, _ in batches.dataset])
+        np.testing.assert_array_equal(shown, gather(originals[:, 0, 0], stored[:, 0, 0], rows[epoch]), err_msg=f"epoch {epoch}")
