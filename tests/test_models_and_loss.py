@@ -37,6 +37,8 @@ def test_loss_matches_numpy(temperature, hard_weight, t2_scale):
 
     actual = np.asarray(distillation_loss(labels, teacher, student, temperature, hard_weight, t2_scale))
     np.testing.assert_allclose(actual, expected, rtol=1e-5)
+    if not t2_scale:  # the default, which FitNets' and teacher-free's KD terms use: no T² (the seed experiment)
+        np.testing.assert_allclose(np.asarray(distillation_loss(labels, teacher, student, temperature, hard_weight)), expected, rtol=1e-5)
 
 
 def test_lambda_zero_and_t_one_is_cross_entropy_against_the_teacher_distribution():

@@ -433,3 +433,21 @@ def test_each_pass_over_the_batches_serves_the_next_epochs_versions_in_order():
     for epoch in range(epochs):  # Keras iterates the one-epoch dataset afresh each epoch
         shown = np.concatenate([np.rint(images.numpy()[:, 0, 0, 0] * 255) for images, _ in batches.dataset])
         np.testing.assert_array_equal(shown, gather(originals[:, 0, 0], stored[:, 0, 0], rows[epoch]), err_msg=f"epoch {epoch}")
+
+
+def test_mixup_of_a_single_target_mixes_the_images_with_a_float_weight():
+    """hard_labels on views has one target (the labels): the weight and the partner still come last."""
+    from distillation.mixup import MIX_WEIGHT, PARTNER
+    from distillation.view_batches import versions_batches
+    from distillation.views import epoch_rows
+
+    count = 8
+    originals = (np.arange(count, dtype=np.uint8) * 20)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    labels = np.arange(count, dtype=np.int32)
+    batches = versions_batches(originals, originals.copy(), {"labels": labels}, {"labels": labels},
+                               epoch_rows(count, 1, 1, seed=0), batch_size=count, mixup=0.4, seed=3)
+    [(images, targets)] = list(batches.dataset)
+    weight, partner = targets[MIX_WEIGHT].numpy(), targets[PARTNER + "labels"].numpy()
+    assert weight.dtype == np.float32 and np.all((weight >= 0) & (weight <= 1))
+    own = targets["labels"].numpy()
+    np.testing.assert_allclose(images.numpy()[:, 0, 0, 0], (weight * own * 20 + (1 - weight) * partner * 20) / 255, atol=1e-5)
