@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fnmatch
 import re
 import subprocess
 import sys
@@ -67,8 +68,6 @@ def statuses() -> dict[str, list[tuple[str, str]]]:
 
 
 def in_scope(function: str) -> bool:
-    import fnmatch
-
     return any(fnmatch.fnmatch(function + "__mutmut_1", pattern) for pattern, _ in SCOPE)
 
 
