@@ -26,10 +26,10 @@ import numpy as np  # noqa: E402
 
 from scipy import stats  # noqa: E402
 
-from distillation.emnist import read_emnist_mat  # noqa: E402
-from distillation.params import load_params  # noqa: E402
-from distillation.splitting import prepare_splits  # noqa: E402
-from stages.soft_targets import teacher_outputs  # noqa: E402
+from distillation.data.emnist import read_emnist_mat  # noqa: E402
+from distillation.config.params import load_params  # noqa: E402
+from distillation.data.splitting import prepare_splits  # noqa: E402
+from distillation.targets.ensemble import teacher_outputs  # noqa: E402
 from stages.train_student import train_student  # noqa: E402
 from stages.train_teacher import train_teacher  # noqa: E402
 
@@ -48,8 +48,8 @@ def main() -> None:
         raise SystemExit(f"--mat {arguments.mat}: file not found (the real file lives in ../shared/data)")
     started = time.perf_counter()
     params = load_params(PROJECT_ROOT / "params.yaml")
-    splits = prepare_splits(read_emnist_mat(arguments.mat), params["data"]["val_fraction"], params["seed"])
-    teacher, teacher_metrics = train_teacher(splits, params["teacher"], params["seed"])
+    splits = prepare_splits(read_emnist_mat(arguments.mat), params.data.val_fraction, params.seed)
+    teacher, teacher_metrics = train_teacher(splits, params.teacher, params.seed)
     logits, hidden = teacher_outputs(teacher, splits)
     # As stored by soft_targets: float16 hints.
     stored = {"logits": logits, "hidden": {split: values.astype(np.float16) for split, values in hidden.items()}}
@@ -58,9 +58,8 @@ def main() -> None:
     results: dict[int, list[dict]] = {components: [] for components in arguments.components}
     for replicate in range(arguments.replicates):
         for components in arguments.components:
-            distill = params["distill"]
-            settings = {**distill, "method": "fitnets", "fitnets": {**distill["fitnets"], "hint_components": components}}
-            _, metrics = train_student(splits, stored, settings, params["baseline"]["hidden_units"], params["seed"] + replicate)
+            settings = params.distill.changed(method="fitnets", fitnets={"hint_components": components})
+            _, metrics = train_student(splits, stored, settings, params.baseline.hidden_units, params.seed + replicate)
             results[components].append(metrics)
             print(f"replicate {replicate}, hint_components={components}: val {metrics['val_accuracy']:.4f} "
                   f"test {metrics['test_accuracy']:.4f} best epoch {metrics['best_epoch']}/{metrics['epochs']} "

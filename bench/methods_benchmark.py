@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 
-from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.data.emnist import read_emnist_mat  # noqa: E402
 from distillation.methods import METHODS  # noqa: E402
-from distillation.models import build_teacher  # noqa: E402
-from distillation.params import load_params  # noqa: E402
-from distillation.splitting import prepare_splits  # noqa: E402
-from distillation.training import configure_runtime, make_optimizer  # noqa: E402
-from stages.soft_targets import teacher_outputs  # noqa: E402
-from stages.train_student import build_trainer, method_teacher_outputs, student_targets  # noqa: E402
+from distillation.models.networks import build_teacher  # noqa: E402
+from distillation.config.params import load_params  # noqa: E402
+from distillation.data.splitting import prepare_splits  # noqa: E402
+from distillation.training.fit import configure_runtime, make_optimizer  # noqa: E402
+from distillation.targets.ensemble import teacher_outputs  # noqa: E402
+from distillation.training.student import build_trainer, method_teacher_outputs, student_targets  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REAL_MAT = PROJECT_ROOT.parent / "shared" / "data" / "emnist-byclass-letters.mat"
@@ -69,35 +69,34 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "bench" / "results-methods.md")
     arguments = parser.parse_args()
     params = load_params(PROJECT_ROOT / "params.yaml")
-    settings = {**params["distill"], "early_stopping": False}
-    hidden_units = params["baseline"]["hidden_units"]
+    settings = params.distill.changed(early_stopping=False)
+    hidden_units = params.baseline.hidden_units
     if not arguments.mat.is_file():
         raise SystemExit(f"--mat {arguments.mat}: file not found (the real file lives in ../shared/data)")
     dataset, source = read_emnist_mat(arguments.mat), arguments.mat.name
-    splits = prepare_splits(dataset, params["data"]["val_fraction"], params["seed"])
+    splits = prepare_splits(dataset, params.data.val_fraction, params.seed)
     train = splits["train"]
-    configure_runtime(params["seed"])
+    configure_runtime(params.seed)
     teacher_model = build_teacher(len(train.classes))
     logits, hidden = teacher_outputs(teacher_model, splits)
     stored = {"logits": logits, "hidden": hidden}
 
     from keras.distillation import Distiller, LogitsDistillation
 
-    distill = params["distill"]
 
     def method_variant(method: str):
         def build():
             teacher = method_teacher_outputs({kind: stored[kind] for kind in METHODS[method].teacher_outputs},
-                                             {**settings, "method": method})
-            trainer = build_trainer(splits, teacher, {**settings, "method": method}, hidden_units)
+                                             settings.changed(method=method))
+            trainer = build_trainer(splits, teacher, settings.changed(method=method), hidden_units)
             return trainer, student_targets(splits, teacher, "train")
         return build
 
     def live_teacher_variant():
         # The same KD epoch with the teacher run inside every step, as Keras's own Distiller does.
-        student = build_trainer(splits, {"logits": logits}, {**settings, "method": "kd"}, hidden_units).student
+        student = build_trainer(splits, {"logits": logits}, settings.changed(method="kd"), hidden_units).student
         live = Distiller(teacher=teacher_model, student=student,
-                         distillation_losses=LogitsDistillation(temperature=distill["temp"]), student_loss_weight=distill["lambda"])
+                         distillation_losses=LogitsDistillation(temperature=settings.temp), student_loss_weight=settings.lambda_)
         live.compile(optimizer=make_optimizer(settings), loss="sparse_categorical_crossentropy")
         return live, train.labels
 
@@ -108,9 +107,9 @@ def main() -> None:
     speeds: dict[str, float] = {}
     for round_number in range(arguments.rounds):
         for name, build in variants.items():
-            configure_runtime(params["seed"])
+            configure_runtime(params.seed)
             model, targets = build()
-            speed = images_per_second(model, train.images, targets, arguments.epochs, settings["batch_size"])
+            speed = images_per_second(model, train.images, targets, arguments.epochs, settings.batch_size)
             speeds[name] = max(speeds.get(name, 0.0), speed)
             print(f"round {round_number + 1}: {name}: {speed:,.0f} training images/s (fastest epoch)", flush=True)
     rows = [(name, speed) for name, speed in speeds.items() if name != LIVE]
@@ -120,7 +119,7 @@ def main() -> None:
         f"# Student training throughput per method ({source}, {len(train.labels):,} training images)",
         "",
         f"`python bench/methods_benchmark.py --epochs {arguments.epochs} --rounds {arguments.rounds}` — fastest of epochs 2..{arguments.epochs}, batch "
-        f"{settings['batch_size']}, one process; {arguments.rounds} interleaved rounds over all variants, fastest "
+        f"{settings.batch_size}, one process; {arguments.rounds} interleaved rounds over all variants, fastest "
         f"epoch of each; {os.cpu_count()} CPU cores.",
         "",
         "| method | training images/s | relative to kd |",

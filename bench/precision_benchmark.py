@@ -29,10 +29,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 os.chdir(PROJECT_ROOT)
 
-from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.data.emnist import read_emnist_mat  # noqa: E402
 from distillation.machine import cpu_model_and_flags  # noqa: E402
-from distillation.params import load_params  # noqa: E402
-from distillation.splitting import prepare_splits  # noqa: E402
+from distillation.config.params import load_params  # noqa: E402
+from distillation.data.splitting import prepare_splits  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "data" / "emnist-byclass-letters.mat"
 FLAGS_OF_INTEREST = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
@@ -55,25 +55,25 @@ def main() -> None:
     if not arguments.source.is_file():
         sys.exit(f"error: --source {arguments.source}: no such file")
 
-    from stages.soft_targets import teacher_outputs
+    from distillation.targets.ensemble import teacher_outputs
     from stages.train_baseline import train_baseline
     from stages.train_student import train_student
     from stages.train_teacher import train_teacher
 
     params = load_params()
-    splits = prepare_splits(read_emnist_mat(arguments.source), params["data"]["val_fraction"], params["seed"])
+    splits = prepare_splits(read_emnist_mat(arguments.source), params.data.val_fraction, params.seed)
     precisions = ("float32", arguments.precision)
 
-    def section(name: str, precision: str) -> dict:
+    def section(name: str, precision: str, **more: object):
         overrides = {"precision": precision, **({"epochs": arguments.epochs, "warmup_epochs": 0} if arguments.epochs else {})}
-        return {**params[name], **overrides}
+        return getattr(params, name).changed(**overrides, **more)
 
     measured: dict[tuple[str, str], list[dict]] = {}
     teacher_logits = None
     started = time.perf_counter()
     for seed in range(arguments.teacher_seeds):
         for precision in precisions:
-            model, metrics = train_teacher(splits, section("teacher", precision), params["seed"] + seed)
+            model, metrics = train_teacher(splits, section("teacher", precision), params.seed + seed)
             measured.setdefault(("teacher", precision), []).append(metrics)
             if teacher_logits is None:  # the first float32 teacher teaches every student
                 logits, _ = teacher_outputs(model, splits)
@@ -82,11 +82,10 @@ def main() -> None:
                   flush=True)
     for seed in range(arguments.mlp_seeds):
         for precision in precisions:
-            baseline = {**section("baseline", precision), "hidden_units": params["baseline"]["hidden_units"]}
-            _, metrics = train_baseline(splits, baseline, params["seed"] + seed)
+            _, metrics = train_baseline(splits, section("baseline", precision), params.seed + seed)
             measured.setdefault(("MLP alone", precision), []).append(metrics)
-            distill = {**section("distill", precision), "method": "kd"}
-            _, metrics = train_student(splits, teacher_logits, distill, params["baseline"]["hidden_units"], params["seed"] + seed)
+            distill = section("distill", precision, method="kd")
+            _, metrics = train_student(splits, teacher_logits, distill, params.baseline.hidden_units, params.seed + seed)
             measured.setdefault(("KD student", precision), []).append(metrics)
             print(f"MLPs {precision} seed {seed}: KD test {metrics['test_accuracy']:.4f}", flush=True)
     total = time.perf_counter() - started

@@ -25,7 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from distillation.machine import machine_kind  # noqa: E402
-from distillation.prepared import load_split  # noqa: E402
+from distillation.data.prepared import load_split  # noqa: E402
 from scripts.predict import describe, predict  # noqa: E402
 
 SCALE, MARGIN = 4, 16

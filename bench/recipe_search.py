@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.chdir(Path(__file__).resolve().parents[1])  # params.yaml and the stages' relative paths
 
-from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.data.emnist import read_emnist_mat  # noqa: E402
 from distillation.machine import machine_kind  # noqa: E402
-from distillation.params import load_params  # noqa: E402
-from distillation.splitting import prepare_splits  # noqa: E402
+from distillation.config.params import load_params  # noqa: E402
+from distillation.data.splitting import prepare_splits  # noqa: E402
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "emnist-byclass-letters.mat"
 SECTIONS = {"teacher": "teacher", "baseline": "baseline", "student": "distill"}
@@ -47,21 +47,21 @@ def main() -> None:
     arguments = parser.parse_args()
 
     params = load_params()
-    seed = params["seed"] if arguments.seed is None else arguments.seed
-    splits = prepare_splits(read_emnist_mat(arguments.source), params["data"]["val_fraction"], params["seed"])
+    seed = params.seed if arguments.seed is None else arguments.seed
+    splits = prepare_splits(read_emnist_mat(arguments.source), params.data.val_fraction, params.seed)
     teacher_outputs_by_kind = None
     if arguments.model == "student":  # the teacher runs once, as soft_targets runs it, not once per recipe
-        from distillation.model_files import load_model
-        from stages.soft_targets import teacher_outputs
+        from distillation.models.files import load_model
+        from distillation.targets.ensemble import teacher_outputs
 
         logits, hidden = teacher_outputs(load_model(arguments.teacher), splits)
         teacher_outputs_by_kind = {"logits": logits, "hidden": hidden}
     rows = []
     for recipe in arguments.recipes:
-        settings = {**params[SECTIONS[arguments.model]], **json.loads(recipe)}
+        settings = getattr(params, SECTIONS[arguments.model]).changed(**json.loads(recipe))
         started = time.perf_counter()
         if arguments.model == "teacher":
-            from distillation.model_files import save_model
+            from distillation.models.files import save_model
             from stages.train_teacher import train_teacher
 
             model, metrics = train_teacher(splits, settings, seed)
@@ -69,11 +69,11 @@ def main() -> None:
         elif arguments.model == "baseline":
             from stages.train_baseline import train_baseline
 
-            _, metrics = train_baseline(splits, {**settings, "hidden_units": params["baseline"]["hidden_units"]}, seed)
+            _, metrics = train_baseline(splits, settings, seed)
         else:
             from stages.train_student import train_student
 
-            _, metrics = train_student(splits, teacher_outputs_by_kind, settings, params["baseline"]["hidden_units"], seed)
+            _, metrics = train_student(splits, teacher_outputs_by_kind, settings, params.baseline.hidden_units, seed)
         seconds = time.perf_counter() - started
         rows.append((recipe, seconds, metrics))
         print(f"RESULT {arguments.model} {recipe}: {seconds:.0f} s, {metrics['epochs']} ({metrics['best_epoch']}) epochs, "

@@ -28,7 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from scratch import PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge  # sibling module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from distillation.experiments.scratch import (  # noqa: E402
+    PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge,
+)
 
 STAGES = ("source", "convert", "train_teacher", "soft_targets", "train_baseline", "train_student", "evaluate")
 TRAINING_STAGES = {"train_teacher": "teacher", "train_baseline": "baseline", "train_student": "student"}
@@ -68,12 +71,13 @@ def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
 def make_data(scale: float, output: Path) -> float:
     """Write the synthetic letters at ``scale`` × EMNIST-letters size to ``output``; return the seconds it took."""
     sys.path.insert(0, str(PROJECT))
-    from distillation.params import load_params
+    from distillation.config.params import load_params
     from stages.source import materialise_source
 
     sizes = {"train_per_class": max(2, round(4800 * scale)), "test_per_class": max(1, round(800 * scale))}
     started = time.perf_counter()
-    materialise_source({"source": "synthetic", "synthetic": sizes}, load_params(PROJECT / "params.yaml")["seed"], output)
+    params = load_params(PROJECT / "params.yaml")
+    materialise_source(params.data.changed(source="synthetic", synthetic=sizes), params.seed, output)
     return time.perf_counter() - started
 
 

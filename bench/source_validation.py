@@ -21,7 +21,7 @@ import scipy.io
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from distillation.atomic import copy_file  # noqa: E402
-from distillation.emnist import read_emnist_mat  # noqa: E402
+from distillation.data.emnist import read_emnist_mat  # noqa: E402
 
 FULL_TRAIN, FULL_TEST = 124_800, 20_800
 DEFAULT_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "emnist-byclass-letters.mat"

@@ -53,7 +53,7 @@ def measure(which: str, intra: int = 0, inter: int = 0) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from distillation.models import build_mlp, build_teacher
+    from distillation.models.networks import build_mlp, build_teacher
 
     if which == "predict":
         images = np.random.default_rng(0).random((IMAGES, 28, 28, 1), dtype=np.float32)

@@ -3,11 +3,11 @@
     python -m scripts.calibrate     # then `make report` renders it into reports/methods.md
 
 Seeded: the same code gives the same figures (``tests/test_calibration.py`` holds the committed
-record to them). See :mod:`distillation.calibration`.
+record to them). See :mod:`distillation.comparison.calibration`.
 """
 from __future__ import annotations
 
-from distillation.calibration import CALIBRATION, calibration_table, save_calibration
+from distillation.comparison.calibration import CALIBRATION, calibration_table, save_calibration
 from distillation.cli import run_stage
 from scripts.report import REPORTS
 

@@ -4,7 +4,7 @@
     dvc push -r webdav && python -m scripts.check_remote -r webdav --repair
 
 Each object of this clone's DVC cache is compared with the remote's copy by size (no download);
-``--repair`` uploads the wrong ones again from the cache (:mod:`distillation.remote_check`). Run
+``--repair`` uploads the wrong ones again from the cache (:mod:`distillation.experiments.remote`). Run
 ``dvc push`` too: what the broken push never reached, it uploads; what it left truncated, it skips.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from distillation.cli import run_stage
-from distillation.remote_check import truncated_objects, upload_again
+from distillation.experiments.remote import truncated_objects, upload_again
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Check that every stage of ``dvc.yaml`` depends on exactly the project code it runs.
 
-    python -m scripts.check_stage_deps
+    python -m scripts.check_stage_deps            # check
+    python -m scripts.check_stage_deps --write    # rewrite each stage's code deps in dvc.yaml
 
 A stage's command ``python -m stages.<name>`` imports project modules, which import others; the
 files of that import closure (read from the code with ``ast``, parent packages included) are
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -124,7 +126,32 @@ def dependency_problems(root: Path = Path(".")) -> list[str]:
     return problems
 
 
+def write_code_deps(root: Path = Path(".")) -> None:
+    """Replace each stage's code files in ``dvc.yaml``'s deps by its import closure, sorted; the
+    other deps, the comments and the layout stay as they are."""
+    code = {name: needed for name, (needed, _) in stage_code(root).items()}
+    lines = (root / PIPELINE).read_text().splitlines(keepends=True)
+    written, stage, in_deps = [], None, False
+    for line in lines:
+        stage_line = re.fullmatch(r"  (\w+):\n", line)
+        if stage_line:
+            stage, in_deps = stage_line.group(1), False
+        if line.strip() == "deps:" and stage in code:
+            in_deps = True
+            written.append(line)
+            written.extend(f"      - {path}\n" for path in sorted(map(str, code[stage])))
+            continue
+        if in_deps and re.fullmatch(r"      - (distillation|stages)/\S+\.py\n", line):
+            continue  # replaced above
+        if in_deps and not line.startswith("      - "):
+            in_deps = False
+        written.append(line)
+    (root / PIPELINE).write_text("".join(written))
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--write"]:
+        write_code_deps()
     for name, (needed, _) in stage_code(Path(".")).items():
         print(f"{name}: {', '.join(sorted(map(str, needed)))}")
     problems = dependency_problems()

@@ -13,8 +13,8 @@
 A config whose ``params`` lists values (``augment.views: [0, 4, 16]``) runs one such comparison
 per value, each with its own record (``comparison-<source>-augment.views=4.json``).
 
-The protocol and its statistics are in :mod:`distillation.comparison`. Runs already present
-(same identity, replicate and teacher; see :mod:`distillation.experiments`) are not queued again,
+The protocol and its statistics are in :mod:`distillation.comparison.core`. Runs already present
+(same identity, replicate and teacher; see :mod:`distillation.experiments.table`) are not queued again,
 so an interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every
 run (a path is made absolute, since queued runs happen in temporary copies of the workspace).
 """
@@ -30,17 +30,17 @@ from typing import Any
 
 import pandas as pd
 
-from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
+from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
-from distillation.comparison import (
+from distillation.comparison.core import (
     BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
     comparison_record, find_run, fixed_combinations, load_comparison, load_progress, load_shared_runs, load_sittings, record_complete, record_path, reported_runs,
     save_record, selection_runs,
 )
-from distillation.dvc_queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
-from distillation.experiments import read_experiments, source_label
+from distillation.experiments.queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
+from distillation.experiments.table import read_experiments, source_label
 from distillation.machine import machine_kind
-from distillation.params import load_params
+from distillation.config.params import Params, load_params
 from scripts.report import REPORTS, write_reports
 
 
@@ -139,7 +139,7 @@ def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any
 MACHINE = machine_kind()
 
 
-def compare_one(config: dict[str, Any], params: dict[str, Any], common: dict[str, Any], effective: str,
+def compare_one(config: dict[str, Any], params: Params, common: dict[str, Any], effective: str,
                 fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True,
                 shared: pd.DataFrame | None = None) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
@@ -234,9 +234,9 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
     common = {"data.source": source} if source else {}
     if source == BYCLASS_LETTERS:
         # queued runs happen in copies of the workspace without its git-ignored files
-        common["data.emnist_byclass.path"] = str(Path(params["data"]["emnist_byclass"]["path"]).resolve())
-    effective = source or params["data"]["source"]
-    config = load_comparison(config_path, {**params, "data": {**params["data"], "source": effective}})
+        common["data.emnist_byclass.path"] = str(Path(params.data.emnist_byclass.path).resolve())
+    effective = source or params.data.source
+    config = load_comparison(config_path, params.changed(data={"source": effective}))
 
     if not source and run:
         # On a fresh clone the committed dvc.lock names a teacher that the local cache lacks, and
@@ -259,8 +259,8 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
         # A teacher trained on this source already is restored from the run-cache; but each first
         # run with new views runs the teacher over them, so it goes ahead of that teacher's others.
         # On params.yaml's own source the workspace has the first teacher (when it is params.yaml's).
-        with_views = bool(fixed.get(VIEWS_KEY, params["augment"]["views"]))
-        trained = set() if source or with_views or params["teacher"]["replicate"] != 0 else {0}
+        with_views = bool(fixed.get(VIEWS_KEY, params.augment.views))
+        trained = set() if source or with_views or params.teacher.replicate != 0 else {0}
         shared = load_shared_runs([other for other in paths if other != path and other not in stale])
         compare_one(config, params, common, effective, fixed, jobs, trained, run, shared)
         stale.discard(path)

@@ -5,7 +5,7 @@
 
 Prints one line per image: the file, the predicted character, its probability and the top 3.
 Each image (PNG or JPEG, any size, colour or grey, dark ink on light paper or the reverse) gets
-EMNIST's preprocessing (:mod:`distillation.handwriting`); the file runs in its own runtime, never
+EMNIST's preprocessing (:mod:`distillation.data.handwriting`); the file runs in its own runtime, never
 Keras, and its model card (``<file>.json`` beside it, written by the export stage) says which
 output is which character. ``--model`` is the file, or the folder that holds it with its card
 (the export stage's ``models/export/student-int8``, or what ``dvc artifacts get <repo>
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from distillation.cli import run_stage
-from distillation.handwriting import emnist_input, load_grey
-from distillation.model_card import read_card
-from distillation.runtimes import missing_runtime, runner_for
+from distillation.data.handwriting import emnist_input, load_grey
+from distillation.export.model_card import read_card
+from distillation.export.runtimes import missing_runtime, runner_for
 
 KINDS = {".onnx": "onnx", ".tflite": "litert"}
 TOP = 3

@@ -22,14 +22,14 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.cli import run_stage
-from distillation.dvc_queue import has_git_remote, run_dvc
-from distillation.calibration import CALIBRATION, load_calibration
-from distillation.comparison import load_records, views_curve
-from distillation.doc_blocks import documents, render_files
-from distillation.comparison_report import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
-from distillation.experiments import read_experiments
-from distillation.metrics_tables import metrics_renderers
-from distillation.report import markdown_report, save_heatmap, seed_summary
+from distillation.experiments.queue import has_git_remote, run_dvc
+from distillation.comparison.calibration import CALIBRATION, load_calibration
+from distillation.comparison.core import load_records, views_curve
+from distillation.reporting.doc_blocks import documents, render_files
+from distillation.reporting.comparison import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
+from distillation.experiments.table import read_experiments
+from distillation.reporting.metrics_tables import metrics_renderers
+from distillation.reporting.experiments import markdown_report, save_heatmap, seed_summary
 
 REPORTS = Path("reports")
 

@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 from distillation.cli import run_stage
-from distillation.dvc_queue import has_git_remote, run_dvc
-from distillation.params import load_params
-from distillation.sweeps import (DATABASE_WAIT_SECONDS, DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
+from distillation.experiments.queue import has_git_remote, run_dvc
+from distillation.config.params import load_params
+from distillation.experiments.sweeps import (DATABASE_WAIT_SECONDS, DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
                                  quiet_optuna, run_worker, shown)
 
 

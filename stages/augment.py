@@ -1,6 +1,6 @@
 """Stage ``augment``: draw ``augment.views`` distorted copies of every training image, once, and store them.
 
-See :mod:`distillation.views` for the transform and the row layout. ``plots/views.png`` shows one
+See :mod:`distillation.data.views` for the transform and the row layout. ``plots/views.png`` shows one
 image per class beside its first views, so a person sees at once that they are still upright
 letters; ``metrics/augment.json`` counts the views and says how far they moved from their images.
 """
@@ -14,17 +14,17 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.params import load_params
+from distillation.config.params import AugmentParams, load_params
 from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path
-from distillation.plots import save_view_grid
-from distillation.prepared import PreparedSplit, load_split
-from distillation.views import StoredRows, ViewSettings, to_pixels, write_views
+from distillation.reporting.plots import save_view_grid
+from distillation.data.prepared import PreparedSplit, load_split
+from distillation.data.views import StoredRows, to_pixels, write_views
 
 VIEWS_PLOT = "plots/views.png"
 
 
 def augment(
-    train: PreparedSplit, settings: ViewSettings, seed: int, directory: Path = VIEWS_DIR
+    train: PreparedSplit, settings: AugmentParams, seed: int, directory: Path = VIEWS_DIR
 ) -> tuple[StoredRows, dict[str, Any]]:
     """Store the views of ``train`` in ``directory``; return them and their metrics."""
     started = time.perf_counter()
@@ -44,7 +44,7 @@ def augment(
 def main() -> None:
     params = load_params()
     train = load_split(PREPARED_DIR / "train.npz")
-    views, metrics = augment(train, ViewSettings.from_params(params["augment"]), params["seed"])
+    views, metrics = augment(train, params.augment, params.seed)
     save_view_grid(train, views, VIEWS_PLOT)
     write_json(metrics_path("augment"), metrics)
     print(f"wrote {VIEWS_DIR}: {metrics['views']} views of {metrics['train_images']} images in {metrics['seconds']} s")

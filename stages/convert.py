@@ -14,12 +14,12 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.emnist import read_emnist_mat
-from distillation.params import load_params
-from distillation.plots import save_sample_grid
+from distillation.data.emnist import read_emnist_mat
+from distillation.config.params import load_params
+from distillation.reporting.plots import save_sample_grid
 from distillation.paths import PREPARED_DIR, RAW_MAT, SAMPLES_PLOT, metrics_path
-from distillation.prepared import PreparedSplit, save_split
-from distillation.splitting import prepare_splits
+from distillation.data.prepared import PreparedSplit, save_split
+from distillation.data.splitting import prepare_splits
 
 
 def convert(mat_path: Path, output_dir: Path, val_fraction: float, seed: int) -> dict[str, PreparedSplit]:
@@ -45,8 +45,8 @@ def data_metrics(splits: dict[str, PreparedSplit]) -> dict[str, Any]:
 
 def main() -> None:
     params = load_params()
-    splits = convert(RAW_MAT, PREPARED_DIR, params["data"]["val_fraction"],
-                     params["seed"] + params["data"]["split_replicate"])
+    splits = convert(RAW_MAT, PREPARED_DIR, params.data.val_fraction,
+                     params.seed + params.data.split_replicate)
     save_sample_grid(splits["train"], SAMPLES_PLOT)
     write_json(metrics_path("data"), data_metrics(splits))
     sizes = ", ".join(f"{name} {split.labels.shape[0]}" for name, split in splits.items())

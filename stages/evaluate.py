@@ -14,7 +14,7 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.evaluation import (
+from distillation.models.evaluation import (
     agreement,
     confusion_matrix,
     LATENCY_REPEATS,
@@ -31,9 +31,9 @@ from distillation.paths import (
     metrics_path,
     model_path,
 )
-from distillation.prepared import PreparedSplit, load_prepared
-from distillation.teacher_logits import load_teacher_logits
-from distillation.model_files import load_model, predict_logits
+from distillation.data.prepared import PreparedSplit, load_prepared
+from distillation.targets.teacher_logits import load_teacher_logits
+from distillation.models.files import load_model, predict_logits
 
 
 def summarise(

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.export import (CALIBRATION_IMAGES, calibration_sample, cpu_threads, exported_paths, load_exportable,
+from distillation.export.formats import (CALIBRATION_IMAGES, calibration_sample, cpu_threads, exported_paths, load_exportable,
                                  measure_exports, write_exports)
 from distillation.machine import machine_kind
-from distillation.params import load_params
+from distillation.config.params import load_params
 from distillation.paths import PREPARED_DIR, model_path
-from distillation.prepared import load_split
+from distillation.data.prepared import load_split
 
 EXPORTED_MODELS = {"student": Path("metrics/export.json"), "teacher": Path("metrics/export_teacher.json")}
 
@@ -42,7 +42,7 @@ def main() -> None:
     if len(arguments) != 1 or arguments[0] not in EXPORTED_MODELS:
         raise ValueError(f"usage: python -m stages.export {{{'|'.join(EXPORTED_MODELS)}}}")
     name = arguments[0]
-    metrics = export_model(name, load_params()["seed"])
+    metrics = export_model(name, load_params().seed)
     write_json(EXPORTED_MODELS[name], metrics)
     for kind, reason in metrics.get("skipped", {}).items():
         print(f"{name}: {kind} written but not measured: {reason}")

@@ -3,7 +3,7 @@
 Logits, not temperature-softened probabilities, so a new temperature never re-runs this; and,
 in a separate file, the teacher's hidden-layer activations that FitNets regresses on. Both come
 from one forward pass. With an ensemble of teachers (``teacher.ensemble``), the stored logits are
-the members' mean and the hidden activations the first member's (:mod:`distillation.ensemble`
+the members' mean and the hidden activations the first member's (:mod:`distillation.targets.ensemble`
 says why). ``metrics/soft_targets.json`` describes the stored outputs per split (the
 teacher's accuracy on the labels, its mean probability of the true class at T = 1, and the
 share of hidden units ever active), all computed from the files as written and none depending
@@ -20,27 +20,12 @@ from scipy.special import log_softmax
 
 from distillation.atomic import npz_writer, write_json
 from distillation.cli import run_stage
-from distillation.ensemble import ensemble_logits_on_batch, load_members, mean_logits
-from distillation.models import with_hidden_output
+from distillation.targets.ensemble import ensemble_logits_on_batch, load_members
+from distillation.models.networks import with_hidden_output
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, TEACHER_MEMBERS_DIR, metrics_path, model_path
-from distillation.prepared import SPLITS, PreparedSplit, load_prepared
-from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
-from distillation.model_files import EVALUATION_BATCH, load_model
-
-
-def teacher_outputs(
-    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = ()
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The teacher's logits (N, K) and hidden activations (N, 1024) for each split; with ``members``
-    (the ensemble's others), the logits are the mean of all."""
-    view = with_hidden_output(teacher)
-    logits, hidden = {}, {}
-    for name, split in splits.items():
-        hidden[name], logits[name] = view.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)
-        if members:
-            logits[name] = mean_logits([logits[name], *(member.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)
-                                                        for member in members)])
-    return logits, hidden
+from distillation.data.prepared import SPLITS, PreparedSplit, load_prepared
+from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
+from distillation.models.files import EVALUATION_BATCH, load_model
 
 
 def store_teacher_outputs(

@@ -6,7 +6,7 @@
   otherwise downloaded from NIST, and verified against ``data.emnist.sha256``;
 - ``emnist-byclass-letters``: the project's real letters (58,405), built from the official
   ``emnist-byclass.mat`` (``data.emnist_byclass``, placed or downloaded like the letters file) by
-  the rule of :mod:`distillation.byclass_letters`, checked against ``data.emnist_byclass.letters_sha256``;
+  the rule of :mod:`distillation.data.byclass_letters`, checked against ``data.emnist_byclass.letters_sha256``;
 - the path of any EMNIST ``.mat`` (absolute, or relative to the project root).
 A given file is read and checked exactly as ``convert`` will read it *before* anything is
 written, so a malformed file fails here, named as the user gave it, and never becomes an output
@@ -15,35 +15,34 @@ that DVC records. A good file is copied unchanged, so DVC records its hash.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from distillation.atomic import copy_file
-from distillation.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS, letters_fingerprint, letters_from_byclass
+from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS, letters_fingerprint, letters_from_byclass
 from distillation.cli import run_stage
-from distillation.download import EmnistRelease, fetch_emnist
-from distillation.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
-from distillation.params import load_params
+from distillation.data.download import EmnistRelease, fetch_emnist
+from distillation.data.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
+from distillation.config.params import DataParams, EmnistByclassParams, load_params
 from distillation.paths import RAW_MAT
-from distillation.synthetic import generate_letters, letters_mapping
+from distillation.data.synthetic import generate_letters, letters_mapping
 
 
-def materialise_source(data: dict[str, Any], seed: int, output: Path = RAW_MAT) -> None:
+def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT) -> None:
     """Write the input named by ``data.source`` (the ``data`` params section) to ``output``."""
-    source = data["source"]
+    source = data.source
     if source == "synthetic":
-        synthetic = data["synthetic"]
+        synthetic = data.synthetic
         # Different seeds for the two splits, so test images are never copies of training ones.
-        train_images, train_labels = generate_letters(synthetic["train_per_class"], seed)
-        test_images, test_labels = generate_letters(synthetic["test_per_class"], seed + 1_000_003)
+        train_images, train_labels = generate_letters(synthetic.train_per_class, seed)
+        test_images, test_labels = generate_letters(synthetic.test_per_class, seed + 1_000_003)
         write_emnist_mat(output, train_images, train_labels, test_images, test_labels, letters_mapping())
         return
     if source == "emnist":
-        given = data["emnist"]["path"]
-        release = EmnistRelease(**{**data["emnist"], "path": Path(given)})
+        given = data.emnist.path
+        release = EmnistRelease(**{**data.emnist.model_dump(), "path": Path(given)})
         copy_checked(fetch_emnist(release), f"data.emnist.path {describe_user_path(given)}", output)
         return
     if source == BYCLASS_LETTERS:
-        write_byclass_letters(data["emnist_byclass"], output)
+        write_byclass_letters(data.emnist_byclass, output)
         return
     path = Path(source)
     if not path.is_file():
@@ -54,17 +53,17 @@ def materialise_source(data: dict[str, Any], seed: int, output: Path = RAW_MAT) 
     copy_checked(path, f"data.source {describe_user_path(source)}", output)
 
 
-def write_byclass_letters(settings: dict[str, Any], output: Path) -> None:
+def write_byclass_letters(byclass: EmnistByclassParams, output: Path) -> None:
     """Build the real letters from the official ByClass file and write them, if their hash is the expected one."""
-    given = settings["path"]
-    release = EmnistRelease(path=Path(given), url=settings["url"], member=settings["member"], source=BYCLASS_LETTERS)
+    given = byclass.path
+    release = EmnistRelease(path=Path(given), url=byclass.url, member=byclass.member, source=BYCLASS_LETTERS)
     shown = f"data.emnist_byclass.path {describe_user_path(given)}"
     letters = letters_from_byclass(read_emnist_mat(fetch_emnist(release), shown), shown)
     fingerprint = letters_fingerprint(letters)
-    if fingerprint != settings["letters_sha256"]:
+    if fingerprint != byclass.letters_sha256:
         raise ValueError(
             f"{shown}: the letters built from it hash to {fingerprint}, "
-            f"not data.emnist_byclass.letters_sha256 {settings['letters_sha256']}: not the official emnist-byclass.mat"
+            f"not data.emnist_byclass.letters_sha256 {byclass.letters_sha256}: not the official emnist-byclass.mat"
         )
     write_emnist_mat(output, letters.train_images, letters.train_labels, letters.test_images, letters.test_labels,
                      letters_mapping())
@@ -78,7 +77,7 @@ def copy_checked(path: Path, shown_as: str, output: Path) -> None:
 
 def main() -> None:
     params = load_params()
-    materialise_source(params["data"], params["seed"])
+    materialise_source(params.data, params.seed)
     print(f"wrote {RAW_MAT}")
 
 

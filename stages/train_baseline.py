@@ -12,22 +12,22 @@ import keras
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.models import build_mlp
-from distillation.params import load_params
+from distillation.models.networks import build_mlp
+from distillation.config.params import BaselineParams, load_params
 from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
-from distillation.prepared import PreparedSplit, load_prepared
-from distillation.model_files import save_model
-from distillation.training import MLP_MONITOR, configure_runtime, train_classifier
+from distillation.data.prepared import PreparedSplit, load_prepared
+from distillation.models.files import save_model
+from distillation.training.fit import MLP_MONITOR, configure_runtime, train_classifier
 
 
 def train_baseline(
-    splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int, log_dir: Path | None = None
+    splits: dict[str, PreparedSplit], baseline: BaselineParams, seed: int, log_dir: Path | None = None
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the MLP with the ``baseline`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
     model, metrics = train_classifier(
-        lambda: build_mlp(len(splits["train"].classes), settings["hidden_units"], settings["dropout"], name="baseline"),
-        splits, settings, "baseline", log_dir, monitor=MLP_MONITOR)
+        lambda: build_mlp(len(splits["train"].classes), baseline.hidden_units, baseline.dropout, name="baseline"),
+        splits, baseline, "baseline", log_dir, monitor=MLP_MONITOR)
     # The seed goes into the metrics so a report can tell a run's own results from stale ones.
     return model, {**metrics, "seed": seed}
 
@@ -35,7 +35,7 @@ def train_baseline(
 def main() -> None:
     params = load_params()
     model, metrics = train_baseline(
-        load_prepared(PREPARED_DIR), params["baseline"], params["seed"] + params["replicate"], training_log_dir("baseline")
+        load_prepared(PREPARED_DIR), params.baseline, params.mlp_seed, training_log_dir("baseline")
     )
     save_model(model, model_path("baseline"))
     write_json(metrics_path("baseline"), metrics)

@@ -2,7 +2,7 @@
 
 ``python -m stages.train_teacher`` trains the teacher (seed ``seed + teacher.replicate``);
 ``python -m stages.train_teacher members`` trains the other members of an ensemble of
-``teacher.ensemble`` teachers, with the seeds after it (:mod:`distillation.ensemble`). Two stages,
+``teacher.ensemble`` teachers, with the seeds after it (:mod:`distillation.targets.ensemble`). Two stages,
 so that changing the size of the ensemble never re-trains the teacher itself, and a run with one
 teacher and a run with an ensemble that it leads share it.
 """
@@ -17,47 +17,47 @@ import keras
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.ensemble import member_path, member_seeds
-from distillation.models import build_teacher
-from distillation.params import load_params
+from distillation.targets.ensemble import member_path, member_seeds
+from distillation.models.networks import build_teacher
+from distillation.config.params import TeacherParams, load_params
 from distillation.paths import PREPARED_DIR, TEACHER_MEMBERS_DIR, metrics_path, model_path, training_log_dir
-from distillation.prepared import PreparedSplit, load_prepared
-from distillation.model_files import save_model
-from distillation.training import configure_runtime, train_classifier
+from distillation.data.prepared import PreparedSplit, load_prepared
+from distillation.models.files import save_model
+from distillation.training.fit import configure_runtime, train_classifier
 
 USAGE = "usage: python -m stages.train_teacher [members]"
 
 
 def train_teacher(
-    splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int, log_dir: Path | None = None
+    splits: dict[str, PreparedSplit], teacher: TeacherParams, seed: int, log_dir: Path | None = None
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the teacher CNN with the ``teacher`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
-    model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), settings["dropout"]), splits,
-                                      settings, "teacher", log_dir)
+    model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), teacher.dropout), splits,
+                                      teacher, "teacher", log_dir)
     # The seed goes into the metrics so a report can tell a run's own teacher from a stale one.
     return model, {**metrics, "seed": seed}
 
 
-def train_members(splits: dict[str, PreparedSplit], settings: dict[str, Any], seed: int, directory: Path) -> dict[str, Any]:
+def train_members(splits: dict[str, PreparedSplit], teacher: TeacherParams, seed: int, directory: Path) -> dict[str, Any]:
     """Train members 1 … N − 1 of the ensemble into ``directory`` (emptied first); return their metrics.
 
-    ``settings`` is the ``teacher`` section (``ensemble``, ``replicate`` and the recipe); member
+    ``teacher`` is the ``teacher`` section (``ensemble``, ``replicate`` and the recipe); member
     ``i`` is seeded ``seed + replicate + i`` and trained exactly as the teacher is.
     """
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    seeds = member_seeds(seed, settings["replicate"], settings["ensemble"])
+    seeds = member_seeds(seed, teacher.replicate, teacher.ensemble)
     members = []
     for index, member_seed in enumerate(seeds[1:], start=1):
-        model, metrics = train_teacher(splits, settings, member_seed)
+        model, metrics = train_teacher(splits, teacher, member_seed)
         save_model(model, member_path(directory, index))
         members.append({"member": index, **metrics})
         print(f"teacher member {index} (seed {member_seed}): test accuracy {metrics['test_accuracy']:.4f}")
     # The folder is never empty, so DVC stores a one-teacher "ensemble" like any other.
-    write_json(directory / "members.json", {"ensemble": settings["ensemble"], "seeds": seeds})
-    return {"ensemble": settings["ensemble"], "members": members}
+    write_json(directory / "members.json", {"ensemble": teacher.ensemble, "seeds": seeds})
+    return {"ensemble": teacher.ensemble, "members": members}
 
 
 def main() -> None:
@@ -67,10 +67,9 @@ def main() -> None:
     params = load_params()
     splits = load_prepared(PREPARED_DIR)
     if arguments == ["members"]:
-        write_json(metrics_path("teacher_members"), train_members(splits, params["teacher"], params["seed"], TEACHER_MEMBERS_DIR))
+        write_json(metrics_path("teacher_members"), train_members(splits, params.teacher, params.seed, TEACHER_MEMBERS_DIR))
         return
-    model, metrics = train_teacher(splits, params["teacher"], params["seed"] + params["teacher"]["replicate"],
-                                   training_log_dir("teacher"))
+    model, metrics = train_teacher(splits, params.teacher, params.teacher_seed, training_log_dir("teacher"))
     save_model(model, model_path("teacher"))
     write_json(metrics_path("teacher"), metrics)
     print(f"teacher: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")

@@ -1,7 +1,7 @@
 """Stage ``view_targets``: run the teacher once over every stored view and store its outputs.
 
 The students then never run the teacher: each view comes with the teacher's logits (and hints,
-for FitNets) for exactly that view (:mod:`distillation.view_targets`). ``metrics/view_targets.json``
+for FitNets) for exactly that view (:mod:`distillation.targets.view_targets`). ``metrics/view_targets.json``
 says how often the teacher still reads a view as its image's letter, and what a view cost it.
 """
 from __future__ import annotations
@@ -13,14 +13,14 @@ import numpy as np
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.ensemble import load_members
-from distillation.model_files import load_model
-from distillation.params import load_params
+from distillation.targets.ensemble import load_members
+from distillation.models.files import load_model
+from distillation.config.params import load_params
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_MEMBERS_DIR, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path
-from distillation.prepared import load_prepared
-from distillation.teacher_logits import load_teacher_hidden
-from distillation.view_targets import LOGITS_FILE, write_view_targets
-from distillation.views import load_views
+from distillation.data.prepared import load_prepared
+from distillation.targets.teacher_logits import load_teacher_hidden
+from distillation.targets.view_targets import LOGITS_FILE, write_view_targets
+from distillation.data.views import load_views
 
 CHUNK = 65536
 
@@ -38,11 +38,11 @@ def view_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 def main() -> None:
     params = load_params()
     splits = load_prepared(PREPARED_DIR)
-    views = load_views(VIEWS_DIR, splits["train"], params["augment"]["views"])
+    views = load_views(VIEWS_DIR, splits["train"], params.augment.views)
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
     figures = write_view_targets(VIEW_TARGETS_DIR, load_model(model_path("teacher")), views, train_hidden,
-                                 params["distill"]["fitnets"]["hint_components"], load_members(TEACHER_MEMBERS_DIR))
+                                 params.distill.fitnets.hint_components, load_members(TEACHER_MEMBERS_DIR))
     seconds = time.perf_counter() - started
     logits = np.load(VIEW_TARGETS_DIR / LOGITS_FILE, mmap_mode="r", allow_pickle=False)
     metrics: dict[str, Any] = {

@@ -19,8 +19,8 @@ REAL_SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "emnist-letters-a-m.mat"
 @pytest.fixture(scope="session")
 def tiny_letters_mat(tmp_path_factory) -> Path:
     """A small synthetic EMNIST-letters file: 26 classes, 12 train and 4 test images each."""
-    from distillation.emnist import write_emnist_mat
-    from distillation.synthetic import generate_letters, letters_mapping
+    from distillation.data.emnist import write_emnist_mat
+    from distillation.data.synthetic import generate_letters, letters_mapping
 
     path = tmp_path_factory.mktemp("mat") / "tiny-letters.mat"
     train_images, train_labels = generate_letters(12, seed=1)

@@ -5,8 +5,8 @@ import hashlib
 from typing import Any
 
 from conftest import PROJECT_ROOT
-from distillation.methods import method_settings
-from distillation.params import flatten, load_params, setting_label, unflatten
+from distillation.config.identity import run_settings
+from distillation.config.params import load_params
 
 SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
 
@@ -33,7 +33,7 @@ def exp_row(name: str, replicate: int, baseline: float, student: float, method: 
     ``recorded`` overrides what a model's metrics say trained it (``seed``, ``method``, ``setting``).
     """
     settings = settings if settings is not None else {"temp": 10, "lambda": 0.5, "t2_scale": False}
-    flat = flatten(SHIPPED)
+    flat = SHIPPED.flat()
     flat.update({"replicate": replicate, "data.source": source, "distill.method": method, "teacher.replicate": teacher_replicate})
     for key, value in settings.items():
         flat[f"distill.{key}" if key in ("temp", "lambda") else f"distill.{method}.{key}"] = value
@@ -61,7 +61,7 @@ def exp_row(name: str, replicate: int, baseline: float, student: float, method: 
     # Only the student's metrics have these: DVC leaves their columns unprefixed.
     student_record = (recorded or {}).get("student", {})
     row["method"] = student_record.get("method", method)
-    row["setting"] = student_record.get("setting", setting_label(method_settings(unflatten(flat)["distill"])))
+    row["setting"] = student_record.get("setting", run_settings(flat).label())
     return row
 
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.scratch import copy_project, environment, init_git_repository, merge
+from distillation.experiments.scratch import copy_project, environment, init_git_repository, merge
 
 # Small enough that a whole `dvc repro` takes well under a minute.
 TINY_PARAMS = {
@@ -147,7 +147,7 @@ def stages_to_run(project: Path, params_changes: dict) -> set[str]:
     import yaml
     from dvc.repo import Repo
 
-    from bench.scratch import merge
+    from distillation.experiments.scratch import merge
 
     params_file = project / "params.yaml"
     original = params_file.read_text()

@@ -25,8 +25,8 @@ def walkthrough_blocks() -> tuple[str, str]:
 INSPECT = """
 import json, sys
 from distillation.methods import CONTROLS, METHODS
-from distillation.params import ParamsError, load_params, validate, unflatten, flatten
-from distillation.comparison import load_comparison
+from distillation.config.params import ParamsError, load_params, validate, unflatten, flatten
+from distillation.comparison.core import load_comparison
 params = load_params()
 try:
     validate(unflatten({**flatten(params), "distill.logit_matching.weight": -1}))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.scratch import PROJECT_ROOT, merge
+from distillation.experiments.scratch import PROJECT_ROOT, merge
 from malformed_mats import write_malformed
 from project import TINY_PARAMS
 from distillation.cli import run_stage

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import yaml
 
-from bench.scratch import PROJECT_ROOT
+from distillation.experiments.scratch import PROJECT_ROOT
 from conftest import REAL_SAMPLE
-from distillation.byclass_letters import letters_fingerprint, letters_from_byclass, splits_of_letters_file
-from distillation.emnist import read_emnist_mat, write_emnist_mat
+from distillation.data.byclass_letters import letters_fingerprint, letters_from_byclass, splits_of_letters_file
+from distillation.config.params import DataParams, load_params
+from distillation.data.emnist import read_emnist_mat, write_emnist_mat
 
 REAL_LETTERS = REAL_SAMPLE.parent / "emnist-byclass-letters.mat"
 CHARACTERS = string.digits + string.ascii_uppercase + string.ascii_lowercase  # ByClass: labels 0..61
@@ -57,10 +58,10 @@ def test_the_committed_letters_hash_is_that_of_the_real_letters():
         params["data"]["emnist_byclass"]["letters_sha256"]
 
 
-def byclass_settings(path: Path, letters_sha256: str) -> dict:
-    return {"source": "emnist-byclass-letters", "emnist_byclass": {
+def byclass_settings(path: Path, letters_sha256: str) -> DataParams:
+    return load_params(PROJECT_ROOT / "params.yaml").data.changed(source="emnist-byclass-letters", emnist_byclass={
         "path": str(path), "url": "http://127.0.0.1:9/matlab.zip", "member": "emnist-byclass.mat",
-        "letters_sha256": letters_sha256}}
+        "letters_sha256": letters_sha256})
 
 
 def test_the_source_stage_writes_the_letters_when_their_hash_matches(tmp_path):
@@ -87,7 +88,7 @@ def test_another_byclass_file_is_refused_naming_the_path_and_the_hash(tmp_path):
 
 
 def test_without_a_copy_or_internet_it_says_what_to_place_where(tmp_path):
-    from distillation.download import AcquisitionError
+    from distillation.data.download import AcquisitionError
     from stages.source import materialise_source
 
     with pytest.raises(AcquisitionError) as error:

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
-from distillation import comparison
-from distillation.calibration import (
+from distillation.comparison import core as comparison
+from distillation.comparison.calibration import (
     CALIBRATION, RECORDS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, pairs_per_teacher_and_seed, simulated_sides,
 )
 

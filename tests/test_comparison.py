@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
-from distillation.comparison import (
+from distillation.comparison.core import (
     choose_baseline,
     choose_settings,
     comparison_record,
@@ -25,10 +25,10 @@ from distillation.comparison import (
     summarise,
     views_curve,
 )
-from distillation.comparison_report import methods_markdown, save_views_chart
-from distillation.dvc_queue import set_arguments
-from distillation.experiments import experiments_table, run_identity
-from distillation.params import flatten
+from distillation.reporting.comparison import methods_markdown, save_views_chart
+from distillation.experiments.queue import set_arguments
+from distillation.experiments.table import experiments_table, run_identity
+from distillation.config.params import flatten
 from experiment_rows import SHIPPED, exp_row, kd
 
 KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}
@@ -73,7 +73,7 @@ def test_a_run_that_differs_in_any_param_it_reads_is_not_the_comparisons_run(dif
 
 
 def test_params_a_method_does_not_read_are_not_part_of_its_identity():
-    shipped = flatten(SHIPPED)
+    shipped = SHIPPED.flat()
     ls = {**shipped, "distill.method": "label_smoothing"}
     # Another method's section, the unread temperature, the teacher: label smoothing reads none of them.
     for unread in ({"distill.kd.t2_scale": True}, {"distill.temp": 3}, {"teacher.epochs": 2}, {"teacher.replicate": 2}):
@@ -178,7 +178,7 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
 
 
 def test_a_seed_missing_on_one_side_pairs_only_the_seeds_both_sides_have():
-    from distillation.comparison import paired_difference
+    from distillation.comparison.core import paired_difference
 
     # The method lacks seed 1, the other side seed 3; rows in no particular order.
     left = pd.DataFrame({"replicate": [4, 0, 2, 3, 4, 0, 2, 3], "teacher_replicate": [0.0] * 4 + [1.0] * 4,
@@ -196,7 +196,7 @@ def test_a_seed_missing_on_one_side_pairs_only_the_seeds_both_sides_have():
 def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread():
     import warnings
 
-    from distillation.comparison import paired_difference
+    from distillation.comparison.core import paired_difference
 
     def sides(left: dict[int, float], right: dict[int, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (pd.DataFrame({"replicate": list(left), "accuracy": list(left.values())}),
@@ -217,7 +217,7 @@ def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread
 
 
 def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
-    from distillation.comparison import ALPHA, _verdict
+    from distillation.comparison.core import ALPHA, _verdict
 
     assert _verdict(0.01, float("nan")) == "too few runs"
     assert _verdict(0.01, ALPHA) == "higher" and _verdict(-0.01, ALPHA) == "lower"  # at α: declared
@@ -226,7 +226,7 @@ def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
 
 
 def test_teacher_means_need_two_teachers_and_a_side_without_teachers_has_none():
-    from distillation.comparison import teacher_means
+    from distillation.comparison.core import teacher_means
 
     right = pd.DataFrame({"replicate": [0, 1], "accuracy": [0.9, 0.8]})
     assert teacher_means(pd.DataFrame({"replicate": [0, 1], "accuracy": [0.95, 0.85]}), right) == []  # no teacher column
@@ -257,7 +257,7 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     """Every column the reports print, for a record of kd, label smoothing (the best control on val)
     and hard_labels: the methods' figures and order, the baseline's row, the family of comparisons
     (kd against hard_labels too, the augmented MLP), their adjusted intervals and the share of the gap."""
-    from distillation.comparison import ALPHA
+    from distillation.comparison.core import ALPHA
 
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
     kd_gain = np.array([0.030, 0.034, 0.029, 0.036, 0.031])
@@ -619,7 +619,7 @@ def test_a_bad_tuning_config_is_named_with_the_problem(tmp_path, change, message
 
 
 def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_reported(tmp_path):
-    from distillation.comparison import load_progress, load_sittings, record_path
+    from distillation.comparison.core import load_progress, load_sittings, record_path
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
     assert record_path(tmp_path, "/data/emnist-byclass-letters.mat", {}, config["name"]).name == "comparison-emnist-byclass-letters-tuned.json"
@@ -767,8 +767,8 @@ def ensemble_records(tmp_path, config, chosen, kd_missing=None):
 
 
 def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
-    from distillation.comparison import ensemble_study, recipe_levers, seed_spread, teacher_spacing
-    from distillation.comparison_report import ensemble_table
+    from distillation.comparison.core import ensemble_study, recipe_levers, seed_spread, teacher_spacing
+    from distillation.reporting.comparison import ensemble_table
 
     config, chosen = ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN
     assert teacher_spacing(config, SHIPPED) == 3 and teacher_spacing(CONFIG, SHIPPED) == 1
@@ -778,7 +778,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     assert sorted({run["teacher_replicate"] for run in planned if run["method"] == "kd"}) == [0, 3]
     assert {run["overrides"]["teacher.replicate"] for run in planned if run["method"] == "hard_labels"} == {0}
     # One teacher is the run of before ensembles existed; an ensemble is another run, for kd only.
-    flat = flatten(SHIPPED)
+    flat = SHIPPED.flat()
     without = {key: value for key, value in flat.items() if key != "teacher.ensemble"}
     assert run_identity({**flat, "teacher.ensemble": 1}) == run_identity(without)
     assert run_identity({**flat, "teacher.ensemble": 3}) != run_identity(flat)
@@ -808,7 +808,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     table = ensemble_table(ensemble_study(records), "synthetic ensemble")
     assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table
     assert "(ensembles 95.20 %)" in table
-    from distillation.comparison_report import reach_sentence
+    from distillation.reporting.comparison import reach_sentence
 
     sentence = reach_sentence(ensemble_study(records), "synthetic ensemble")
     assert "5 MLP seeds × 2 teachers" in sentence and "single teachers' mean of 93.50 %" in sentence
@@ -819,7 +819,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
         ensemble_table(ensemble_study(records), "synthetic other")
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)
-    from distillation.comparison_report import levers_table
+    from distillation.reporting.comparison import levers_table
 
     levers = levers_table(recipe_levers(records), seed_spread(records), "synthetic ensemble")
     # kd once per ensemble size, hard_labels (which reads no teacher) once: the same runs in both records.
@@ -828,7 +828,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
 
 
 def test_an_ensemble_study_pairs_its_records_on_the_seeds_both_have(tmp_path):
-    from distillation.comparison import ensemble_study
+    from distillation.comparison.core import ensemble_study
 
     # The ensembles' record lacks kd at seed 1, the one-teacher record at seed 3.
     records = ensemble_records(tmp_path, ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN, kd_missing={3: {1}, 1: {3}})
@@ -841,8 +841,8 @@ def test_an_ensemble_study_pairs_its_records_on_the_seeds_both_have(tmp_path):
 
 
 def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_its_seed():
-    from distillation.comparison import lever_steps, seed_spread
-    from distillation.comparison_report import levers_table
+    from distillation.comparison.core import lever_steps, seed_spread
+    from distillation.reporting.comparison import levers_table
 
     base, mixup = "lambda=0.1, temp=5", "lambda=0.1, mixup=0.2, temp=5"
     points = [(base, 16, 120, 0.937), (base, 16, 240, 0.940), (base, 32, 120, 0.935), (base, 32, 240, 0.937),
@@ -879,7 +879,7 @@ def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_i
 
 
 def test_a_broken_record_gets_one_line_naming_it_wherever_it_is_read(tmp_path):
-    from distillation.comparison import load_progress, load_shared_runs, load_sittings, record_complete
+    from distillation.comparison.core import load_progress, load_shared_runs, load_sittings, record_complete
 
     for text in ("{not json", "[1, 2]", '{"runs": 3}'):
         path = tmp_path / "comparison-broken.json"

@@ -61,8 +61,8 @@ def writes_fill_the_disk(monkeypatch):
 
 def check_every_writer_names_its_output_and_leaves_nothing(folder: Path) -> None:
     from distillation.atomic import DiskFull, write_json, write_npz
-    from distillation.model_files import save_model
-    from distillation.models import build_mlp
+    from distillation.models.files import save_model
+    from distillation.models.networks import build_mlp
 
     writers = {
         "baseline.keras": lambda path: save_model(build_mlp(26), path),

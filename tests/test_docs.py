@@ -39,7 +39,7 @@ def make_targets_and_variables() -> tuple[set[str], set[str]]:
 
 
 def param_keys() -> set[str]:
-    from distillation.params import flatten
+    from distillation.config.params import flatten
 
     return set(flatten(yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())))
 
@@ -83,12 +83,11 @@ def stage_names() -> set[str]:
 
 def dvc_problems(arguments: list[str]) -> list[str]:
     """A `dvc` command's params (key and value, as `-S` sets them) and stages (`repro`, `exp run`)."""
-    from distillation.comparison import with_overrides
-    from distillation.params import ParamsError, validate
+    from distillation.config.params import ParamsError, load_params
 
     found = []
     keys = param_keys()
-    shipped = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    shipped = load_params(PROJECT_ROOT / "params.yaml")
     for flag, value in zip(arguments, arguments[1:]):
         if flag not in ("-S", "--set-param"):
             continue
@@ -101,7 +100,7 @@ def dvc_problems(arguments: list[str]) -> list[str]:
             if "<" in one or (key, parsed) in SHOWN_BEFORE_IT_EXISTS:
                 continue  # a placeholder, or shown on purpose
             try:
-                validate(with_overrides(shipped, {key: parsed}))
+                shipped.with_overrides({key: parsed})
             except ParamsError as error:
                 found.append(f"{key}={one}: {error}")
     command = arguments[:2] if arguments[:1] == ["exp"] else arguments[:1]
@@ -147,9 +146,9 @@ def test_the_readme_is_short_and_maps_the_docs():
 
 
 def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
-    from distillation.calibration import CALIBRATION, load_calibration
-    from distillation.comparison import load_records
-    from distillation.doc_blocks import MARKER_LIKE, documents, render_blocks
+    from distillation.comparison.calibration import CALIBRATION, load_calibration
+    from distillation.comparison.core import load_records
+    from distillation.reporting.doc_blocks import MARKER_LIKE, documents, render_blocks
     from scripts.report import page_renderers
 
     renderers = page_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION),
@@ -162,7 +161,7 @@ def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_reco
 
 
 def test_a_rendered_block_is_replaced_and_an_unknown_one_is_named():
-    from distillation.doc_blocks import render_blocks
+    from distillation.reporting.doc_blocks import render_blocks
 
     text = "a\n<!-- rendered by `make report`: figure x -->\nold\n<!-- end rendered -->\nb\n"
     assert render_blocks(text, {"figure": lambda name: f"new {name}"}) == text.replace("old", "new x")
@@ -184,7 +183,7 @@ OPENER_LINE = "<!-- rendered by `make report`: figure x -->"
     (f"{OPENER_LINE}\nstale\n<!-- END RENDERED -->\n", ":3: a malformed end marker"),
 ])
 def test_a_malformed_block_is_refused_naming_its_line_never_skipped(text, message):
-    from distillation.doc_blocks import render_blocks
+    from distillation.reporting.doc_blocks import render_blocks
 
     with pytest.raises(ValueError) as refused:
         render_blocks(text, {"figure": lambda name: f"new {name}"}, "page.md")
@@ -211,7 +210,7 @@ def test_the_changelog_and_the_citation_carry_the_projects_version():
 def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
     import json
 
-    from distillation.metrics_tables import metrics_renderers
+    from distillation.reporting.metrics_tables import metrics_renderers
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -232,7 +231,7 @@ def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
 
 
 def test_runs_blocks_count_each_records_runs_and_training_time(tmp_path):
-    from distillation.comparison_report import doc_renderers
+    from distillation.reporting.comparison import doc_renderers
 
     def run(phase, seconds, machine=None):
         return {"phase": phase, "student_train_seconds": seconds, **({"machine": machine} if machine else {})}
@@ -254,7 +253,7 @@ def test_runs_blocks_count_each_records_runs_and_training_time(tmp_path):
 
 
 def test_the_recipe_block_reads_each_training_section(tmp_path):
-    from distillation.metrics_tables import metrics_renderers
+    from distillation.reporting.metrics_tables import metrics_renderers
 
     section = {"optimizer": "adam", "schedule": "cosine", "learning_rate": 0.002, "warmup_epochs": 1, "batch_size": 256,
                "epochs": 40, "min_steps": 6600, "steps_per_execution": 8, "precision": "float32", "early_stopping": True}

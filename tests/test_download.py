@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from distillation.download import AcquisitionError, EmnistRelease, fetch_emnist
-from distillation.emnist import read_emnist_mat, write_emnist_mat
+from conftest import PROJECT_ROOT
+from distillation.config.params import EmnistParams, load_params
+from distillation.data.download import AcquisitionError, EmnistRelease, fetch_emnist
+from distillation.data.emnist import read_emnist_mat, write_emnist_mat
 from stages.source import materialise_source
 
 MEMBER = "emnist-letters.mat"
@@ -108,7 +110,8 @@ def test_placed_copy_is_used_without_network(tmp_path, letters_bytes):
     release.path.parent.mkdir(parents=True)
     release.path.write_bytes(letters_bytes)
     output = tmp_path / "raw" / "emnist.mat"
-    data = {"source": "emnist", "emnist": {**release.__dict__, "path": str(release.path)}}
+    emnist = {key: value for key, value in release.__dict__.items() if key in EmnistParams.model_fields}
+    data = load_params(PROJECT_ROOT / "params.yaml").data.changed(source="emnist", emnist={**emnist, "path": str(release.path)})
     materialise_source(data, seed=0, output=output)
     assert output.read_bytes() == letters_bytes
 

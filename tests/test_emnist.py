@@ -6,7 +6,7 @@ import pytest
 import scipy.io
 
 from conftest import random_upright_images
-from distillation.emnist import EmnistFormatError, read_emnist_mat, write_emnist_mat
+from distillation.data.emnist import EmnistFormatError, read_emnist_mat, write_emnist_mat
 from malformed_mats import MALFORMED, write_malformed
 
 

@@ -7,20 +7,21 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_ROOT
-from test_stages import TRAINING
-from distillation.ensemble import load_members, mean_logits, member_files, member_path, member_seeds
-from distillation.params import ParamsError, load_params, validate
-from distillation.prepared import load_prepared
-from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
-from distillation.view_targets import LOGITS_FILE, HIDDEN_FILE, write_view_targets
-from distillation.views import ViewSettings, load_views
+from test_stages import teacher_recipe
+from distillation.targets.ensemble import load_members, mean_logits, member_files, member_path, member_seeds
+from distillation.config.params import ParamsError, load_params, validate
+from distillation.data.prepared import load_prepared
+from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
+from distillation.targets.view_targets import LOGITS_FILE, HIDDEN_FILE, write_view_targets
+from distillation.data.views import load_views
 from stages.augment import augment
 from stages.convert import convert
-from stages.soft_targets import store_teacher_outputs, teacher_outputs
+from stages.soft_targets import store_teacher_outputs
+from distillation.targets.ensemble import teacher_outputs
 from stages.train_teacher import train_members, train_teacher
 
 SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
-TEACHER = {**TRAINING, "epochs": 1, "dropout": 0.25, "replicate": 0, "ensemble": 3, "precision": "float32"}
+TEACHER = teacher_recipe(epochs=1, dropout=0.25, replicate=0, ensemble=3, precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_members_are_seeded_after_the_teacher_and_trained_once_each(ensemble):
 
 def test_one_teacher_trains_no_member_and_leaves_a_folder_that_says_so(ensemble, tmp_path):
     _, splits, _, _ = ensemble
-    metrics = train_members(splits, {**TEACHER, "ensemble": 1}, 5, tmp_path / "members")
+    metrics = train_members(splits, TEACHER.changed(ensemble=1), 5, tmp_path / "members")
     assert metrics == {"ensemble": 1, "members": []}
     assert load_members(tmp_path / "members") == []
     assert json.loads((tmp_path / "members" / "members.json").read_text())["seeds"] == [5]
@@ -97,7 +98,7 @@ def test_the_members_mean_is_taken_in_float64_and_stored_in_float32_and_none_is_
 def test_the_views_targets_are_the_members_mean_too(ensemble, tmp_path):
     directory, splits, teacher, _ = ensemble
     members = load_members(directory / "members")
-    augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 2}), seed=7, directory=tmp_path / "views")
+    augment(splits["train"], SHIPPED.augment.changed(views=2), seed=7, directory=tmp_path / "views")
     views = load_views(tmp_path / "views", splits["train"], 2)
     _, hidden = teacher_outputs(teacher, splits)
     write_view_targets(tmp_path / "alone", teacher, views, hidden["train"].astype(np.float16), 0)
@@ -115,7 +116,7 @@ def test_the_stages_store_the_mean_of_the_teacher_and_its_members(ensemble, tmp_
 
     import yaml
 
-    from distillation.model_files import save_model
+    from distillation.models.files import save_model
     from stages import soft_targets, view_targets
 
     directory, splits, teacher, _ = ensemble
@@ -124,10 +125,10 @@ def test_the_stages_store_the_mean_of_the_teacher_and_its_members(ensemble, tmp_
     save_model(teacher, project / "models" / "teacher.keras")
     (project / "models" / "teacher_members").mkdir()
     shutil.copy(directory / "members" / "member-1.keras", project / "models" / "teacher_members")
-    params = json.loads(json.dumps(SHIPPED))
+    params = SHIPPED.model_dump(by_alias=True)
     params["teacher"]["ensemble"], params["augment"]["views"] = 2, 2
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    augment(splits["train"], ViewSettings.from_params(params["augment"]), seed=7, directory=project / "data" / "views")
+    augment(splits["train"], SHIPPED.augment.changed(views=2), seed=7, directory=project / "data" / "views")
     monkeypatch.chdir(project)
     soft_targets.main()
     view_targets.main()
@@ -160,7 +161,7 @@ def test_a_gap_in_the_members_is_refused_naming_the_folder(tmp_path):
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "three"])
 def test_an_ensemble_of_no_teachers_is_refused_naming_the_key(value):
-    raw = json.loads(json.dumps(SHIPPED))
+    raw = SHIPPED.model_dump(by_alias=True)
     raw["teacher"]["ensemble"] = value
     with pytest.raises(ParamsError, match="params.yaml: teacher.ensemble must be"):
         validate(raw)
@@ -182,7 +183,7 @@ def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_loc
     assert [path.name for path in member_files(project / "models" / "teacher_members")] == ["member-1.keras"]
     assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
     # What soft_targets stored is the two models' mean, computed here from the saved models.
-    from distillation.model_files import load_model
+    from distillation.models.files import load_model
 
     splits = load_prepared(project / "data" / "prepared")
     teacher = load_model(project / "models" / "teacher.keras")
@@ -192,7 +193,7 @@ def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_loc
     np.testing.assert_allclose(stored["test"], (alone + member.predict(splits["test"].images, verbose=0)) / 2, rtol=1e-5, atol=1e-5)
     assert np.abs(stored["test"] - alone).max() > 1e-3
     members = json.loads((project / "metrics" / "teacher_members.json").read_text())
-    assert [member["seed"] for member in members["members"]] == [SHIPPED["seed"] + 1]
+    assert [member["seed"] for member in members["members"]] == [SHIPPED.seed + 1]
     # Back to one teacher: DVC's run-cache restores every output of before, the lock as it was.
     result = dvc("exp", "run", "-S", "teacher.ensemble=1", cwd=project, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.evaluation import agreement, confusion_matrix, latency_ms_per_image
-from distillation.models import build_mlp
-from distillation.experiments import experiments_table
-from distillation.report import markdown_report, save_heatmap, seed_summary
+from distillation.models.evaluation import agreement, confusion_matrix, latency_ms_per_image
+from distillation.models.networks import build_mlp
+from distillation.experiments.table import experiments_table
+from distillation.reporting.experiments import markdown_report, save_heatmap, seed_summary
 from experiment_rows import exp_row, kd
 from stages.evaluate import summarise
 
@@ -25,7 +25,7 @@ def test_agreement_compares_predicted_classes():
 
 def test_latency_is_the_median_call_per_image_after_an_untimed_warm_up(monkeypatch):
     # A clock that the forward pass advances: 900 ms the warm-up, then 40, 10 and 30 ms a call.
-    import distillation.evaluation as evaluation
+    import distillation.models.evaluation as evaluation
 
     durations, clock = iter([0.9, 0.04, 0.01, 0.03]), [0.0]
 
@@ -101,8 +101,8 @@ def test_evaluate_stage_summarises_tiny_models_and_writes_confusions(tmp_path, m
     import json
 
     import stages.evaluate as evaluate_stage
-    from distillation.model_files import save_model
-    from distillation.prepared import load_prepared
+    from distillation.models.files import save_model
+    from distillation.data.prepared import load_prepared
     from stages.convert import convert
 
     monkeypatch.chdir(tmp_path)

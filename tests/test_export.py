@@ -12,8 +12,8 @@ from project import clone_trained, stages_to_run
 @pytest.fixture(scope="module")
 def exported(trained_repo):
     """The tiny pipeline's student and teacher, their exports and metrics, as `dvc repro` wrote them."""
-    from distillation.model_files import load_model, predict_logits
-    from distillation.prepared import load_split
+    from distillation.models.files import load_model, predict_logits
+    from distillation.data.prepared import load_split
 
     test = load_split(trained_repo / "data" / "prepared" / "test.npz")
     return {
@@ -28,8 +28,8 @@ def exported(trained_repo):
 @pytest.mark.parametrize("name", ["student", "teacher"])
 @pytest.mark.parametrize("kind", ["onnx", "litert", "litert_int8"])
 def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kind):
-    from distillation.export import exported_paths
-    from distillation.runtimes import predict_in_batches, runner_for
+    from distillation.export.formats import exported_paths
+    from distillation.export.runtimes import predict_in_batches, runner_for
 
     path = exported_paths(name, exported["root"] / "models" / "export")[kind]
     logits = predict_in_batches(runner_for(kind, path, threads=1).forward, exported["test"].images)
@@ -49,7 +49,7 @@ def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kin
 def test_the_int8_file_holds_int8_weights_input_and_output(exported):
     from ai_edge_litert.interpreter import Interpreter
 
-    from distillation.export import exported_paths
+    from distillation.export.formats import exported_paths
 
     interpreter = Interpreter(model_path=str(exported_paths("student", exported["root"] / "models" / "export")["litert_int8"]))
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
@@ -67,7 +67,7 @@ def test_the_int8_file_holds_int8_weights_input_and_output(exported):
 
 
 def test_the_calibration_sample_is_seeded_training_images():
-    from distillation.export import calibration_sample
+    from distillation.export.formats import calibration_sample
 
     train = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1)
     first, again, other = (calibration_sample(train, 100, seed) for seed in (42, 42, 7))
@@ -88,30 +88,30 @@ def test_a_new_temperature_re_exports_the_student_only(trained_repo, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_project(tmp_path_factory, tiny_letters_mat):
     """A project folder with tiny prepared splits, a briefly trained 32-unit student and a one-epoch teacher."""
-    from distillation.model_files import save_model
-    from distillation.prepared import load_prepared
+    from distillation.models.files import save_model
+    from distillation.data.prepared import load_prepared
     from stages.convert import convert
     from stages.train_baseline import train_baseline
     from stages.train_teacher import train_teacher
-    from test_stages import TRAINING
+    from test_stages import baseline_recipe, teacher_recipe
 
     root = tmp_path_factory.mktemp("export")
     convert(tiny_letters_mat, root / "data" / "prepared", 0.1, seed=0)
     splits = load_prepared(root / "data" / "prepared")
-    student, _ = train_baseline(splits, {**TRAINING, "epochs": 3, "hidden_units": 32}, seed=0)
+    student, _ = train_baseline(splits, baseline_recipe(epochs=3, hidden_units=32), seed=0)
     save_model(student, root / "models" / "student.keras")
     # Trained, so its logits are not all alike: int8's agreement with Keras then means something.
-    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    teacher, _ = train_teacher(splits, teacher_recipe(epochs=1), seed=0)
     save_model(teacher, root / "models" / "teacher.keras")
     return root
 
 
 @pytest.mark.parametrize("name", ["student", "teacher"])
 def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project, monkeypatch, name):
-    from distillation.export import exported_paths
-    from distillation.runtimes import predict_in_batches, runner_for
-    from distillation.model_files import load_model, predict_logits
-    from distillation.prepared import load_split
+    from distillation.export.formats import exported_paths
+    from distillation.export.runtimes import predict_in_batches, runner_for
+    from distillation.models.files import load_model, predict_logits
+    from distillation.data.prepared import load_split
     from stages.export import export_model
 
     monkeypatch.chdir(tiny_project)
@@ -133,7 +133,7 @@ def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project,
     # int8 holds a quarter of the fp32 weights' bytes, give or take the graph
     assert metrics["int8_size_ratio"] > 2.5
     # each file has its model card beside it: the classes by output index
-    from distillation.model_card import read_card
+    from distillation.export.model_card import read_card
 
     for path in exported_paths(name, tiny_project / "models" / "export").values():
         assert read_card(path, str(path))["classes"] == list(test.classes)
@@ -142,7 +142,7 @@ def test_the_export_stage_writes_three_files_that_agree_with_keras(tiny_project,
 def test_a_platform_without_a_runtime_keeps_the_file_and_names_what_it_skipped(tiny_project, tmp_path, monkeypatch):
     import builtins
 
-    from distillation import export
+    from distillation.export import formats as export
 
     real_import = builtins.__import__
 
@@ -151,7 +151,7 @@ def test_a_platform_without_a_runtime_keeps_the_file_and_names_what_it_skipped(t
             raise ImportError(name)
         return real_import(name, *arguments, **keywords)
 
-    from distillation.prepared import load_split
+    from distillation.data.prepared import load_split
 
     model_file = tiny_project / "models" / "student.keras"
     model = export.load_exportable(model_file)

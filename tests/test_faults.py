@@ -28,8 +28,8 @@ GRID = {"distill.temp": [1, 2], "distill.lambda": [0.1, 0.5]}
 
 
 def grid_space(tmp_path: Path):
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space
 
     return load_search_space(write_space(tmp_path / "grid.yaml", GRID), load_params(PROJECT_ROOT / "params.yaml"))
 
@@ -40,7 +40,7 @@ def every_point_once(study: optuna.Study) -> bool:
 
 
 def test_a_database_restart_during_training_loses_and_duplicates_nothing(restartable_postgres, tmp_path, capsys):
-    from distillation.sweeps import open_storage, open_study, quiet_optuna, run_worker
+    from distillation.experiments.sweeps import open_storage, open_study, quiet_optuna, run_worker
 
     url, server = restartable_postgres
     space = grid_space(tmp_path)
@@ -71,8 +71,8 @@ WORKER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {project!r})
     from distillation.cli import run_stage
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
 
     url, space_file, finished_dir, mode = sys.argv[1:5]
     finished_dir = Path(finished_dir)

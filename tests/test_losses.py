@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.losses import (
+from distillation.training.losses import (
     decoupled_kd_loss,
     decoupled_kd_terms,
     handmade_teacher_logits,

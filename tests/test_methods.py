@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.methods import METHODS, method_settings
-from distillation.params import setting_label
-from distillation.prepared import load_prepared
-from distillation.model_files import load_model, save_model
+from distillation.methods import METHODS
+from distillation.data.prepared import load_prepared
+from distillation.models.files import load_model, save_model
 from stages.convert import convert
-from stages.soft_targets import teacher_outputs
-from stages.train_student import load_teacher_outputs, train_student
+from distillation.targets.ensemble import teacher_outputs
+from stages.train_student import train_student
+from distillation.training.student import load_teacher_outputs
 from stages.train_teacher import train_teacher
-from test_stages import DISTILL, TRAINING
+from test_stages import DISTILL, teacher_recipe
 
 HIDDEN = 32
 
@@ -22,7 +22,7 @@ def tiny(tmp_path_factory, tiny_letters_mat):
     directory = tmp_path_factory.mktemp("methods")
     convert(tiny_letters_mat, directory, 0.2, seed=0)
     splits = load_prepared(directory)
-    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    teacher, _ = train_teacher(splits, teacher_recipe(epochs=1), seed=0)
     logits, hidden = teacher_outputs(teacher, splits)
     return splits, {"logits": logits, "hidden": hidden}
 
@@ -31,7 +31,7 @@ def tiny(tmp_path_factory, tiny_letters_mat):
 def test_each_method_trains_and_saves_the_plain_mlp(tiny, tmp_path, method):
     splits, teacher = tiny
     needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
-    settings = {**DISTILL, "method": method, "epochs": 8, "batch_size": 32, "patience": 8}
+    settings = DISTILL.changed(method=method, epochs=8, batch_size=32, patience=8)
     student, metrics = train_student(splits, needed, settings, HIDDEN, seed=0)
     assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26  # no regressor, no peers
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 8
@@ -39,7 +39,7 @@ def test_each_method_trains_and_saves_the_plain_mlp(tiny, tmp_path, method):
     assert metrics["train_images_per_second"] > 0
     # What trained it is recorded, so a report can spot outputs that are not this run's.
     assert (metrics["method"], metrics["seed"]) == (method, 0)
-    assert metrics["setting"] == setting_label(method_settings(settings))
+    assert metrics["setting"] == settings.settings.label()
     save_model(student, tmp_path / "student.keras")
     loaded = load_model(tmp_path / "student.keras")
     assert [type(layer).__name__ for layer in loaded.layers] == ["Flatten", "Dense", "Dropout", "Dense"]
@@ -53,7 +53,7 @@ def test_methods_differ_from_each_other(tiny):
     weights = {}
     for method in ("kd", "label_smoothing", "dml"):
         needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
-        student, _ = train_student(splits, needed, {**DISTILL, "method": method, "epochs": 1}, HIDDEN, seed=0)
+        student, _ = train_student(splits, needed, DISTILL.changed(method=method, epochs=1), HIDDEN, seed=0)
         weights[method] = student.get_layer("logits").get_weights()[0]
     # Same seed, same initialisation: only the loss tells them apart.
     assert not np.allclose(weights["kd"], weights["label_smoothing"])
@@ -64,7 +64,7 @@ def test_dml_can_take_the_cnn_as_a_peer(tiny):
     splits, _ = tiny
     weights = {}
     for cnn_peer in (False, True):
-        settings = {**DISTILL, "method": "dml", "epochs": 1, "dml": {"peers": 2, "cnn_peer": cnn_peer}}
+        settings = DISTILL.changed(method="dml", epochs=1, dml={"peers": 2, "cnn_peer": cnn_peer})
         student, metrics = train_student(splits, {}, settings, HIDDEN, seed=0)
         assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26  # the peers are not saved
         weights[cnn_peer] = student.get_layer("logits").get_weights()[0]
@@ -73,13 +73,13 @@ def test_dml_can_take_the_cnn_as_a_peer(tiny):
 
 
 def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny, monkeypatch):
-    import stages.train_student as stage
-    from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
+    import distillation.training.student as student_parts
+    from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
 
     splits, teacher = tiny
     # Only the logits file exists here; KD reads it, DML reads nothing, FitNets wants the hidden file.
     save_teacher_logits(tmp_path / "logits.npz", teacher["logits"], splits)
-    monkeypatch.setattr(stage, "TEACHER_FILES", {"logits": (tmp_path / "logits.npz", load_teacher_logits),
+    monkeypatch.setattr(student_parts, "TEACHER_FILES", {"logits": (tmp_path / "logits.npz", load_teacher_logits),
                                                   "hidden": (tmp_path / "absent.npz", load_teacher_hidden)})
     assert set(load_teacher_outputs("kd", splits)) == {"logits"}
     assert load_teacher_outputs("dml", splits) == {}
@@ -89,17 +89,16 @@ def test_a_method_loads_only_the_teacher_outputs_it_reads(tmp_path, tiny, monkey
 
 def test_teacher_free_refuses_a_probability_at_or_below_chance(tiny):
     splits, _ = tiny
-    settings = {**DISTILL, "method": "teacher_free", "temp": 20, "teacher_free": {"correct_probability": 0.03}}
+    settings = DISTILL.changed(method="teacher_free", temp=20, teacher_free={"correct_probability": 0.03})
     with pytest.raises(ValueError, match="distill.teacher_free.correct_probability must lie in"):
         train_student(splits, {}, settings, HIDDEN, seed=0)
 
 
 def test_fitnets_with_a_reduced_hint_trains_a_small_regressor_and_saves_the_plain_mlp(tiny, monkeypatch):
-    from stages.train_student import build_trainer, method_teacher_outputs
+    from distillation.training.student import build_trainer, method_teacher_outputs
 
     splits, teacher = tiny
-    settings = {**DISTILL, "method": "fitnets", "epochs": 2,
-                "fitnets": {**DISTILL["fitnets"], "hint_components": 8}}
+    settings = DISTILL.changed(method="fitnets", epochs=2, fitnets={"hint_components": 8})
     reduced = method_teacher_outputs(teacher, settings)
     assert {split: values.shape[1] for split, values in reduced["hidden"].items()} == {"train": 8, "val": 8, "test": 8}
     assert reduced["logits"] is teacher["logits"]
@@ -107,7 +106,7 @@ def test_fitnets_with_a_reduced_hint_trains_a_small_regressor_and_saves_the_plai
     _, metrics = train_student(splits, teacher, settings, HIDDEN, seed=0)
     assert metrics["params"] == 784 * HIDDEN + HIDDEN + HIDDEN * 26 + 26
     assert "hint_components=8" in metrics["setting"]
-    too_many = {**settings, "fitnets": {**settings["fitnets"], "hint_components": 2048}}
+    too_many = settings.changed(fitnets={"hint_components": 2048})
     with pytest.raises(ValueError, match=r"distill.fitnets.hint_components must be 0 \(the full hint\) or 1..1024"):
         train_student(splits, teacher, too_many, HIDDEN, seed=0)
 
@@ -116,7 +115,7 @@ def test_fitnets_with_a_reduced_hint_trains_a_small_regressor_and_saves_the_plai
 def test_a_student_trains_in_bfloat16_with_a_finite_loss_and_is_saved_in_float32(tiny, tmp_path, monkeypatch, method):
     import keras
 
-    from distillation.precision import OVERRIDE
+    from distillation.training.precision import OVERRIDE
     from stages import train_student as stage
 
     monkeypatch.setenv(OVERRIDE, "1")  # emulated on a CPU without bfloat16: slow, but the same numbers
@@ -132,7 +131,7 @@ def test_a_student_trains_in_bfloat16_with_a_finite_loss_and_is_saved_in_float32
 
     monkeypatch.setattr(stage, "fit_with_early_stopping", watched_fit)
     needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
-    settings = {**DISTILL, "method": method, "epochs": 1, "batch_size": 32, "precision": "mixed_bfloat16"}
+    settings = DISTILL.changed(method=method, epochs=1, batch_size=32, precision="mixed_bfloat16")
     student, metrics = stage.train_student(splits, needed, settings, 32, seed=0)
     # It trained in bfloat16: the MLP and what the method adds (FitNets' regressor, DML's peer) alike,
     # every layer with weights but the logits, which stay float32 for the losses at temperature T.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.losses import distillation_loss
-from distillation.models import build_mlp, build_teacher
+from distillation.training.losses import distillation_loss
+from distillation.models.networks import build_mlp, build_teacher
 
 
 def test_teacher_has_the_seed_parameter_count():
@@ -55,10 +55,11 @@ def test_lambda_zero_and_t_one_is_cross_entropy_against_the_teacher_distribution
 
 
 def test_saved_model_round_trips_in_safe_mode_without_optimizer_state(tmp_path):
-    from distillation.model_files import load_model, save_model
-    from distillation.training import compile_classifier
+    from distillation.models.files import load_model, save_model
+    from distillation.training.fit import compile_classifier
+    from test_stages import baseline_recipe
 
-    model = compile_classifier(build_mlp(26), {"optimizer": "adam", "learning_rate": 1e-3})
+    model = compile_classifier(build_mlp(26), baseline_recipe(learning_rate=1e-3))
     images, labels = np.random.default_rng(0).random((16, 28, 28, 1), np.float32), np.arange(16) % 26
     model.fit(images, labels, epochs=1, verbose=0)  # builds the optimizer's state
     save_model(model, tmp_path / "mlp.keras")

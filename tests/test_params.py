@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
-from distillation.params import ParamsError, load_params, validate
+from distillation.config.params import ParamsError, flatten, load_params, validate
 
 SHIPPED = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
 
@@ -24,14 +24,15 @@ def with_value(key: str, value):
 
 def test_shipped_params_are_valid():
     params = load_params(PROJECT_ROOT / "params.yaml")
-    assert params["distill"]["temp"] == 10 and params["distill"]["lambda"] == 0.5 and params["data"]["source"] == "synthetic"
+    assert params.distill.temp == 10 and params.distill.lambda_ == 0.5 and params.data.source == "synthetic"
+    assert params.flat() == {key: value for key, value in flatten(SHIPPED).items()}  # every key, as -S names it
 
 
 def test_values_given_as_strings_are_converted():
     params = validate(with_value("distill.temp", "10"))
-    assert params["distill"]["temp"] == 10.0
-    assert validate(with_value("distill.kd.t2_scale", "true"))["distill"]["kd"]["t2_scale"] is True
-    assert validate(with_value("teacher.epochs", "3"))["teacher"]["epochs"] == 3
+    assert params.distill.temp == 10.0
+    assert validate(with_value("distill.kd.t2_scale", "true")).distill.kd.t2_scale is True
+    assert validate(with_value("teacher.epochs", "3")).teacher.epochs == 3
 
 
 @pytest.mark.parametrize(
@@ -78,19 +79,24 @@ def test_a_key_of_an_earlier_version_says_its_new_name_in_one_line(old, new):
 
 
 def test_each_method_reads_the_shared_knobs_it_declares_and_its_own_section():
-    from distillation.methods import method_settings
+    from distillation.config.identity import run_settings
 
-    distill = SHIPPED["distill"]
-    assert method_settings({**distill, "method": "kd"}) == {"temp": 10, "lambda": 0.5, "t2_scale": False, "mixup": 0.0}
-    assert method_settings({**distill, "method": "hard_labels"}) == {"mixup": 0.0}
-    assert set(method_settings({**distill, "method": "dkd"})) == {"temp", "alpha", "beta", "warmup_epochs"}
-    assert set(method_settings({**distill, "method": "fitnets"})) == {"temp", "lambda", "hint_weight", "hint_components"}
-    assert set(method_settings({**distill, "method": "teacher_free"})) == {"temp", "lambda", "correct_probability"}
-    assert set(method_settings({**distill, "method": "dml"})) == {"peers", "cnn_peer"}
-    assert set(method_settings({**distill, "method": "label_smoothing"})) == {"epsilon"}
+    distill = load_params(PROJECT_ROOT / "params.yaml").distill
+
+    def settings(method: str) -> dict:
+        return distill.changed(method=method).settings.model_dump(by_alias=True)
+
+    assert settings("kd") == {"temp": 10, "lambda": 0.5, "t2_scale": False, "mixup": 0.0}
+    assert settings("hard_labels") == {"mixup": 0.0}
+    assert set(settings("dkd")) == {"temp", "alpha", "beta", "warmup_epochs"}
+    assert set(settings("fitnets")) == {"temp", "lambda", "hint_weight", "hint_components"}
+    assert set(settings("teacher_free")) == {"temp", "lambda", "correct_probability"}
+    assert set(settings("dml")) == {"peers", "cnn_peer"}
+    assert set(settings("label_smoothing")) == {"epsilon"}
     # Params of an earlier version, temperature inside the section and no mixup, read the same.
-    earlier = {"method": "kd", "kd": {"temp": 10, "lambda": 0.5, "t2_scale": False}}
-    assert {**method_settings(earlier), "mixup": 0.0} == method_settings({**distill, "method": "kd"})
+    earlier = {"distill.method": "kd", "distill.kd.temp": 10, "distill.kd.lambda": 0.5, "distill.kd.t2_scale": False}
+    assert run_settings(earlier) == distill.settings
+    assert run_settings(earlier).label() == distill.settings.label() == "lambda=0.5, t2_scale=False, temp=10"
 
 
 def test_each_method_section_of_params_yaml_holds_exactly_its_schema_and_valid_values():
@@ -115,7 +121,7 @@ def test_a_warm_up_as_long_as_the_cosine_cycle_is_named_in_one_line():
         validate(params)
     assert str(error.value) == "params.yaml: teacher.warmup_epochs must be less than teacher.epochs (3) under schedule: cosine, got 3"
     params["teacher"]["warmup_epochs"] = 0.5
-    assert validate(params)["teacher"]["warmup_epochs"] == 0.5
+    assert validate(params).teacher.warmup_epochs == 0.5
 
 
 def test_a_method_grid_may_sweep_training_knobs_but_not_params_the_method_never_reads():

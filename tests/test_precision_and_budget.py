@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from distillation.machine import cpu_model_and_flags
-from distillation.precision import BFLOAT16_CPU_FLAGS, OVERRIDE, emulation_reason
-from distillation.training import budgeted
-from test_stages import TRAINING, quadrant_splits
+from distillation.training.precision import BFLOAT16_CPU_FLAGS, OVERRIDE, emulation_reason
+from distillation.training.fit import budgeted
+from test_stages import TRAINING, baseline_recipe, quadrant_splits, teacher_recipe
 
 HAS_BFLOAT16 = any(flag in cpu_model_and_flags()[1] for flag in BFLOAT16_CPU_FLAGS)
 
@@ -29,7 +29,7 @@ def test_bfloat16_on_this_cpu_without_it_is_refused_in_one_line_naming_the_setti
     monkeypatch.delenv(OVERRIDE, raising=False)
     cpu = cpu_model_and_flags()[0]
     with pytest.raises(ValueError) as refused:
-        train_teacher(quadrant_splits(8, seed=0), {**TRAINING, "precision": "mixed_bfloat16"}, seed=0)
+        train_teacher(quadrant_splits(8, seed=0), teacher_recipe(precision="mixed_bfloat16"), seed=0)
     message = str(refused.value)
     assert "\n" not in message
     assert message.startswith(f"teacher.precision=mixed_bfloat16: this CPU ({cpu}) has neither AMX nor AVX512-BF16")
@@ -49,7 +49,7 @@ def test_float16_without_a_gpu_is_refused_for_the_student_too(monkeypatch):
     from test_stages import SHIPPED_DISTILL
 
     with pytest.raises(ValueError, match=r"^distill\.precision=mixed_float16: this machine has no GPU"):
-        train_student(splits, teacher, {**SHIPPED_DISTILL, **TRAINING, "method": "kd", "precision": "mixed_float16"}, 16, seed=0)
+        train_student(splits, teacher, SHIPPED_DISTILL.changed(**TRAINING, method="kd", precision="mixed_float16"), 16, seed=0)
 
 
 def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch):
@@ -59,11 +59,11 @@ def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch
 
     monkeypatch.setenv(OVERRIDE, "1")  # emulated on a CPU without bfloat16: slow, but the same numbers
     splits = quadrant_splits(40, seed=0)
-    model, metrics = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 32, "precision": "mixed_bfloat16"}, seed=0)
+    model, metrics = train_baseline(splits, baseline_recipe(epochs=4, hidden_units=32, precision="mixed_bfloat16"), seed=0)
     assert metrics["precision"] == "mixed_bfloat16" and metrics["test_accuracy"] >= 0.95
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for what runs next
     assert model.dtype_policy.name == "float32" and all(weight.dtype == "float32" for weight in model.weights)
-    reference, _ = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 32}, seed=0)
+    reference, _ = train_baseline(splits, baseline_recipe(epochs=4, hidden_units=32), seed=0)
     assert [weight.shape for weight in model.weights] == [weight.shape for weight in reference.weights]
     assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))  # it did train in bf16
 
@@ -71,7 +71,7 @@ def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch
 def test_the_logits_stay_float32_under_a_mixed_policy():
     import keras
 
-    from distillation.models import build_mlp, build_teacher
+    from distillation.models.networks import build_mlp, build_teacher
 
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
@@ -85,11 +85,10 @@ def test_the_logits_stay_float32_under_a_mixed_policy():
 
 
 def test_the_budget_gives_small_data_the_steps_of_large_data():
-    teacher = {"epochs": 5, "batch_size": 256, "min_steps": 800}
-    assert budgeted(teacher, 42_060)["epochs"] == 5  # the real letters: 165 steps an epoch, unchanged
-    assert budgeted(teacher, 9_360)["epochs"] == 22  # the default data: 37 steps an epoch
-    assert budgeted({**teacher, "min_steps": 0}, 9_360)["epochs"] == 5
-    assert budgeted({"epochs": 5, "batch_size": 256}, 100)["epochs"] == 5  # a section without the key
+    teacher = teacher_recipe(epochs=5, batch_size=256, min_steps=800)
+    assert budgeted(teacher, 42_060).epochs == 5  # the real letters: 165 steps an epoch, unchanged
+    assert budgeted(teacher, 9_360).epochs == 22  # the default data: 37 steps an epoch
+    assert budgeted(teacher.changed(min_steps=0), 9_360).epochs == 5
 
 
 # Early stopping off: the budget says how many epochs run, and nothing may cut them short.
@@ -100,13 +99,13 @@ def test_a_stage_trains_for_the_budgeted_epochs_and_reports_them():
     from stages.train_baseline import train_baseline
 
     splits = quadrant_splits(16, seed=0)  # 64 training images: 1 step of 64 per epoch
-    _, metrics = train_baseline(splits, {**BUDGETED, "hidden_units": 16}, seed=0)
+    _, metrics = train_baseline(splits, baseline_recipe(**BUDGETED, hidden_units=16), seed=0)
     assert metrics["epochs"] == 5 and metrics["min_steps"] == 5 and metrics["precision"] == "float32"
 
 
 @pytest.mark.parametrize("views", [0, 2])
 def test_the_student_trains_for_the_budgeted_epochs_too(views):
-    from distillation.views import StoredViews
+    from distillation.data.views import StoredViews
     from stages.train_student import train_student
     from test_stages import SHIPPED_DISTILL
 
@@ -117,5 +116,5 @@ def test_the_student_trains_for_the_budgeted_epochs_too(views):
         images = np.repeat(np.rint(splits["train"].images[..., 0] * 255).astype(np.uint8)[None], views, axis=0)
         stored = StoredViews(images=images.reshape(-1, 28, 28), views=views, fingerprint="test")
         teacher["logits"]["views"] = np.zeros((views * len(splits["train"].labels), 4), np.float32)
-    _, metrics = train_student(splits, teacher, {**SHIPPED_DISTILL, **BUDGETED, "method": "kd"}, 16, seed=0, views=stored)
+    _, metrics = train_student(splits, teacher, SHIPPED_DISTILL.changed(**BUDGETED, method="kd"), 16, seed=0, views=stored)
     assert metrics["epochs"] == 5 and metrics["min_steps"] == 5

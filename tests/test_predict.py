@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from distillation.handwriting import emnist_input
-from distillation.model_card import card_path, read_card
+from distillation.data.handwriting import emnist_input
+from distillation.export.model_card import card_path, read_card
 
 
 def scan(image: np.ndarray, path, dark_ink: bool = True, scale: int = 4, margin: int = 16):
@@ -23,16 +23,16 @@ def scan(image: np.ndarray, path, dark_ink: bool = True, scale: int = 4, margin:
 
 def export_student(mat_path, root):
     """A student trained briefly on ``mat_path``, exported with its cards; the paths and the splits."""
-    from distillation.export import exported_paths, write_exports
-    from distillation.model_files import save_model
-    from distillation.prepared import load_prepared
+    from distillation.export.formats import exported_paths, write_exports
+    from distillation.models.files import save_model
+    from distillation.data.prepared import load_prepared
     from stages.convert import convert
     from stages.train_baseline import train_baseline
-    from test_stages import TRAINING
+    from test_stages import baseline_recipe, teacher_recipe
 
     convert(mat_path, root / "prepared", 0.1, seed=0)
     splits = load_prepared(root / "prepared")
-    student, _ = train_baseline(splits, {**TRAINING, "epochs": 4, "hidden_units": 128}, seed=0)
+    student, _ = train_baseline(splits, baseline_recipe(epochs=4, hidden_units=128), seed=0)
     save_model(student, root / "student.keras")
     paths = exported_paths("student", root / "export")
     write_exports(student, paths, splits["train"].images[:64], splits["train"].classes)
@@ -43,8 +43,8 @@ def export_student(mat_path, root):
 def exported(tmp_path_factory):
     """A student of synthetic letters that the test writes (26 classes, 60 and 16 of each), exported:
     no real data needed."""
-    from distillation.emnist import write_emnist_mat
-    from distillation.synthetic import generate_letters, letters_mapping
+    from distillation.data.emnist import write_emnist_mat
+    from distillation.data.synthetic import generate_letters, letters_mapping
 
     root = tmp_path_factory.mktemp("predict")
     write_emnist_mat(root / "letters.mat", *generate_letters(60, seed=1), *generate_letters(16, seed=2), letters_mapping())
@@ -100,7 +100,7 @@ def glyph_f() -> np.ndarray:
 
 @pytest.mark.parametrize("dark_ink, scale", [(True, 4), (False, 7)])
 def test_a_scanned_glyph_reaches_the_model_upright_neither_flipped_nor_mirrored(tmp_path, dark_ink, scale):
-    from distillation.handwriting import load_grey
+    from distillation.data.handwriting import load_grey
 
     glyph = glyph_f()
     path = scan(glyph, tmp_path / "f.png", dark_ink=dark_ink, scale=scale)
@@ -113,7 +113,7 @@ def test_a_scanned_glyph_reaches_the_model_upright_neither_flipped_nor_mirrored(
 
 
 def test_a_file_is_read_as_grey_values_or_named_with_its_problem(tmp_path):
-    from distillation.handwriting import load_grey
+    from distillation.data.handwriting import load_grey
 
     Image.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8)).save(tmp_path / "colour.png")
     grey = load_grey(tmp_path / "colour.png", "colour.png")
@@ -127,7 +127,7 @@ def test_a_file_is_read_as_grey_values_or_named_with_its_problem(tmp_path):
 
 
 def test_the_ink_is_framed_as_emnist_frames_it_and_a_blank_page_is_named():
-    from distillation.handwriting import INK_SIDE, SIDE
+    from distillation.data.handwriting import INK_SIDE, SIDE
 
     ink = np.zeros((100, 60), np.float32)
     ink[10:90, 20:40] = 1.0  # a tall bar off centre on a black page
@@ -174,7 +174,7 @@ def test_scans_of_real_letters_are_read_as_well_as_the_arrays(exported_real, tmp
 
 def check_scans_read_as_well_as_arrays(exported, tmp_path, kind: str, learned: float) -> None:
     """Scans of the test letters through ``scripts.predict``: as accurate as the arrays themselves."""
-    from distillation.runtimes import runner_for
+    from distillation.export.runtimes import runner_for
     from scripts.predict import predict
 
     paths, splits = exported

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.emnist import read_emnist_mat
-from distillation.prepared import load_split, save_split
-from distillation.splitting import prepare_splits, stratified_validation_mask
+from distillation.data.emnist import read_emnist_mat
+from distillation.data.prepared import load_split, save_split
+from distillation.data.splitting import prepare_splits, stratified_validation_mask
 
 
 def test_validation_mask_takes_the_fraction_of_every_class_and_is_seeded():

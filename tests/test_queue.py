@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import distillation.dvc_queue as cli
+import distillation.experiments.queue as cli
 
 STATUS = """Task     Name        Created    Status
 36826ce  elder-chat  09:09 AM   {elder}

@@ -5,10 +5,7 @@ student is fetched as a registered artifact. Sweeps shared through these remotes
 """
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +57,7 @@ def test_the_trained_student_is_registered_and_fetched_as_an_artifact(published,
     assert git("push", "-q", "origin", "student@v1.0.0", cwd=project).returncode == 0
     fetched = dvc("artifacts", "get", str(bare), "student", "-o", str(tmp_path / "student.keras"), cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr[-3000:]
-    from distillation.model_files import load_model
+    from distillation.models.files import load_model
 
     assert load_model(tmp_path / "student.keras").count_params() > 0
     # What a device needs, by its artifact name (a version registered as for the student): the

@@ -15,13 +15,13 @@ def test_the_closure_follows_imports_through_modules_and_parent_packages():
     closure = {str(path) for path in stage_closure("stages.train_student", PROJECT_ROOT)}
     # stage → methods registry → every method it finds at run time → losses; and the packages on the way.
     assert {"stages/train_student.py", "distillation/methods/__init__.py", "distillation/methods/fitnets.py",
-            "distillation/losses.py", "distillation/__init__.py", "stages/__init__.py"} <= closure
+            "distillation/training/losses.py", "distillation/__init__.py", "stages/__init__.py"} <= closure
     # Nothing the student never runs: the report, the comparison, DVC's queue runner.
-    assert not closure & {"distillation/report.py", "distillation/comparison.py", "distillation/dvc_queue.py"}
+    assert not closure & {"distillation/reporting/experiments.py", "distillation/comparison/core.py", "distillation/experiments/queue.py"}
     # A stage that only validates params reads the declarations' schema, but runs no method.
     teacher = {str(path) for path in stage_closure("stages.train_teacher", PROJECT_ROOT)}
     assert {"distillation/methods/__init__.py", "distillation/methods/spec.py"} <= teacher
-    assert not teacher & {"distillation/methods/kd.py", "distillation/methods/base.py", "distillation/losses.py"}
+    assert not teacher & {"distillation/methods/kd.py", "distillation/methods/base.py", "distillation/training/losses.py"}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -37,11 +37,11 @@ def test_a_missing_and_an_extra_code_dependency_are_each_named(tmp_path):
         "distillation/__init__.py": '"""Library."""\n',
         "distillation/helpers.py": "from distillation.shared import SEED\n",
         "distillation/shared.py": "SEED = 1\n",
-        "distillation/report.py": "X = 1\n",
+        "distillation/reporting/experiments.py": "X = 1\n",
         "dvc.yaml": "stages:\n  train:\n    cmd: python -m stages.train\n    deps:\n"
-                    "      - stages/train.py\n      - distillation/helpers.py\n      - distillation/report.py\n      - data/in.csv\n",
+                    "      - stages/train.py\n      - distillation/helpers.py\n      - distillation/reporting/experiments.py\n      - data/in.csv\n",
     })
     assert dependency_problems(tmp_path) == [
         "dvc.yaml: stage train runs code it does not depend on: distillation/shared.py",
-        "dvc.yaml: stage train depends on code it never runs: distillation/report.py",
+        "dvc.yaml: stage train depends on code it never runs: distillation/reporting/experiments.py",
     ]

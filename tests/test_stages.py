@@ -6,11 +6,13 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from project import without_timings
-from distillation.params import load_params
-from distillation.prepared import load_prepared
-from distillation.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_hidden, save_teacher_logits
+from typing import Any
+
+from distillation.config.params import BaselineParams, TeacherParams, load_params
+from distillation.data.prepared import load_prepared
+from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_hidden, save_teacher_logits
 from stages.convert import convert
-from stages.soft_targets import teacher_outputs
+from distillation.targets.ensemble import teacher_outputs
 from stages.source import materialise_source
 from stages.train_baseline import train_baseline
 from stages.train_student import train_student
@@ -21,10 +23,20 @@ TRAINING = {
     "learning_rate": 2e-3, "patience": 2, "dropout": 0.0,
     "schedule": "cosine", "warmup_epochs": 0.5, "steps_per_execution": 2, "min_steps": 0,
 }
+SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
+SHIPPED_DISTILL = SHIPPED.distill
 # Every method's section as shipped, with KD at T = 4 and T² scaling.
-SHIPPED_DISTILL = load_params(PROJECT_ROOT / "params.yaml")["distill"]
-METHOD_SECTIONS = {name: section for name, section in SHIPPED_DISTILL.items() if isinstance(section, dict)}
-DISTILL = {**TRAINING, **METHOD_SECTIONS, "method": "kd", "temp": 4.0, "lambda": 0.5, "kd": {"t2_scale": True}}
+DISTILL = SHIPPED_DISTILL.changed(**TRAINING, method="kd", temp=4.0, **{"lambda": 0.5}, kd={"t2_scale": True})
+
+
+def teacher_recipe(**changes: Any) -> TeacherParams:
+    """The shipped teacher section with the quick TRAINING recipe and ``changes``."""
+    return SHIPPED.teacher.changed(**{**TRAINING, **changes})
+
+
+def baseline_recipe(**changes: Any) -> BaselineParams:
+    """The shipped baseline section with the quick TRAINING recipe and ``changes``."""
+    return SHIPPED.baseline.changed(**{**TRAINING, **changes})
 METRIC_KEYS = {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "params", "epochs", "best_epoch", "train_seconds"}
 
 
@@ -32,18 +44,18 @@ def run_pipeline(mat_path, workdir, teacher_epochs: int = TRAINING["epochs"]):
     """convert → teacher → soft targets → baseline → student, as the stages chain them."""
     convert(mat_path, workdir / "prepared", val_fraction=0.1, seed=0)
     splits = load_prepared(workdir / "prepared")
-    teacher, teacher_metrics = train_teacher(splits, {**TRAINING, "epochs": teacher_epochs}, seed=0)
+    teacher, teacher_metrics = train_teacher(splits, teacher_recipe(epochs=teacher_epochs), seed=0)
     logits, hidden = teacher_outputs(teacher, splits)
     save_teacher_logits(workdir / "logits.npz", logits, splits)
     logits = load_teacher_logits(workdir / "logits.npz", splits)
-    _, baseline_metrics = train_baseline(splits, {**TRAINING, "hidden_units": 512}, seed=0)
+    _, baseline_metrics = train_baseline(splits, baseline_recipe(hidden_units=512), seed=0)
     student, student_metrics = train_student(splits, {"logits": logits}, DISTILL, hidden_units=512, seed=0)
     return splits, logits, student, (teacher_metrics, baseline_metrics, student_metrics)
 
 
 def test_source_writes_synthetic_letters_in_the_emnist_layout(tmp_path):
     output = tmp_path / "raw.mat"
-    materialise_source({"source": "synthetic", "synthetic": {"train_per_class": 3, "test_per_class": 2}}, seed=0, output=output)
+    materialise_source(SHIPPED.data.changed(synthetic={"train_per_class": 3, "test_per_class": 2}), seed=0, output=output)
     splits = convert(output, tmp_path / "prepared", 0.34, seed=0)
     assert len(splits["train"].classes) == 26 and splits["train"].classes[0] == "Aa"
     assert splits["test"].labels.shape == (52,)
@@ -51,13 +63,13 @@ def test_source_writes_synthetic_letters_in_the_emnist_layout(tmp_path):
 
 def test_source_copies_a_given_mat_file(tmp_path, tiny_letters_mat):
     output = tmp_path / "raw.mat"
-    materialise_source({"source": str(tiny_letters_mat)}, seed=0, output=output)
+    materialise_source(SHIPPED.data.changed(source=str(tiny_letters_mat)), seed=0, output=output)
     assert output.read_bytes() == tiny_letters_mat.read_bytes()
 
 
 def test_unknown_source_is_named(tmp_path):
     with pytest.raises(ValueError, match="data.source: 'emnst-letters.mat' is not 'synthetic', 'emnist'"):
-        materialise_source({"source": "emnst-letters.mat"}, seed=0, output=tmp_path / "raw.mat")
+        materialise_source(SHIPPED.data.changed(source="emnst-letters.mat"), seed=0, output=tmp_path / "raw.mat")
     assert not (tmp_path / "raw.mat").exists()
 
 
@@ -85,8 +97,8 @@ def test_whole_chain_on_the_real_sample_learns(tmp_path, real_sample):
 def test_training_is_deterministic_for_a_seed(tiny_letters_mat, tmp_path):
     convert(tiny_letters_mat, tmp_path, 0.1, seed=0)
     splits = load_prepared(tmp_path)
-    first = train_baseline(splits, {**TRAINING, "hidden_units": 64}, seed=3)[1]
-    second = train_baseline(splits, {**TRAINING, "hidden_units": 64}, seed=3)[1]
+    first = train_baseline(splits, baseline_recipe(hidden_units=64), seed=3)[1]
+    second = train_baseline(splits, baseline_recipe(hidden_units=64), seed=3)[1]
     assert without_timings(first) == without_timings(second)
     assert first["seed"] == 3  # recorded, so a report can tell this run's metrics from stale ones
 
@@ -95,8 +107,7 @@ def test_original_procedure_runs_every_epoch_with_adadelta(tiny_letters_mat, tmp
     convert(tiny_letters_mat, tmp_path, 0.1, seed=0)
     splits = load_prepared(tmp_path)
     # Patience 1 would stop a 4-epoch run early if early stopping were on.
-    original = {**TRAINING, "optimizer": "adadelta", "learning_rate": 1.0, "early_stopping": False,
-                "schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "epochs": 4, "patience": 1, "hidden_units": 32}
+    original = baseline_recipe(optimizer="adadelta", learning_rate=1.0, early_stopping=False, schedule="plateau", warmup_epochs=0, steps_per_execution=1, epochs=4, patience=1, hidden_units=32)
     metrics = train_baseline(splits, original, seed=0)[1]
     assert metrics["epochs"] == metrics["best_epoch"] == 4
     assert metrics["test_accuracy"] > 1 / 26
@@ -105,7 +116,7 @@ def test_original_procedure_runs_every_epoch_with_adadelta(tiny_letters_mat, tmp
 def test_teacher_hidden_activations_are_stored_compactly_and_read_back(tmp_path, tiny_letters_mat):
     convert(tiny_letters_mat, tmp_path, 0.1, seed=0)
     splits = load_prepared(tmp_path)
-    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    teacher, _ = train_teacher(splits, teacher_recipe(epochs=1), seed=0)
     logits, hidden = teacher_outputs(teacher, splits)
     assert hidden["train"].shape == (splits["train"].labels.shape[0], 1024)
     assert (hidden["train"] >= 0).all()  # post-ReLU activations
@@ -119,7 +130,7 @@ def test_teacher_hidden_activations_are_stored_compactly_and_read_back(tmp_path,
 
 def quadrant_splits(per_class: int, seed: int, random_val_labels: bool = False) -> dict:
     """Four trivially separable classes: a bright 10×10 square in one quadrant, on faint noise."""
-    from distillation.prepared import PreparedSplit
+    from distillation.data.prepared import PreparedSplit
 
     rng = np.random.default_rng(seed)
 
@@ -135,7 +146,7 @@ def quadrant_splits(per_class: int, seed: int, random_val_labels: bool = False) 
 
 
 def test_teacher_learns_separable_classes_with_the_seed_architecture():
-    _, metrics = train_teacher(quadrant_splits(40, seed=0), {**TRAINING, "epochs": 4, "patience": 4}, seed=0)
+    _, metrics = train_teacher(quadrant_splits(40, seed=0), teacher_recipe(epochs=4, patience=4), seed=0)
     assert metrics["params"] == 3_378_970 - (26 - 4) * 1025  # the seed CNN; K comes from the data
     assert metrics["test_accuracy"] >= 0.95  # chance is 0.25
     assert metrics["val_accuracy"] >= 0.95
@@ -144,7 +155,7 @@ def test_teacher_learns_separable_classes_with_the_seed_architecture():
 def test_teacher_stops_on_its_val_loss_and_keeps_the_best_epoch():
     # Val labels are shuffled: the better the teacher fits train, the worse its val loss gets.
     splits = quadrant_splits(40, seed=1, random_val_labels=True)
-    _, metrics = train_teacher(splits, {**TRAINING, "schedule": "plateau", "epochs": 30, "patience": 2}, seed=0)
+    _, metrics = train_teacher(splits, teacher_recipe(schedule="plateau", epochs=30, patience=2), seed=0)
     assert metrics["epochs"] < 30
     assert metrics["epochs"] == metrics["best_epoch"] + 2
     assert metrics["test_accuracy"] >= 0.9  # what it learned on train still holds on the true test labels

@@ -20,7 +20,7 @@ import optuna
 import pytest
 import yaml
 
-from bench.scratch import environment
+from distillation.experiments.scratch import environment
 from conftest import PROJECT_ROOT
 from postgres import server_binaries
 from project import clone, clone_trained, dvc, free_port, git, run
@@ -38,7 +38,7 @@ def load_study(name: str, storage: str) -> optuna.Study:
     on a new database (a unique violation in PostgreSQL's catalogue): then it tries again."""
     import sqlalchemy
 
-    from distillation.sweeps import database_url
+    from distillation.experiments.sweeps import database_url
 
     for attempt in range(5):
         try:
@@ -66,8 +66,8 @@ def trial_log(directory: Path, name: str) -> str:
 # --- the search-space file and bad input -------------------------------------------------------
 
 def test_the_shipped_grid_has_sixteen_points_and_the_searcher_file_is_valid():
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space
 
     params = load_params(PROJECT_ROOT / "params.yaml")
     grid = load_search_space(PROJECT_ROOT / "sweeps" / "kd.yaml", params)
@@ -133,8 +133,8 @@ def test_an_unreachable_database_gets_one_line_naming_the_url(tmp_path, monkeypa
 
 def test_a_study_with_another_search_space_under_the_same_name_is_refused(tmp_path, monkeypatch, capsys):
     from distillation.cli import run_stage
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space, open_storage, open_study
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space, open_storage, open_study
     from scripts import sweep
 
     shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
@@ -157,7 +157,7 @@ def race_workers(storage: str, name: str, space, workers: int, fake_run) -> list
 
     The scheduling alone: a thread's exception fails the test (it would otherwise only warn).
     """
-    from distillation.sweeps import open_storage, open_study, quiet_optuna, run_worker
+    from distillation.experiments.sweeps import open_storage, open_study, quiet_optuna, run_worker
 
     quiet_optuna()
     names: list[str] = []
@@ -181,8 +181,8 @@ def race_workers(storage: str, name: str, space, workers: int, fake_run) -> list
 
 def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
     # However three workers race, each point completes exactly once and no two trials share a name.
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space
 
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     space = load_search_space(write_space(tmp_path / "grid.yaml", {"distill.temp": [1, 2, 3], "distill.lambda": [0.1, 0.5]}),
@@ -202,8 +202,8 @@ def test_a_grid_is_run_once_point_by_point_by_three_workers_at_once(tmp_path):
 
 def test_a_searcher_is_one_setting_away_and_runs_its_number_of_trials(tmp_path):
     # sampler: tpe over ranges, two workers: exactly `trials` complete, every value in its range.
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space
 
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     space = load_search_space(write_space(tmp_path / "tpe.yaml", {"distill.temp": {"low": 1, "high": 20, "log": True},
@@ -334,8 +334,8 @@ def test_a_trial_whose_worker_lost_power_after_training_is_recorded_from_its_exp
     """The state a power cut leaves between training and recording, made for real: the trial's `dvc exp
     run` finished in this clone, the trial still *running* in the study, its heartbeats stopped. The
     next worker retries it by recording that experiment under its own name and pushing it once."""
-    from distillation.params import load_params
-    from distillation.sweeps import load_search_space, open_storage, open_study, quiet_optuna, suggest
+    from distillation.config.params import load_params
+    from distillation.experiments.sweeps import load_search_space, open_storage, open_study, quiet_optuna, suggest
 
     base, bare = team
     host = clone(bare, base / "power-host")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from distillation.synthetic import generate_letters
+from distillation.data.synthetic import generate_letters
 
 
 def test_same_seed_gives_same_bytes_and_other_seed_differs():

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.emnist import read_emnist_mat
-from distillation.prepared import PreparedSplit
-from distillation.splitting import prepare_splits
-from distillation.teacher_logits import load_teacher_logits, save_teacher_logits
+from distillation.data.emnist import read_emnist_mat
+from distillation.data.prepared import PreparedSplit
+from distillation.data.splitting import prepare_splits
+from distillation.targets.teacher_logits import load_teacher_logits, save_teacher_logits
 
 
 @pytest.fixture()

@@ -4,15 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillation.models import build_mlp
-from distillation.training import compile_classifier, configure_runtime, fit_with_early_stopping, learning_rate
+from conftest import PROJECT_ROOT
+from distillation.config.params import TrainingRecipe, load_params
+from distillation.models.networks import build_mlp
+from distillation.training.fit import compile_classifier, configure_runtime, fit_with_early_stopping, learning_rate
 
-RECIPE = {"optimizer": "adam", "learning_rate": 0.004, "epochs": 5, "batch_size": 16, "early_stopping": False,
-          "patience": 2, "dropout": 0.0, "schedule": "cosine", "warmup_epochs": 1, "steps_per_execution": 1}
+RECIPE = load_params(PROJECT_ROOT / "params.yaml").baseline.changed(
+    optimizer="adam", learning_rate=0.004, epochs=5, batch_size=16, early_stopping=False, patience=2, dropout=0.0,
+    schedule="cosine", warmup_epochs=1, steps_per_execution=1)
 
 
 def test_plateau_keeps_a_constant_rate_for_the_callback_to_halve():
-    assert learning_rate({**RECIPE, "schedule": "plateau"}, steps_per_epoch=10) == 0.004
+    assert learning_rate(RECIPE.changed(schedule="plateau"), steps_per_epoch=10) == 0.004
 
 
 def test_cosine_warms_up_to_the_rate_then_decays_to_zero_at_the_last_epoch():
@@ -21,24 +24,24 @@ def test_cosine_warms_up_to_the_rate_then_decays_to_zero_at_the_last_epoch():
     assert rates[0] == 0.0 and rates[10] == pytest.approx(0.004)
     assert np.all(np.diff(rates[:11]) > 0) and np.all(np.diff(rates[10:]) < 0)
     assert rates[30] == pytest.approx(0.002, rel=1e-5) and rates[50] == pytest.approx(0.0, abs=1e-9)
-    without_warmup = learning_rate({**RECIPE, "warmup_epochs": 0}, steps_per_epoch=10)
+    without_warmup = learning_rate(RECIPE.changed(warmup_epochs=0), steps_per_epoch=10)
     assert float(without_warmup(0)) == pytest.approx(0.004) and float(without_warmup(50)) == pytest.approx(0.0, abs=1e-9)
 
 
-def train_weights(settings: dict) -> list[np.ndarray]:
+def train_weights(settings: TrainingRecipe) -> list[np.ndarray]:
     configure_runtime(0)
     rng = np.random.default_rng(0)
     images, labels = rng.random((100, 28, 28, 1), np.float32), rng.integers(0, 4, 100)
     model = compile_classifier(build_mlp(4, hidden_units=8), settings, steps_per_epoch=7)
     run = fit_with_early_stopping(model, images, labels, (images[:20], labels[:20]), settings, monitor="val_accuracy")
-    assert run.epochs_run == settings["epochs"]
+    assert run.epochs_run == settings.epochs
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)  # the cycle ended with the last step
     return model.get_weights()
 
 
 def test_steps_per_execution_runs_the_same_steps_to_the_same_weights():
     one_at_a_time = train_weights(RECIPE)
-    four_per_call = train_weights({**RECIPE, "steps_per_execution": 4})
+    four_per_call = train_weights(RECIPE.changed(steps_per_execution=4))
     for single, batched in zip(one_at_a_time, four_per_call):
         np.testing.assert_array_equal(single, batched)
 
@@ -48,7 +51,7 @@ def test_a_cosine_cycle_runs_to_its_end_and_keeps_the_best_val_epoch():
     rng = np.random.default_rng(1)
     images, labels = rng.random((100, 28, 28, 1), np.float32), rng.integers(0, 4, 100)
     val = (images[:40], rng.permutation(labels[:40]))  # shuffled: val accuracy stalls at once
-    settings = {**RECIPE, "early_stopping": True, "epochs": 6, "patience": 1}
+    settings = RECIPE.changed(early_stopping=True, epochs=6, patience=1)
     model = compile_classifier(build_mlp(4, hidden_units=8), settings, steps_per_epoch=7)
     run = fit_with_early_stopping(model, images, labels, val, settings, monitor="val_accuracy")
     accuracies = model.history.history["val_accuracy"]  # Keras keeps the last fit's history

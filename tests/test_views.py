@@ -6,22 +6,23 @@ import pytest
 
 from conftest import PROJECT_ROOT
 from project import without_timings
-from test_stages import DISTILL, TRAINING
-from distillation.hints import project_hints
-from distillation.models import with_hidden_output
-from distillation.params import ParamsError, load_params, validate
-from distillation.prepared import PreparedSplit, load_prepared
-from distillation.teacher_logits import load_teacher_hidden, save_teacher_hidden
-from distillation.view_targets import load_view_targets, write_view_targets
-from distillation.views import ViewSettings, load_views, to_pixels
+from test_stages import DISTILL, TRAINING, baseline_recipe, teacher_recipe
+from distillation.training.hints import project_hints
+from distillation.models.networks import with_hidden_output
+from distillation.config.params import ParamsError, load_params, validate
+from distillation.data.prepared import PreparedSplit, load_prepared
+from distillation.targets.teacher_logits import load_teacher_hidden, save_teacher_hidden
+from distillation.targets.view_targets import load_view_targets, write_view_targets
+from distillation.data.views import load_views, to_pixels
 from stages.augment import augment
 from stages.convert import convert
-from stages.soft_targets import teacher_outputs
-from stages.train_student import method_teacher_outputs, train_student, view_training_batches
+from distillation.targets.ensemble import teacher_outputs
+from stages.train_student import train_student
+from distillation.training.student import method_teacher_outputs, view_training_batches
 from stages.train_teacher import train_teacher
 
 SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
-SETTINGS = ViewSettings.from_params({**SHIPPED["augment"], "views": 3})
+SETTINGS = SHIPPED.augment.changed(views=3)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def tiny(tmp_path_factory, tiny_letters_mat):
     directory = tmp_path_factory.mktemp("views")
     convert(tiny_letters_mat, directory / "prepared", 0.1, seed=0)
     splits = load_prepared(directory / "prepared")
-    teacher, _ = train_teacher(splits, {**TRAINING, "epochs": 1}, seed=0)
+    teacher, _ = train_teacher(splits, teacher_recipe(epochs=1), seed=0)
     logits, hidden = teacher_outputs(teacher, splits)
     save_teacher_hidden(directory / "hidden.npz", hidden, splits)
     augment(splits["train"], SETTINGS, seed=7, directory=directory / "views")
@@ -43,7 +44,7 @@ def test_views_are_deterministic_and_the_first_of_more_views(tiny, tmp_path):
     _, splits, _, _, views = tiny
     again, _ = augment(splits["train"], SETTINGS, seed=7, directory=tmp_path / "again")
     np.testing.assert_array_equal(again, views.images)
-    more, _ = augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 5}), seed=7, directory=tmp_path / "more")
+    more, _ = augment(splits["train"], SHIPPED.augment.changed(views=5), seed=7, directory=tmp_path / "more")
     np.testing.assert_array_equal(more[:views.images.shape[0]], views.images)  # K = 3 is a prefix of K = 5
     other, _ = augment(splits["train"], SETTINGS, seed=8, directory=tmp_path / "other")
     assert not np.array_equal(other, views.images)
@@ -75,7 +76,7 @@ def test_a_view_of_a_real_letter_is_that_letter_not_its_mirror_image(real_sample
     pixels = to_pixels(train.images)
     asymmetric = np.flatnonzero(best_correlation(pixels, pixels[:, :, ::-1]) < 0.5)[:400]
     subset = PreparedSplit(train.images[asymmetric], train.labels[asymmetric], train.classes)
-    stored, _ = augment(subset, ViewSettings.from_params({**SHIPPED["augment"], "views": 2}), seed=0, directory=tmp_path / "views")
+    stored, _ = augment(subset, SHIPPED.augment.changed(views=2), seed=0, directory=tmp_path / "views")
     views = np.asarray(stored)  # the stored views are read from their file, a few rows at a time
     originals = np.concatenate([to_pixels(subset.images)] * 2)
     # Shifts allowed in both, so only the shape counts.
@@ -104,8 +105,8 @@ def test_no_view_mirrors_its_image(tmp_path, bounds):
     image[8:12, 8:12], image[8:12, 16:20], image[16:20, 12:16] = 1.0, 0.6, 0.3  # near the centre: no view cuts one off
     split = PreparedSplit(np.repeat(image[None], 50, axis=0), np.zeros(50, np.int32), ("a",))
     largest = {"rotation_degrees": 30, "scale": 0.3, "shear": 0.5, "shift_pixels": 3, "elastic_alpha": 4}
-    knobs = {**SHIPPED["augment"], "views": 4, **(largest if bounds == "largest allowed" else {})}
-    views = np.asarray(augment(split, ViewSettings.from_params(knobs), seed=0, directory=tmp_path / "views")[0])
+    knobs = SHIPPED.augment.changed(views=4, **(largest if bounds == "largest allowed" else {}))
+    views = np.asarray(augment(split, knobs, seed=0, directory=tmp_path / "views")[0])
     own = blob_triangle_orientation(to_pixels(split.images[:1]))[0]
     assert own == -blob_triangle_orientation(to_pixels(split.images[:1])[:, :, ::-1])[0]  # the mirror turns the other way
     assert (blob_triangle_orientation(views) == own).all()
@@ -114,7 +115,8 @@ def test_no_view_mirrors_its_image(tmp_path, bounds):
 @pytest.mark.parametrize(("key", "value"), [("augment.views", -1), ("augment.rotation_degrees", 90), ("augment.scale", 1.5)])
 def test_params_that_would_flip_or_make_no_sense_are_refused_naming_the_key(key, value):
     section, name = key.split(".")
-    raw = {**SHIPPED, section: {**SHIPPED[section], name: value}}
+    raw = SHIPPED.model_dump(by_alias=True)
+    raw[section][name] = value
     with pytest.raises(ParamsError, match=key.replace(".", r"\.")):
         validate(raw)
 
@@ -124,7 +126,7 @@ def test_each_view_comes_with_the_teachers_outputs_for_that_view(tiny):
     train = splits["train"]
     stored = load_view_targets(directory / "targets", views, ("logits", "hidden"), 16)
     teacher_outputs_ = {kind: {**outputs[kind], "views": stored[kind]["views"]} for kind in ("logits", "hidden")}
-    settings = {**DISTILL, "method": "fitnets", "epochs": 2, "batch_size": 50, "fitnets": {"hint_weight": 1.0, "hint_components": 16}}
+    settings = DISTILL.changed(method="fitnets", epochs=2, batch_size=50, fitnets={"hint_weight": 1.0, "hint_components": 16})
     prepared = method_teacher_outputs({**teacher_outputs_, "hint_basis": stored["hint_basis"]}, settings)
     batches = view_training_batches(splits, prepared, views, settings, seed=0)
     hidden_view, basis = with_hidden_output(teacher), stored["hint_basis"]
@@ -149,17 +151,17 @@ def test_each_view_comes_with_the_teachers_outputs_for_that_view(tiny):
 
 def test_no_views_is_the_students_training_of_today(tiny):
     directory, splits, _, outputs, _ = tiny
-    empty, metrics = augment(splits["train"], ViewSettings.from_params({**SHIPPED["augment"], "views": 0}), 7, directory / "none")
+    empty, metrics = augment(splits["train"], SHIPPED.augment.changed(views=0), 7, directory / "none")
     assert empty.shape[0] == 0 and metrics["rows"] == 0
     none = load_views(directory / "none", splits["train"], 0)
-    settings = {**DISTILL, "epochs": 2}
+    settings = DISTILL.changed(epochs=2)
     today = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0)[1]
     with_none = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0, views=none)[1]
     assert without_timings(today) == without_timings(with_none)
 
 
 def test_the_teachers_accuracy_on_the_views_counts_each_view_against_its_images_label(tiny):
-    from distillation.view_targets import LOGITS_FILE
+    from distillation.targets.view_targets import LOGITS_FILE
     from stages.view_targets import view_accuracy
 
     directory, splits, teacher, _, views = tiny
@@ -175,7 +177,7 @@ def test_a_student_trains_on_the_views_with_the_teachers_outputs_for_them(tiny):
     directory, splits, _, outputs, views = tiny
     stored = load_view_targets(directory / "targets", views, ("logits",), 16)
     teacher = {"logits": {**outputs["logits"], "views": stored["logits"]["views"]}}
-    settings = {**DISTILL, "epochs": 2}
+    settings = DISTILL.changed(epochs=2)
     student, metrics = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)
     today = train_student(splits, {"logits": outputs["logits"]}, settings, hidden_units=64, seed=0)[1]
     assert metrics["views"] == 3 and today["views"] == 0
@@ -201,9 +203,9 @@ def test_hard_labels_without_views_is_the_baseline(tiny):
     from stages.train_baseline import train_baseline
 
     _, splits, _, _, _ = tiny
-    settings = {**TRAINING, "hidden_units": 64}
+    settings = baseline_recipe(hidden_units=64)
     baseline = train_baseline(splits, settings, seed=3)[1]
-    control = train_student(splits, {}, {**DISTILL, **TRAINING, "method": "hard_labels"}, hidden_units=64, seed=3)[1]
+    control = train_student(splits, {}, DISTILL.changed(**TRAINING, method="hard_labels"), hidden_units=64, seed=3)[1]
     assert control["val_accuracy"] == pytest.approx(baseline["val_accuracy"], abs=1e-6)
     assert control["test_accuracy"] == pytest.approx(baseline["test_accuracy"], abs=1e-6)
 
@@ -221,7 +223,7 @@ def test_views_rerun_neither_convert_nor_the_teacher(tmp_path, trained_repo):
 
 
 def test_soft_targets_streams_the_outputs_that_one_pass_gives(tiny, tmp_path):
-    from distillation.teacher_logits import load_teacher_logits
+    from distillation.targets.teacher_logits import load_teacher_logits
     from stages.soft_targets import store_teacher_outputs
 
     _, splits, teacher, outputs, _ = tiny
@@ -245,7 +247,7 @@ def test_stored_rows_are_read_in_the_order_asked(tiny):
 
 @pytest.mark.parametrize("dtype, width", [(np.uint8, (28, 28)), (np.float16, (128,)), (np.float32, (26,))])
 def test_stored_rows_read_across_many_blocks_are_the_rows_asked(tmp_path, dtype, width):
-    from distillation.views import StoredRows
+    from distillation.data.views import StoredRows
 
     values = (np.random.default_rng(0).random((3000, *width)) * 200).astype(dtype)
     np.save(tmp_path / "rows.npy", values)
@@ -263,7 +265,7 @@ def _mixup_batches(tiny, alpha: float, seed: int = 0):
     directory, splits, _, outputs, views = tiny
     stored = load_view_targets(directory / "targets", views, ("logits",), 16)
     teacher = {"logits": {**outputs["logits"], "views": stored["logits"]["views"]}}
-    settings = {**DISTILL, "epochs": 2, "batch_size": 50, "kd": {"t2_scale": True, "mixup": alpha}}
+    settings = DISTILL.changed(epochs=2, batch_size=50, kd={"t2_scale": True, "mixup": alpha})
     return list(view_training_batches(splits, teacher, views, settings, seed=seed).dataset)
 
 
@@ -293,12 +295,13 @@ def test_mixup_mixes_each_batch_with_itself_in_another_order_and_carries_both_ta
 @pytest.mark.parametrize("method", ["kd", "hard_labels"])
 def test_mixed_targets_are_the_loss_against_mixed_labels_and_mixed_probabilities(method):
     import keras
-    from distillation.methods import method_trainer
+    from distillation.methods import METHODS, method_trainer
     from distillation.methods.base import TrainingContext
-    from distillation.mixup import with_mixed_targets
+    from distillation.training.mixup import with_mixed_targets
 
     rng = np.random.default_rng(0)
-    settings = {"temp": 4.0, "lambda": 0.3, "t2_scale": False, "mixup": 0.4}
+    own = {"t2_scale": False, "mixup": 0.4} if method == "kd" else {"mixup": 0.4}
+    settings = METHODS[method].settings_from({"temp": 4.0, "lambda": 0.3}, own)
     context = TrainingContext(num_classes=5, steps_per_epoch=1, hidden_units=8, dropout=0.0)
     student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5)])
     plain = method_trainer(method)(student, settings, context)
@@ -331,10 +334,10 @@ def test_a_student_trains_on_mixed_views_repeatably_and_its_setting_says_so(tiny
     directory, splits, _, outputs, views = tiny
     stored = load_view_targets(directory / "targets", views, ("logits",), 16)
     teacher = {"logits": {**outputs["logits"], "views": stored["logits"]["views"]}}
-    settings = {**DISTILL, "epochs": 2, "kd": {"t2_scale": True, "mixup": 0.2}}
+    settings = DISTILL.changed(epochs=2, kd={"t2_scale": True, "mixup": 0.2})
     metrics = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)[1]
     again = train_student(splits, teacher, settings, hidden_units=64, seed=0, views=views)[1]
-    unmixed = train_student(splits, teacher, {**settings, "kd": {"t2_scale": True, "mixup": 0.0}}, hidden_units=64, seed=0, views=views)[1]
+    unmixed = train_student(splits, teacher, settings.changed(kd={"mixup": 0.0}), hidden_units=64, seed=0, views=views)[1]
     assert "mixup=0.2" in metrics["setting"] and "mixup" not in unmixed["setting"]
     assert without_timings(metrics) == without_timings(again)
     assert metrics["val_loss"] != unmixed["val_loss"]
@@ -342,13 +345,13 @@ def test_a_student_trains_on_mixed_views_repeatably_and_its_setting_says_so(tiny
 
 def test_mixup_without_views_is_refused_naming_the_key(tiny):
     _, splits, _, outputs, _ = tiny
-    settings = {**DISTILL, "method": "hard_labels", "epochs": 1, "hard_labels": {"mixup": 0.2}}
+    settings = DISTILL.changed(method="hard_labels", epochs=1, hard_labels={"mixup": 0.2})
     with pytest.raises(ValueError, match=r"^params.yaml: distill.hard_labels.mixup mixes stored views: it needs augment.views > 0, got 0$"):
         train_student(splits, {}, settings, hidden_units=16, seed=0)
 
 
 def test_a_negative_mixup_is_refused_naming_the_key():
-    params = load_params(PROJECT_ROOT / "params.yaml")
+    params = SHIPPED.model_dump(by_alias=True)
     params["distill"]["kd"]["mixup"] = -0.1
     with pytest.raises(ParamsError, match=r"distill\.kd\.mixup must be greater than or equal to 0, got -0.1"):
         validate(params)
@@ -361,7 +364,7 @@ def test_a_student_on_k_views_is_fed_each_version_about_e_over_k_plus_1_times(mo
 
     import tensorflow as tf
 
-    from distillation.views import StoredViews, views_seen
+    from distillation.data.views import StoredViews, views_seen
     from stages import train_student as stage
     from test_stages import SHIPPED_DISTILL, quadrant_splits
 
@@ -392,7 +395,7 @@ def test_a_student_on_k_views_is_fed_each_version_about_e_over_k_plus_1_times(mo
         return real_fit(trainer, dataclasses.replace(inputs, dataset=inputs.dataset.map(counted)), targets, *rest, **named)
 
     monkeypatch.setattr(stage, "fit_with_early_stopping", counting_fit)
-    settings = {**SHIPPED_DISTILL, **TRAINING, "method": "kd", "epochs": epochs, "early_stopping": False}
+    settings = SHIPPED_DISTILL.changed(**{**TRAINING, "method": "kd", "epochs": epochs, "early_stopping": False})
     _, metrics = train_student(splits, {"logits": logits}, settings, 16, seed=3,
                                views=StoredViews(images=stored.reshape(-1, 28, 28), views=views, fingerprint="marked"))
     assert metrics["epochs"] == epochs and len(fed) == epochs  # one batch an epoch
@@ -410,8 +413,8 @@ def test_a_student_on_k_views_is_fed_each_version_about_e_over_k_plus_1_times(mo
 
 
 def test_the_views_shown_are_reported_to_two_decimals_and_a_batch_of_views_alone_is_gathered():
-    from distillation.view_batches import gather
-    from distillation.views import views_seen
+    from distillation.training.view_batches import gather
+    from distillation.data.views import views_seen
 
     assert views_seen(16, 240) == {"views_shown_per_image": 225.88, "showings_per_version": 14.12}  # 3840/17, 240/17
     originals, views = np.arange(3) * 10, np.arange(6) + 100  # 3 images, 2 views of each
@@ -421,8 +424,8 @@ def test_the_views_shown_are_reported_to_two_decimals_and_a_batch_of_views_alone
 
 
 def test_each_pass_over_the_batches_serves_the_next_epochs_versions_in_order():
-    from distillation.view_batches import gather, versions_batches
-    from distillation.views import epoch_rows
+    from distillation.training.view_batches import gather, versions_batches
+    from distillation.data.views import epoch_rows
 
     count, views, epochs = 12, 2, 4
     originals = np.arange(count, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
@@ -437,9 +440,9 @@ def test_each_pass_over_the_batches_serves_the_next_epochs_versions_in_order():
 
 def test_mixup_of_a_single_target_mixes_the_images_with_a_float_weight():
     """hard_labels on views has one target (the labels): the weight and the partner still come last."""
-    from distillation.mixup import MIX_WEIGHT, PARTNER
-    from distillation.view_batches import versions_batches
-    from distillation.views import epoch_rows
+    from distillation.training.mixup import MIX_WEIGHT, PARTNER
+    from distillation.training.view_batches import versions_batches
+    from distillation.data.views import epoch_rows
 
     count = 8
     originals = (np.arange(count, dtype=np.uint8) * 20)[:, None, None] * np.ones((1, 28, 28), np.uint8)

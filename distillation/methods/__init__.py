@@ -16,8 +16,6 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from typing import Any
-
 from distillation.methods.spec import MethodParams, MethodSpec
 
 _NOT_METHODS = {"base", "spec"}
@@ -45,7 +43,7 @@ METHODS: dict[str, MethodSpec] = _discover()
 # hard_labels with views, the augmentation alone).
 CONTROLS = tuple(name for name, method in METHODS.items() if method.control)
 
-__all__ = ["CONTROLS", "METHODS", "MethodParams", "MethodSpec", "method_spec", "method_settings", "method_trainer"]
+__all__ = ["CONTROLS", "METHODS", "MethodParams", "MethodSpec", "method_spec", "method_trainer"]
 
 
 def method_spec(name: str) -> MethodSpec:
@@ -59,14 +57,3 @@ def method_spec(name: str) -> MethodSpec:
 def method_trainer(name: str) -> type:
     """The Keras trainer class of the method ``name`` (imports Keras)."""
     return method_spec(name).trainer()
-
-
-def method_settings(distill: dict[str, Any]) -> dict[str, Any]:
-    """What the running method reads of the ``distill`` params: the shared knobs it declares and its own section.
-
-    Params of earlier versions, whose sections held their own ``temp`` and ``lambda``, give the
-    same settings (the section's values win).
-    """
-    name = distill["method"]
-    shared = {key: distill[key] for key in method_spec(name).shared_params if key in distill}
-    return {**shared, **(distill.get(name) or {})}

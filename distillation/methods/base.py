@@ -11,10 +11,10 @@ plain Sequential MLP, is saved.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import keras
 from keras import ops
+
+from distillation.methods.spec import MethodParams
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,10 @@ class StudentTrainer(keras.Model):
     their training loss.
     """
 
-    def __init__(self, student: keras.Model, settings: dict[str, Any], context: TrainingContext):
+    def __init__(self, student: keras.Model, settings: MethodParams, context: TrainingContext):
         super().__init__(name=f"{type(self).__name__.lower()}_trainer")
         self.student = student
-        self.settings = dict(settings)
+        self.settings = settings
         self.context = context
         self.accuracy_metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.cross_entropy_metric = keras.metrics.Mean(name="ce")

@@ -21,13 +21,13 @@ class DecoupledKDParams(MethodParams):
 def decoupled_kd_trainer() -> type:
     from keras import ops
 
-    from distillation.losses import decoupled_kd_loss
+    from distillation.training.losses import decoupled_kd_loss
     from distillation.methods.base import StudentTrainer
 
     class DecoupledKD(StudentTrainer):
         def warmup(self):
             """The distillation term's weight now: step / warm-up steps, at most 1."""
-            warmup_steps = self.settings["warmup_epochs"] * self.context.steps_per_epoch
+            warmup_steps = self.settings.warmup_epochs * self.context.steps_per_epoch
             if warmup_steps == 0:
                 return 1.0
             return ops.minimum(ops.cast(self.optimizer.iterations, "float32") / warmup_steps, 1.0)
@@ -36,7 +36,7 @@ def decoupled_kd_trainer() -> type:
             settings = self.settings
             return ops.mean(decoupled_kd_loss(
                 y["labels"], y["teacher_logits"], y_pred,
-                settings["temp"], settings["alpha"], settings["beta"], self.warmup(),
+                settings.temp, settings.alpha, settings.beta, self.warmup(),
             ))
 
     return DecoupledKD

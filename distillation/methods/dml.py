@@ -21,18 +21,18 @@ class DeepMutualLearningParams(MethodParams):
 def deep_mutual_learning_trainer() -> type:
     from keras import ops
 
-    from distillation.losses import mutual_learning_loss
+    from distillation.training.losses import mutual_learning_loss
     from distillation.methods.base import StudentTrainer
-    from distillation.models import build_mlp, build_teacher
+    from distillation.models.networks import build_mlp, build_teacher
 
     class DeepMutualLearning(StudentTrainer):
         def __init__(self, student, settings, context):
             super().__init__(student, settings, context)
             self.other_peers = [
                 build_mlp(context.num_classes, context.hidden_units, context.dropout, name=f"peer_{index}")
-                for index in range(1, settings["peers"])
+                for index in range(1, settings.peers)
             ]
-            if settings["cnn_peer"]:
+            if settings.cnn_peer:
                 self.other_peers.append(build_teacher(context.num_classes, context.dropout))
 
         def call(self, images, training: bool = False):

@@ -21,12 +21,11 @@ kept is printed).
 """
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 from pydantic import Field
 
-from distillation.hints import principal_hint_basis, project_hints
+from distillation.training.hints import principal_hint_basis, project_hints
 from distillation.methods.spec import MethodParams, MethodSpec
 
 
@@ -47,9 +46,9 @@ def principal_hint_coordinates(hidden: dict[str, np.ndarray], components: int) -
     return {split: project_hints(values, mean, basis) for split, values in hidden.items()}, kept
 
 
-def prepare_hints(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+def prepare_hints(teacher: dict[str, dict[str, np.ndarray]], settings: FitNetsParams) -> dict[str, dict[str, np.ndarray]]:
     """The stored teacher outputs with the hints in ``hint_components`` principal directions (0: as stored)."""
-    components = settings.get("hint_components", 0)
+    components = settings.hint_components
     if not components:
         return teacher
     if "views" in teacher["hidden"]:
@@ -67,9 +66,9 @@ def prepare_hints(teacher: dict[str, dict[str, np.ndarray]], settings: dict[str,
 def fitnets_trainer() -> type:
     from keras import layers, ops
 
-    from distillation.losses import distillation_loss, hint_loss
+    from distillation.training.losses import distillation_loss, hint_loss
     from distillation.methods.base import StudentTrainer
-    from distillation.models import with_hidden_output
+    from distillation.models.networks import with_hidden_output
 
     class FitNets(StudentTrainer):
         def __init__(self, student, settings, context):
@@ -89,8 +88,8 @@ def fitnets_trainer() -> type:
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             projected_hidden, logits = y_pred
             settings = self.settings
-            kd = distillation_loss(y["labels"], y["teacher_logits"], logits, settings["temp"], settings["lambda"])
-            return ops.mean(kd + settings["hint_weight"] * hint_loss(projected_hidden, y["teacher_hidden"]))
+            kd = distillation_loss(y["labels"], y["teacher_logits"], logits, settings.temp, settings.lambda_)
+            return ops.mean(kd + settings.hint_weight * hint_loss(projected_hidden, y["teacher_hidden"]))
 
     return FitNets
 

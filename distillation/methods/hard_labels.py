@@ -4,11 +4,11 @@ Plain cross-entropy with the student's recipe (``distill.*``). Without views it 
 trained once more; with ``augment.views`` it is the *augmented* MLP, which sees the same views
 as every distilled student: a method that gains no more than it gains from the augmentation,
 not from the teacher. Its one param, ``distill.hard_labels.mixup``, mixes the views as kd's does
-(:mod:`distillation.mixup`): the labels-only control of a mixed-up student.
+(:mod:`distillation.training.mixup`): the labels-only control of a mixed-up student.
 """
 from __future__ import annotations
 
-from distillation.mixup import MixupParams
+from distillation.training.mixup import MixupParams
 from distillation.methods.spec import MethodSpec
 
 

@@ -2,11 +2,11 @@
 
 The seed experiment's loss, unchanged: ``λ·CE(y, z_s) + s·CE(softmax(z_t/T), softmax(z_s/T))``,
 ``s = T²`` when ``t2_scale``. Params: ``distill.temp``, ``distill.lambda``; ``distill.kd.t2_scale``, ``distill.kd.mixup``
-(:mod:`distillation.mixup`).
+(:mod:`distillation.training.mixup`).
 """
 from __future__ import annotations
 
-from distillation.mixup import MixupParams
+from distillation.training.mixup import MixupParams
 from distillation.methods.spec import MethodSpec
 
 
@@ -17,14 +17,14 @@ class KnowledgeDistillationParams(MixupParams):
 def knowledge_distillation_trainer() -> type:
     from keras import ops
 
-    from distillation.losses import distillation_loss
+    from distillation.training.losses import distillation_loss
     from distillation.methods.base import StudentTrainer
 
     class KnowledgeDistillation(StudentTrainer):
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             settings = self.settings
             return ops.mean(distillation_loss(
-                y["labels"], y["teacher_logits"], y_pred, settings["temp"], settings["lambda"], settings["t2_scale"]
+                y["labels"], y["teacher_logits"], y_pred, settings.temp, settings.lambda_, settings.t2_scale
             ))
 
     return KnowledgeDistillation

@@ -18,12 +18,12 @@ class LabelSmoothingParams(MethodParams):
 def label_smoothing_trainer() -> type:
     from keras import ops
 
-    from distillation.losses import label_smoothing_loss
+    from distillation.training.losses import label_smoothing_loss
     from distillation.methods.base import StudentTrainer
 
     class LabelSmoothing(StudentTrainer):
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-            return ops.mean(label_smoothing_loss(y["labels"], y_pred, self.settings["epsilon"]))
+            return ops.mean(label_smoothing_loss(y["labels"], y_pred, self.settings.epsilon))
 
     return LabelSmoothing
 

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 SHARED_PARAMS = ("temp", "lambda")  # distill.temp, distill.lambda: one knob, one meaning for every method
+# Their fields in a method's settings (validated in the distill section: distillation.config.params).
+SHARED_FIELDS = {"temp": (float, ...), "lambda_": (float, Field(alias="lambda"))}
+# A method's knobs added after runs were recorded (distillation.training.mixup): switched off, a run
+# is the run of before they existed, so neither its setting's label nor its identity holds them.
+LATER_KNOBS = ("mixup",)
 TEACHER_OUTPUT_KINDS = ("logits", "hidden")
 
 
 class MethodParams(BaseModel):
     """Base of a method's params: every field is a key of its section, with its type, default and range."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -31,6 +37,12 @@ class MethodParams(BaseModel):
         if isinstance(value, bool) and annotation in (int, float, "int", "float"):
             raise ValueError("must be a number, not true or false")
         return value
+
+    def label(self) -> str:
+        """These params as one stable string, e.g. ``lambda=0.5, t2_scale=False, temp=10`` (knobs of
+        :data:`LATER_KNOBS` switched off left out)."""
+        shown = {key: value for key, value in self.model_dump(by_alias=True).items() if key not in LATER_KNOBS or value}
+        return ", ".join(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in sorted(shown.items()))
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class MethodSpec:
     grid: Mapping[str, list] = field(default_factory=dict)  # default comparison grid: dotted key → values
     # The stored teacher outputs (kind → split → array) as the method trains on them, given its
     # settings; called once before training (FitNets reduces its hint). None: as stored.
-    prepare_teacher_outputs: Callable[[dict, dict[str, Any]], dict] | None = None
+    prepare_teacher_outputs: Callable[[dict, MethodParams], dict] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -66,7 +78,19 @@ class MethodSpec:
             if key in unread or (in_a_section and key not in own):
                 raise ValueError(f"method {self.name!r}: its grid key {key!r} is a param it does not read")
 
-    def teacher_outputs_for_training(self, teacher: dict[str, dict], settings: dict[str, Any]) -> dict[str, dict]:
+    @cached_property
+    def settings_model(self) -> type[MethodParams]:
+        """What the running method reads: its own params and the shared knobs it declares."""
+        shared = {("lambda_" if key == "lambda" else key): SHARED_FIELDS["lambda_" if key == "lambda" else key]
+                  for key in self.shared_params}
+        return create_model(f"{self.params.__name__}Settings", __base__=self.params, **shared)
+
+    def settings_from(self, shared: Mapping[str, Any], own: Mapping[str, Any] | BaseModel) -> MethodParams:
+        """The method's settings from the values of the shared knobs (by key) and its own section."""
+        section = own.model_dump() if isinstance(own, BaseModel) else dict(own or {})
+        return self.settings_model.model_validate({**{key: shared[key] for key in self.shared_params if key in shared}, **section})
+
+    def teacher_outputs_for_training(self, teacher: dict[str, dict], settings: MethodParams) -> dict[str, dict]:
         """``teacher`` as this method trains on it (see ``prepare_teacher_outputs``)."""
         return teacher if self.prepare_teacher_outputs is None else self.prepare_teacher_outputs(teacher, settings)
 

@@ -20,23 +20,23 @@ class TeacherFreeParams(MethodParams):
 def teacher_free_trainer() -> type:
     from keras import ops
 
-    from distillation.losses import distillation_loss, handmade_teacher_logits
+    from distillation.training.losses import distillation_loss, handmade_teacher_logits
     from distillation.methods.base import StudentTrainer
 
     class TeacherFree(StudentTrainer):
         def __init__(self, student, settings, context):
             super().__init__(student, settings, context)
             chance = 1.0 / context.num_classes
-            if not chance < settings["correct_probability"] < 1.0:
+            if not chance < settings.correct_probability < 1.0:
                 raise ValueError(
                     f"params.yaml: distill.teacher_free.correct_probability must lie in (1/K, 1) = ({chance:.4f}, 1) "
-                    f"for these {context.num_classes} classes, got {settings['correct_probability']}"
+                    f"for these {context.num_classes} classes, got {settings.correct_probability}"
                 )
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             settings = self.settings
-            virtual_teacher = handmade_teacher_logits(y["labels"], self.context.num_classes, settings["correct_probability"])
-            return ops.mean(distillation_loss(y["labels"], virtual_teacher, y_pred, settings["temp"], settings["lambda"]))
+            virtual_teacher = handmade_teacher_logits(y["labels"], self.context.num_classes, settings.correct_probability)
+            return ops.mean(distillation_loss(y["labels"], virtual_teacher, y_pred, settings.temp, settings.lambda_))
 
     return TeacherFree
 

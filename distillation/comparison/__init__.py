@@ -1,0 +1,1 @@
+"""Comparing methods over seeds: configuration, plan, records, statistics, studies, calibration."""

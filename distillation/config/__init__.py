@@ -1,0 +1,1 @@
+"""Parameters: ``params.yaml`` read and validated once into typed objects."""

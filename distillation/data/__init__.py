@@ -1,0 +1,1 @@
+"""The data: sources, the EMNIST layout, prepared splits and stored augmented views."""

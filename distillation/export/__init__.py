@@ -1,0 +1,1 @@
+"""Exported files, their runtimes and their model cards."""

@@ -1,0 +1,1 @@
+"""The networks, their files and their comparison."""

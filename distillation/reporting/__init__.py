@@ -1,0 +1,1 @@
+"""Rendering records and metrics into tables, charts and the docs' blocks."""

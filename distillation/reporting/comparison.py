@@ -1,0 +1,499 @@
+"""The comparison's tables and charts (``reports/methods.md``, ``reports/*.png``), from its records.
+
+Rendering only: every figure comes from :mod:`distillation.comparison.core`'s statistics
+(:func:`~distillation.comparison.core.summarise`, :func:`~distillation.comparison.core.views_curve`).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distillation.atomic import atomic_output
+from distillation.comparison.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
+from distillation.comparison.core import (CONFIDENCE, ensemble_study, lever_steps, mixed_model_check, recipe_levers, record_name, seed_spread,
+                                     summarise, views_curve)
+
+
+def _points(value: float) -> str:
+    return "" if pd.isna(value) else f"{100 * value:+.2f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return "" if pd.isna(low) else f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def _p(value: float) -> str:
+    return "" if pd.isna(value) else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
+
+
+def _name(method: str, control: bool) -> str:
+    return f"{method} (control)" if control else method
+
+
+def methods_markdown(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> str:
+    """``reports/methods.md``: per record, the accuracies and the adjusted comparisons, then the
+    calibration of the procedure and the K curves."""
+    lines = [
+        "# Which method helps the MLP most?",
+        "",
+        "Made by `python -m scripts.report` from the records that `make compare` wrote",
+        "(`reports/comparison-*.json`); no other experiment enters these tables. Protocol: each method's",
+        "grid point (its setting, and where the grid searched them its recipe knobs such as the number of",
+        "views K and the epochs) was chosen on **val** accuracy at MLP seeds (`selection_replicates`) that",
+        "are then never reported; where the config searched the baseline's recipe, the baseline was",
+        "chosen the same way. The chosen points ran afresh over the reported MLP seeds and, for methods",
+        "that read the teacher, over several teachers (`teacher.replicate`). Val columns are affected by",
+        "the selection (the point was chosen for its val); test accuracy only reports. Test accuracy in",
+        "%, mean ± sample std over runs.",
+        "",
+        "Differences in points with the **MLP seed as the unit**: each side's runs are averaged over its",
+        "teachers within each seed, then the sides are paired by seed (R pairs; `scipy.stats.ttest_rel`",
+        f"p-values and {100 * CONFIDENCE:.0f} % intervals). The verdict follows the **Benjamini–Hochberg** adjusted",
+        "p-value over all the comparisons of one record, and the adjusted interval is the matching",
+        "false-coverage-rate interval (Benjamini & Yekutieli 2005). With 2–3 teachers the inference is",
+        "about these teachers, not teachers in general. *Per teacher*: each teacher's mean gain, a",
+        "description, not a test. *Mixed model*: the same difference from a linear mixed model with",
+        "crossed random effects for seed and teacher (statsmodels `MixedLM`, every run a row, Wald 95 %",
+        "interval), a check. *Controls* learn from no real teacher. Closure: the share of the",
+        "teacher–baseline test gap that a method's gain closes, its interval the gain's over the gap.",
+    ]
+    for record in records:
+        lines += _record_markdown(record)
+    lines += calibration_markdown(calibration)
+    lines += views_markdown(views_curve(records))
+    return "\n".join(lines) + "\n"
+
+
+def _record_markdown(record: dict[str, Any]) -> list[str]:
+    summary = summarise(record)
+    checks = mixed_model_check(record)
+    label = record["source_label"]
+    teacher_tests = 100 * summary["teacher_tests"]
+    each = " / ".join(f"{value:.2f}" for value in teacher_tests)
+    teachers = f"teachers' test accuracy {each} %" if len(teacher_tests) > 1 else f"teacher test accuracy {each} %"
+    if len(summary["ensemble_tests"]):
+        teachers += "; their ensembles' " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"]) + " %"
+    name = (record.get("config") or {}).get("name", "")
+    fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
+    lines = [
+        "",
+        f"## {label}{', ' + name if name else ''}{fixed} ({teachers})",
+        "",
+        "| method | chosen setting | chosen recipe | grid points (selection) | teachers × seeds | val (chose it) | test | best epoch (max) / cap | train img/s |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for _, row in summary["methods"].iterrows():
+        shape = f"{row['teachers']} × {row['replicates']}" if row["teachers"] else f"{row['replicates']}"
+        points = "" if pd.isna(row.get("grid_points")) else f"{row['grid_points']:.0f}"
+        epochs = "" if pd.isna(row.get("best_epoch_max")) else f"{row['best_epoch_max']:.0f} / {row['epoch_cap']:.0f}"
+        speed = "" if pd.isna(row.get("images_per_second")) else f"{row['images_per_second']:,.0f}"
+        recipe = row.get("recipe") if isinstance(row.get("recipe"), str) else ""
+        lines.append(
+            f"| {_name(row['method'], row['control'])} | {row['setting']} | {recipe} | {points} | {shape} | "
+            f"{100 * row['val_mean']:.2f} | {100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {epochs} | {speed} |"
+        )
+    comparisons = summary["comparisons"].merge(checks, on=["method", "against"], how="left")
+    level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
+    machines = pd.Series([run.get("machine") for run in record["runs"]]).dropna().value_counts()
+    if not machines.empty:  # records made before runs said where they ran say nothing
+        lines += ["", "Ran on: " + "; ".join(f"{machine} ({count} runs)" for machine, count in machines.items()) + "."]
+    lines += [
+        "",
+        f"{len(comparisons)} comparisons, adjusted together; the adjusted interval's level is {100 * level:.1f} %.",
+        "",
+        "| comparison | seeds (pairs) | difference | 95 % CI | p | BH-adjusted p | adjusted CI | verdict | closure | per teacher | mixed model [95 % CI] |",
+        "|---|---:|---:|---|---:|---:|---|---|---|---|---|",
+    ]
+    for _, row in comparisons.iterrows():
+        against = {"baseline": "baseline", summary["best_control"]: f"{row['against']} (best control)"}.get(
+            row["against"], f"{row['against']} (control)")
+        per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
+        closure = "" if pd.isna(row["closure"]) else f"{100 * row['closure']:.0f} %" + (
+            "" if pd.isna(row["closure_low"]) else f" [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]")
+        lines.append(
+            f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
+            f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
+            f"{_interval(row['adjusted_low'], row['adjusted_high'])} | {row['verdict']} | {closure} | {per_teacher} | "
+            f"{_points(row['mixed_mean'])} {_interval(row['mixed_low'], row['mixed_high'])} |"
+        )
+    lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record)})"]
+    return lines
+
+
+def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
+    """How often the procedure calls a difference under the null, and finds a real one (simulated:
+    ``reports/calibration.json``, written by ``python -m scripts.calibrate``)."""
+    if table is None:
+        return []
+    lines = ["", "## Does the 5 % mean 5 %? (simulated)", "",
+             "Records simulated under the variance components measured on the real letters (MLP seed",
+             f"{SEED_POINTS} points on each side, teacher {TEACHER_POINTS}, run {RUN_POINTS}; `distillation/comparison/calibration.py`),",
+             "each run through the comparison's own test of a method against the teacherless baseline. The old",
+             "pairing (one pair per teacher and seed, the baseline's run reused for every teacher) is shown",
+             "beside it, and for the seed pairing the exact share (the noncentral t averaged over the teachers'",
+             "mean); the calibration test (`tests/test_calibration.py`) holds the simulated share to the exact one",
+             "within 3.5 binomial standard errors, the false-positive rate to ≤ 6.5 % and coverage to ≥ 93 %.",
+             ""] + calibration_rows(table).splitlines()
+    return lines
+
+
+def chart_name(record: dict[str, Any]) -> str:
+    return f"method_gains-{record_name(record)}.png"
+
+
+def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
+    """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
+    from distillation.reporting.figures import pyplot as plt
+
+    summary = summarise(record)
+    order = list(summary["methods"]["method"])
+    gains = summary["comparisons"][summary["comparisons"]["against"] == "baseline"].dropna(subset=["low"])
+    gains = gains.assign(rank=gains["method"].map(order.index)).sort_values("rank", ascending=False)
+    figure, axis = plt.subplots(figsize=(7.5, 0.55 * len(gains) + 1.8))
+    for position, (_, row) in enumerate(gains.iterrows()):
+        colour = "grey" if row["control"] else "tab:blue"
+        axis.plot([100 * row["adjusted_low"], 100 * row["adjusted_high"]], [position, position], color=colour, linewidth=5, alpha=0.45)
+        axis.errorbar(100 * row["mean"], position, xerr=[[100 * (row["mean"] - row["low"])], [100 * (row["high"] - row["mean"])]],
+                      fmt="o", color=colour, capsize=4)
+    axis.axvline(0, color="black", linewidth=1)
+    axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
+    axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired by MLP seed; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
+    axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+
+
+def views_markdown(curve: pd.DataFrame) -> list[str]:
+    """The K-curve section of ``methods.md``: gains and gap closure against the number of views."""
+    if curve.empty:
+        return []
+    lines = ["", "## Gain against the number of stored views (augment.views)", "",
+             "Each K is its own comparison (its record above): settings re-chosen on val at that K, the same",
+             "replicates and teachers. Gains over the plain baseline MLP in points (paired, 95 % CI);",
+             "closure: the share of the teacher–baseline test gap that the method's mean closes (its interval:",
+             "the test gain's over the gap). Over hard_labels: the test gain over the MLP trained on the same",
+             "views with labels only, what the teacher adds beyond the augmentation. Teacher on views: the",
+             "teachers' mean accuracy on the stored views (`metrics/view_targets.json`). Val gains are affected",
+             "by the selection (each setting was chosen for its val); test gains only report.", ""]
+    for (source, series), rows in curve.groupby(["source", "series"]):
+        lines += [f"### {source}" + (f", {series}" if series else ""), "",
+                  "| method | K | teacher on views | chosen setting | val gain (chose it) | test gain | test | closure | over hard_labels (test) |",
+                  "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+        for _, row in rows.iterrows():
+            closure = f"{100 * row['closure']:.0f} %" + (
+                "" if pd.isna(row["closure_low"]) else f" [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]")
+            on_views = "" if pd.isna(row["teacher_on_views"]) else f"{100 * row['teacher_on_views']:.2f} %"
+            lines.append(
+                f"| {_name(row['method'], row['control'])} | {row['views']} | {on_views} | {row['setting']} | "
+                f"{_points(row['val_gain'])} {_interval(row['val_low'], row['val_high'])} | "
+                f"{_points(row['test_gain'])} {_interval(row['test_low'], row['test_high'])} | "
+                f"{100 * row['test_mean']:.2f} | {closure} | "
+                f"{_points(row['augmented_gain'])} {_interval(row['augmented_low'], row['augmented_high'])} |")
+    for source in curve["source"].unique():
+        lines += ["", f"![gain against the number of views, {source}]({views_chart_name(source)})"]
+    return lines
+
+
+# Issue 17's goal: the best distilled student closes three quarters of the teacher–MLP test gap.
+CLOSURE_GOAL = 0.75
+
+
+def views_chart_name(source: str) -> str:
+    return f"gain_against_views-{Path(source).stem}.png"
+
+
+def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None:
+    """Val and test gain over the baseline against K, the share of the test gap closed and the test
+    gain over hard_labels (what the teacher adds to the views); one line per method, 95 % intervals
+    as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line. A series other than the plain
+    one (a record that fixed more than K) is drawn in its method's colour with square markers."""
+    from distillation.reporting.figures import pyplot as plt
+
+    rows = curve[curve["source"] == source]
+    figure, axes = plt.subplots(2, 2, figsize=(12, 8))
+    axes = axes.ravel()
+    panels = (("val_gain", "val_low", "val_high", "val accuracy gain over the baseline MLP, points (affected by the selection)"),
+              ("test_gain", "test_low", "test_high", "test accuracy gain over the baseline MLP, points"),
+              ("closure", "closure_low", "closure_high", "share of the teacher–baseline test gap closed, %"),
+              ("augmented_gain", "augmented_low", "augmented_high",
+               "test gain over hard_labels (the MLP on the same views), points"))
+    colours = {method: f"C{index}" for index, method in enumerate(sorted(rows["method"].unique()))}
+    for axis, (centre, low, high, title) in zip(axes, panels):
+        for (series, method), own in rows.groupby(["series", "method"]):
+            own = own.sort_values("views").dropna(subset=[centre])
+            if own.empty:  # hard_labels has no gain over itself
+                continue
+            control = bool(own["control"].iloc[0])
+            mean = 100 * own[centre].to_numpy()
+            error = [mean - 100 * own[low].to_numpy(), 100 * own[high].to_numpy() - mean]
+            axis.errorbar(own["views"].to_numpy(), mean, yerr=error, marker="s" if series else "o", capsize=3,
+                          label=_name(method, control) + (f", {series}" if series else ""),
+                          linestyle="--" if control else "-", color=colours[method])
+        axis.axhline(0, color="black", linewidth=1)
+        axis.set_xscale("symlog", linthresh=1)
+        axis.set_xticks(sorted(rows["views"].unique()), [str(k) for k in sorted(rows["views"].unique())])
+        axis.set_xlabel("stored views per training image (augment.views)")
+        axis.set_title(title, fontsize=10)
+    axes[0].sharey(axes[1])
+    axes[2].axhline(100 * CLOSURE_GOAL, color="grey", linestyle=":", linewidth=1.5, label=f"goal, {CLOSURE_GOAL:.0%}")
+    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=8)
+    figure.suptitle(f"{source}: gains paired by MLP seed, 95 % CI", fontsize=10)
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+
+
+def _short(setting: str, recipe: Any) -> str:
+    recipe = recipe if isinstance(recipe, str) else ""
+    return "; ".join(part for part in (setting, recipe) if part)
+
+
+def summary_table(record: dict[str, Any]) -> str:
+    """A record's results in one table for the README and docs: each method's choice, test accuracy,
+    its gain over the MLP alone and its difference to the best control (seed-paired, 95 % CI, the
+    adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean gain."""
+    summary = summarise(record)
+    comparisons = summary["comparisons"]
+    best = summary["best_control"]
+    lines = ["| method | chosen on val | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
+             + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed [95 % CI] | per teacher |",
+             "|---|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
+    for _, row in summary["methods"].iterrows():
+        method = row["method"]
+        own = comparisons[comparisons["method"] == method]
+        cells = [_name(method, row["control"]), _short(row["setting"], row.get("recipe")),
+                 f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"]
+        gain = own[own["against"] == "baseline"]
+        versus = own[own["against"] == best] if best else own.iloc[:0]
+        for frame in ([gain, versus] if best else [gain]):
+            cells.append("" if frame.empty else _verdict_cell(frame.iloc[0]))
+        closure = gain.iloc[0] if not gain.empty else None
+        cells.append("" if closure is None or pd.isna(closure["closure"]) else f"{100 * closure['closure']:.0f} %" + (
+            "" if pd.isna(closure["closure_low"]) else f" [{100 * closure['closure_low']:.0f}, {100 * closure['closure_high']:.0f}]"))
+        cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    teachers = " / ".join(f"{100 * value:.2f}" for value in summary["teacher_tests"])
+    if len(summary["ensemble_tests"]):
+        teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"])
+    lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record['path']).name}`; all figures and the "
+              "mixed-model check: `reports/methods.md`."]
+    return "\n".join(lines)
+
+
+def _verdict_cell(row: pd.Series) -> str:
+    gain = _points(row["mean"])
+    if row["verdict"] in ("higher", "lower"):
+        gain = f"**{gain}**"
+    return f"{gain} {_interval(row['low'], row['high'])} {row['verdict']}".strip()
+
+
+def views_table(curve: pd.DataFrame, name: str) -> str:
+    """One K curve (``<data stem>`` or ``<data stem> <series>``) as a table, a row per K."""
+    stem, _, series = name.partition(" ")
+    rows = curve[(curve["source"].map(lambda source: Path(source).stem) == stem) & (curve["series"] == series)]
+    if rows.empty:
+        raise ValueError(f"no K curve '{name}' among the records")
+    taught = sorted(method for method in rows["method"].unique() if not rows[rows["method"] == method]["control"].iloc[0])
+    header = ["K views", "teachers right on the views"]
+    for method in taught:
+        header += [f"{method} test %", f"{method}: share of the gap [95 % CI]", f"{method} − hard_labels [95 % CI]"]
+    header += ["hard_labels test %"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for views, own in rows.groupby("views"):
+        by_method = own.set_index("method")
+        on_views = by_method["teacher_on_views"].iloc[0]
+        cells = [str(views), "" if pd.isna(on_views) else f"{100 * on_views:.2f} %"]
+        for method in taught:
+            if method not in by_method.index:
+                cells += ["", "", ""]
+                continue
+            row = by_method.loc[method]
+            cells += [f"{100 * row['test_mean']:.2f}",
+                      f"{100 * row['closure']:.0f} % [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]",
+                      (f"{_points(row['augmented_gain'])} {_interval(row['augmented_low'], row['augmented_high'])} "
+                       f"{row['augmented_verdict']}").strip()]
+        cells.append(f"{100 * by_method.loc['hard_labels', 'test_mean']:.2f}" if "hard_labels" in by_method.index else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _study_rows(table: pd.DataFrame, name: str, required: bool = True) -> pd.DataFrame:
+    """The rows of one ensemble study, named ``<data stem> <config name>``; one line if there is none
+    and some are ``required``."""
+    stem, _, config = name.partition(" ")
+    rows = table[(table["source"].map(lambda source: Path(source).stem) == stem) & (table["name"] == config)] if not table.empty else table
+    if rows.empty and required:
+        raise ValueError(f"no ensemble study '{name}' among the records")
+    return rows
+
+
+def ensemble_table(study: pd.DataFrame, name: str) -> str:
+    """One ensemble study (``<data stem> <config name>``) as a table: a row per (teachers, method)."""
+    rows = _study_rows(study, name)
+    teachers = rows["teachers_mean"].iloc[0]
+    lines = ["| teachers | method | chosen on val | runs | test % | − the single teachers' mean "
+             f"({100 * teachers:.2f} %) [95 % CI] | − the ensembles' mean [95 % CI] | − the same method from one teacher [95 % CI] "
+             f"| − hard_labels [95 % CI] | share of the gap from the MLP alone ({100 * rows['baseline_mean'].iloc[0]:.2f} %) closed: "
+             "to the teachers' mean · to the ensembles' [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|---|"]
+    for _, row in rows.sort_values(["teachers", "method"]).iterrows():
+        ensembles = "" if pd.isna(row["ensembles_mean"]) else (
+            f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])} "
+            f"(ensembles {100 * row['ensembles_mean']:.2f} %)")
+        cells = [str(row["teachers"]), row["method"], row["setting"], str(row["runs"]), f"{100 * row['test_mean']:.2f}",
+                 f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}".strip(),
+                 ensembles, f"{_points(row['over_one'])} {_interval(row['over_one_low'], row['over_one_high'])}".strip(),
+                 f"{_points(row['over_hard_labels'])} {_interval(row['over_hard_labels_low'], row['over_hard_labels_high'])} "
+                 f"{row['over_hard_labels_verdict']}".strip(),
+                 " · ".join(_share(row, column) for column in ("closure_teachers", "closure_ensembles") if not pd.isna(row[column]))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "The seed is the unit: each MLP seed's runs averaged over its teachers (or ensembles), then a t interval over "
+              "the seeds, the teachers' mean taken as known; against one teacher, paired by seed; against hard_labels, "
+              "the record's own test (its verdict Benjamini–Hochberg adjusted); the share of the gap closed, the gain over the MLP "
+              "alone and its interval over the gap, the gap taken as known."]
+    return "\n".join(lines)
+
+
+def _share(row: pd.Series, column: str) -> str:
+    return f"{100 * row[column]:.0f} % [{100 * row[f'{column}_low']:.0f}, {100 * row[f'{column}_high']:.0f}]"
+
+
+def reach_sentence(study: pd.DataFrame, name: str) -> str:
+    """An ensemble study (``<data stem> <config name>``) in one paragraph: how near each student
+    came to the single teachers' mean (and to the ensembles' own), with the seed as the unit."""
+    rows = _study_rows(study, name).sort_values(["teachers", "method"])
+    parts = []
+    for _, row in rows.iterrows():
+        teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
+        part = (f"{row['method']} from {teacher} ({row['setting']}): {100 * row['test_mean']:.2f} %, "
+                f"{_points(row['to_teachers'])} points {_interval(row['to_teachers_low'], row['to_teachers_high'])}, "
+                f"{_share(row, 'closure_teachers')} of the gap closed")
+        if not pd.isna(row["ensembles_mean"]):
+            part += (f" (against its ensembles' own {100 * row['ensembles_mean']:.2f} %: {_points(row['to_ensembles'])} "
+                     f"{_interval(row['to_ensembles_low'], row['to_ensembles_high'])}"
+                     + (f", {_share(row, 'closure_ensembles')} of that gap" if not pd.isna(row["closure_ensembles"]) else "") + ")")
+        parts.append(part)
+    first = rows.iloc[0]
+    return (f"Can the MLP reach its teacher? Every recipe chosen on val, {first['replicates']} MLP seeds × {first['runs'] // first['replicates']} "
+            f"teachers (or ensembles), the seed as the unit; the student's test accuracy, its difference to the single "
+            f"teachers' mean of {100 * first['teachers_mean']:.2f} % and the share it closes of the gap from the MLP alone "
+            f"({100 * first['baseline_mean']:.2f} %) to them, [95 % CI] — "
+            + "; ".join(parts) + ".")
+
+
+def levers_table(levers: pd.DataFrame, spread: pd.DataFrame, name: str) -> str:
+    """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe,
+    then each lever's steps on val beside the seed-to-seed spread of one run (``spread``,
+    :func:`~distillation.comparison.core.seed_spread`)."""
+    rows = _study_rows(levers, name)
+    spread = _study_rows(spread, name, required=False)
+    lines = ["| method | teachers | setting | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for _, row in rows.sort_values(["method", "teachers", "views", "epochs", "setting"], na_position="first").iterrows():
+        teachers = "" if pd.isna(row["teachers"]) else f"{row['teachers']:.0f}"
+        val = f"{100 * row['val']:.2f}" + (" (chosen)" if row["chosen"] else "")
+        lines.append(f"| {row['method']} | {teachers} | {row['setting']} | {row['views']} | {row['epochs']} | {row['views_shown_per_image']:.0f} | "
+                     f"{row['runs']} | {val} | {100 * row['test']:.2f} |")
+    return "\n".join(lines + _lever_lines(lever_steps(rows), spread))
+
+
+def _lever_lines(steps: pd.DataFrame, spread: pd.DataFrame) -> list[str]:
+    """Each lever's steps on val in words, with how far one run moves with its seed as the yardstick."""
+    if steps.empty:
+        return []
+    noise = ", ".join(f"{row['method']} {100 * row['sd']:.2f}" for _, row in spread.iterrows())
+    lines = ["", "One lever at a time, the val change in points (one run per point"
+             + (f"; one run's val moves with its MLP seed alone by a standard deviation of {noise} points, "
+                "a step between two runs by √2 times that" if noise else "") + "):", ""]
+    for (method, teachers), group in steps.groupby(["method", "teachers"], dropna=False, sort=True):
+        parts = []
+        group = group.assign(other=group["setting"] != group["base"]).sort_values("other", kind="stable")  # the base's steps first
+        for (lever, start, end, setting), along in group.groupby(["lever", "from", "to", "setting"], sort=False):
+            name = {"epochs": "epochs", "views": "K"}.get(lever)
+            where = ", ".join(f"{_points(row['val_change'])} at " + (f"K {row['views']}" if lever == "epochs" else
+                                                                      f"{row['epochs']} epochs" if lever == "views" else
+                                                                      f"K {row['views']}, {row['epochs']} epochs")
+                              for _, row in along.iterrows())
+            within = f" ({setting})" if name and setting != along["base"].iloc[0] else ""
+            parts.append(f"{name} {start} → {end}{within}: {where}" if name else f"{end}: {where}")
+        who = method + ("" if pd.isna(teachers) else f", {teachers:.0f} teacher{'s' if teachers > 1 else ''}")
+        lines.append(f"- {who}: " + "; ".join(parts))
+    return lines
+
+
+def calibration_rows(table: pd.DataFrame) -> str:
+    """The calibration (``reports/calibration.json``) as a table."""
+    lines = ["| teachers × seeds | true gain, points | records | pairing | called a difference | exact | 95 % CI covers the truth |",
+             "|---|---:|---:|---|---:|---:|---:|"]
+    for _, row in table.iterrows():
+        exact = row.get("called_exact", math.nan)
+        lines.append(f"| {row['teachers']} × {row['seeds']} | {row['gain_points']:g} | {row['records']:,} | {row['pairing']} | "
+                     f"{100 * row['called']:.1f} % | {'' if pd.isna(exact) else f'{100 * exact:.1f} %'} | {100 * row['covered']:.1f} % |")
+    return "\n".join(lines)
+
+
+def runs_table(records: list[dict[str, Any]]) -> str:
+    """What each record cost: its runs by phase, the MLP training time they hold and the CPU they ran on."""
+    lines = ["| record | runs (selection + reported) | MLP training, hours | minutes per run, median (max) | wall hours (sittings) | machine |",
+             "|---|---:|---:|---:|---:|---|"]
+    for record in records:
+        phases = [run.get("phase", "reported") for run in record["runs"]]
+        seconds = [run["student_train_seconds"] for run in record["runs"] if run.get("student_train_seconds")]
+        hours = sum(seconds) / 3600
+        per_run = f"{np.median(seconds) / 60:.1f} ({max(seconds) / 60:.1f})" if seconds else "not recorded"
+        machines = sorted({run.get("machine") or "not recorded" for run in record["runs"]})
+        sittings = record.get("sittings") or []
+        wall = f"{sum(sitting['hours'] for sitting in sittings):.1f} ({len(sittings)})" if sittings else "not recorded"
+        lines.append(f"| `comparison-{record_name(record)}.json` | {phases.count('selection')} + {phases.count('reported')} | "
+                     f"{hours:.1f} | {per_run} | {wall} | {', '.join(machines)} |")
+    lines += ["", "MLP training: the sum of the runs' `student_train_seconds` (two runs at a time share the cores; early "
+              "stopping ends some before their epochs). Wall hours: "
+              "each `make compare` sitting's, up to its last batch (everything: teachers, views, the MLPs); a record "
+              "made before sittings were kept has none. A run that several records of a study share (one that reads no "
+              "teacher, beside `teacher.ensemble`) is counted in each."]
+    return "\n".join(lines) + "\n"
+
+
+def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The kinds of block that the README and docs may hold (:mod:`distillation.reporting.doc_blocks`)."""
+    by_name = {record_name(record): record for record in records}
+    curve, study = views_curve(records), ensemble_study(records)
+    levers, spread = recipe_levers(records), seed_spread(records)
+
+    def record(name: str) -> dict[str, Any]:
+        if name not in by_name:
+            raise ValueError(f"no complete record reports/comparison-{name}.json")
+        return by_name[name]
+
+    def calibrated(name: str) -> str:
+        if calibration is None:
+            raise ValueError("no reports/calibration.json: run `python -m scripts.calibrate`")
+        return calibration_rows(calibration)
+
+    def chosen_records(name: str) -> list[dict[str, Any]]:
+        """A record's name, or a prefix ending in ``*`` for every record whose name starts with it."""
+        if not name.endswith("*"):
+            return [record(name)]
+        chosen = [by_name[stem] for stem in sorted(by_name, key=_natural_order) if stem.startswith(name[:-1])]
+        if not chosen:
+            raise ValueError(f"no complete record reports/comparison-{name}.json")
+        return chosen
+
+    return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
+            "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
+            "ensemble": lambda name: ensemble_table(study, name), "reach": lambda name: reach_sentence(study, name),
+            "levers": lambda name: levers_table(levers, spread, name)}
+
+
+def _natural_order(name: str) -> list:
+    """views=2 before views=16."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

@@ -1,0 +1,83 @@
+"""Mixed precision for training, where the hardware does it fast: ``precision`` in each training section.
+
+``float32`` (the default) is every committed figure, bit for bit. ``mixed_bfloat16`` computes the
+layers in bfloat16 with float32 weights: fast on CPUs with AMX or AVX512-BF16 (Intel Xeon from
+Sapphire Rapids / Cooper Lake) and on recent GPUs, *emulated and slower* on a CPU without them.
+``mixed_float16`` is for GPUs (on a CPU it is emulated). Either is refused where it would be
+emulated, in one line naming the setting and the override (:data:`OVERRIDE`).
+
+What stays float32 under a mixed policy, and why: each model's ``logits`` layer (so every loss —
+the softmax at temperature T, the KL and cross-entropy terms — sees float32 logits: a temperature
+of 10 divides bfloat16's 8 bits of mantissa further), the variables and the optimizer (Keras's
+mixed policies keep weights float32), and everything stored between stages: the teacher's logits
+and hints come from ``soft_targets``, which runs the teacher in float32 whatever it was trained in.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distillation.config.params import PRECISIONS
+
+OVERRIDE = "DISTILLATION_ALLOW_EMULATED_PRECISION"
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def emulation_reason(precision: str, cpu: str, cpu_flags: set[str], gpu: str | None) -> str | None:
+    """Why ``precision`` would run emulated (slower than float32) here, or ``None`` if it runs natively."""
+    if precision == "float32" or gpu is not None:
+        return None
+    if precision == "mixed_float16":
+        return f"this machine has no GPU ({cpu}), and float16 on a CPU is emulated, slower than float32"
+    if not any(flag in cpu_flags for flag in BFLOAT16_CPU_FLAGS):
+        return f"this CPU ({cpu}) has neither AMX nor AVX512-BF16, so bfloat16 would be emulated, slower than float32"
+    return None
+
+
+def check_precision(precision: str, key: str, cpu: str, cpu_flags: set[str], gpu: str | None) -> None:
+    """Refuse ``precision`` (the param ``key``) where it would be emulated, unless :data:`OVERRIDE` is set."""
+    reason = emulation_reason(precision, cpu, cpu_flags, gpu)
+    if reason and os.environ.get(OVERRIDE) != "1":
+        raise ValueError(f"{key}={precision}: {reason}; use float32, or set {OVERRIDE}=1 to run it anyway")
+
+
+@contextmanager
+def training_precision(precision: str, key: str) -> Iterator[None]:
+    """Build and train the models made inside under ``precision`` (Keras's global dtype policy),
+    after checking this machine does it natively; the policy before is restored on the way out."""
+    import tensorflow as tf
+
+    from distillation.machine import cpu_model_and_flags
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"{key}: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    gpus = tf.config.list_physical_devices("GPU")
+    check_precision(precision, key, *cpu_model_and_flags(), gpus[0].name if gpus else None)
+    with global_policy(precision):
+        yield
+
+
+@contextmanager
+def global_policy(name: str) -> Iterator[None]:
+    """Keras's global dtype policy set to ``name`` inside, the one before restored on the way out."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def float32_copy(model, build):
+    """``model`` as float32 layers with its trained weights (a fresh ``build()`` under float32), so that
+    what is saved and run downstream is the same kind of model whatever precision trained it;
+    ``model`` itself when it already is float32."""
+    if model.dtype_policy.name == "float32":
+        return model
+    with global_policy("float32"):
+        copy = build()
+    copy.set_weights(model.get_weights())
+    return copy
