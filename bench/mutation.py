@@ -30,10 +30,10 @@ MUTMUT = Path(sys.executable).parent / "mutmut"
 
 # (mutmut's name pattern, which published figure a bug there would change)
 SCOPE = (
-    ("distillation.comparison.core.x_paired_difference*", "every gain and its interval: the seed pairing"),
-    ("distillation.comparison.core.x__verdict*", "higher / lower / not distinguishable"),
-    ("distillation.comparison.core.x_teacher_means*", "the per-teacher gains"),
-    ("distillation.comparison.core.x_summarise*", "the results tables: tests, BH adjustment, share of the gap"),
+    ("distillation.comparison.stats.x_paired_difference*", "every gain and its interval: the seed pairing"),
+    ("distillation.comparison.stats.x__verdict*", "higher / lower / not distinguishable"),
+    ("distillation.comparison.stats.x_teacher_means*", "the per-teacher gains"),
+    ("distillation.comparison.stats.x_summarise*", "the results tables: tests, BH adjustment, share of the gap"),
     ("distillation.comparison.calibration.x_simulated_sides*", "the calibration table"),
     ("distillation.comparison.calibration.x_calibrate*", "the calibration table"),
     ("distillation.comparison.calibration.x_analytic_called*", "the calibration table's exact column"),

@@ -13,7 +13,7 @@
 A config whose ``params`` lists values (``augment.views: [0, 4, 16]``) runs one such comparison
 per value, each with its own record (``comparison-<source>-augment.views=4.json``).
 
-The protocol and its statistics are in :mod:`distillation.comparison.core`. Runs already present
+The protocol and its statistics are in :mod:`distillation.comparison`. Runs already present
 (same identity, replicate and teacher; see :mod:`distillation.experiments.table`) are not queued again,
 so an interrupted comparison resumes where it stopped. ``--source`` sets ``data.source`` for every
 run (a path is made absolute, since queued runs happen in temporary copies of the workspace).
@@ -32,11 +32,10 @@ import pandas as pd
 
 from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
-from distillation.comparison.core import (
-    BASELINE, VIEWS_KEY, baseline_points, choice_label, choose_baseline, baseline_matches, choose_settings,
-    comparison_record, find_run, fixed_combinations, load_comparison, load_progress, load_shared_runs, load_sittings, record_complete, record_path, reported_runs,
-    save_record, selection_runs,
-)
+from distillation.config.identity import VIEWS_KEY
+from distillation.comparison.config import baseline_points, fixed_combinations, load_comparison
+from distillation.comparison.plan import BASELINE, choice_label, choose_baseline, baseline_matches, choose_settings, find_run, reported_runs, selection_runs
+from distillation.comparison.records import comparison_record, load_progress, load_shared_runs, load_sittings, record_complete, record_path, save_record
 from distillation.experiments.queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
 from distillation.experiments.table import read_experiments, source_label
 from distillation.machine import machine_kind

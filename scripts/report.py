@@ -24,7 +24,8 @@ from distillation.atomic import atomic_output
 from distillation.cli import run_stage
 from distillation.experiments.queue import has_git_remote, run_dvc
 from distillation.comparison.calibration import CALIBRATION, load_calibration
-from distillation.comparison.core import load_records, views_curve
+from distillation.comparison.records import load_records
+from distillation.comparison.studies import views_curve
 from distillation.reporting.doc_blocks import documents, render_files
 from distillation.reporting.comparison import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
 from distillation.experiments.table import read_experiments

@@ -26,7 +26,7 @@ INSPECT = """
 import json, sys
 from distillation.methods import CONTROLS, METHODS
 from distillation.config.params import ParamsError, load_params, validate, unflatten, flatten
-from distillation.comparison.core import load_comparison
+from distillation.comparison.config import load_comparison
 params = load_params()
 try:
     validate(unflatten({**flatten(params), "distill.logit_matching.weight": -1}))

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
-from distillation.comparison import core as comparison
+from distillation.comparison import stats as comparison
 from distillation.comparison.calibration import (
     CALIBRATION, RECORDS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, pairs_per_teacher_and_seed, simulated_sides,
 )

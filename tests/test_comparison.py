@@ -9,22 +9,11 @@ import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
-from distillation.comparison.core import (
-    choose_baseline,
-    choose_settings,
-    comparison_record,
-    find_run,
-    grid_points,
-    load_comparison,
-    fixed_combinations,
-    load_records,
-    planned_run,
-    reported_runs,
-    save_record,
-    selection_runs,
-    summarise,
-    views_curve,
-)
+from distillation.comparison.config import grid_points, load_comparison, fixed_combinations
+from distillation.comparison.plan import choose_baseline, choose_settings, find_run, planned_run, reported_runs, selection_runs
+from distillation.comparison.records import comparison_record, load_records, save_record
+from distillation.comparison.stats import summarise
+from distillation.comparison.studies import views_curve
 from distillation.reporting.comparison import methods_markdown, save_views_chart
 from distillation.experiments.queue import set_arguments
 from distillation.experiments.table import experiments_table, run_identity
@@ -178,7 +167,7 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
 
 
 def test_a_seed_missing_on_one_side_pairs_only_the_seeds_both_sides_have():
-    from distillation.comparison.core import paired_difference
+    from distillation.comparison.stats import paired_difference
 
     # The method lacks seed 1, the other side seed 3; rows in no particular order.
     left = pd.DataFrame({"replicate": [4, 0, 2, 3, 4, 0, 2, 3], "teacher_replicate": [0.0] * 4 + [1.0] * 4,
@@ -196,7 +185,7 @@ def test_a_seed_missing_on_one_side_pairs_only_the_seeds_both_sides_have():
 def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread():
     import warnings
 
-    from distillation.comparison.core import paired_difference
+    from distillation.comparison.stats import paired_difference
 
     def sides(left: dict[int, float], right: dict[int, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
         return (pd.DataFrame({"replicate": list(left), "accuracy": list(left.values())}),
@@ -217,7 +206,7 @@ def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread
 
 
 def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
-    from distillation.comparison.core import ALPHA, _verdict
+    from distillation.comparison.stats import ALPHA, _verdict
 
     assert _verdict(0.01, float("nan")) == "too few runs"
     assert _verdict(0.01, ALPHA) == "higher" and _verdict(-0.01, ALPHA) == "lower"  # at α: declared
@@ -226,7 +215,7 @@ def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
 
 
 def test_teacher_means_need_two_teachers_and_a_side_without_teachers_has_none():
-    from distillation.comparison.core import teacher_means
+    from distillation.comparison.stats import teacher_means
 
     right = pd.DataFrame({"replicate": [0, 1], "accuracy": [0.9, 0.8]})
     assert teacher_means(pd.DataFrame({"replicate": [0, 1], "accuracy": [0.95, 0.85]}), right) == []  # no teacher column
@@ -257,7 +246,7 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     """Every column the reports print, for a record of kd, label smoothing (the best control on val)
     and hard_labels: the methods' figures and order, the baseline's row, the family of comparisons
     (kd against hard_labels too, the augmented MLP), their adjusted intervals and the share of the gap."""
-    from distillation.comparison.core import ALPHA
+    from distillation.comparison.stats import ALPHA
 
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
     kd_gain = np.array([0.030, 0.034, 0.029, 0.036, 0.031])
@@ -619,7 +608,7 @@ def test_a_bad_tuning_config_is_named_with_the_problem(tmp_path, change, message
 
 
 def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_reported(tmp_path):
-    from distillation.comparison.core import load_progress, load_sittings, record_path
+    from distillation.comparison.records import load_progress, load_sittings, record_path
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
     assert record_path(tmp_path, "/data/emnist-byclass-letters.mat", {}, config["name"]).name == "comparison-emnist-byclass-letters-tuned.json"
@@ -767,7 +756,8 @@ def ensemble_records(tmp_path, config, chosen, kd_missing=None):
 
 
 def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_with_one_teacher(tmp_path):
-    from distillation.comparison.core import ensemble_study, recipe_levers, seed_spread, teacher_spacing
+    from distillation.comparison.plan import teacher_spacing
+    from distillation.comparison.studies import ensemble_study, recipe_levers, seed_spread
     from distillation.reporting.comparison import ensemble_table
 
     config, chosen = ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN
@@ -828,7 +818,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
 
 
 def test_an_ensemble_study_pairs_its_records_on_the_seeds_both_have(tmp_path):
-    from distillation.comparison.core import ensemble_study
+    from distillation.comparison.studies import ensemble_study
 
     # The ensembles' record lacks kd at seed 1, the one-teacher record at seed 3.
     records = ensemble_records(tmp_path, ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN, kd_missing={3: {1}, 1: {3}})
@@ -841,7 +831,7 @@ def test_an_ensemble_study_pairs_its_records_on_the_seeds_both_have(tmp_path):
 
 
 def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_its_seed():
-    from distillation.comparison.core import lever_steps, seed_spread
+    from distillation.comparison.studies import lever_steps, seed_spread
     from distillation.reporting.comparison import levers_table
 
     base, mixup = "lambda=0.1, temp=5", "lambda=0.1, mixup=0.2, temp=5"
@@ -879,7 +869,7 @@ def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_i
 
 
 def test_a_broken_record_gets_one_line_naming_it_wherever_it_is_read(tmp_path):
-    from distillation.comparison.core import load_progress, load_shared_runs, load_sittings, record_complete
+    from distillation.comparison.records import load_progress, load_shared_runs, load_sittings, record_complete
 
     for text in ("{not json", "[1, 2]", '{"runs": 3}'):
         path = tmp_path / "comparison-broken.json"

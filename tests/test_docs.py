@@ -147,7 +147,7 @@ def test_the_readme_is_short_and_maps_the_docs():
 
 def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
     from distillation.comparison.calibration import CALIBRATION, load_calibration
-    from distillation.comparison.core import load_records
+    from distillation.comparison.records import load_records
     from distillation.reporting.doc_blocks import MARKER_LIKE, documents, render_blocks
     from scripts.report import page_renderers
 

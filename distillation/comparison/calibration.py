@@ -1,6 +1,6 @@
 """Does the comparison's 5 % mean 5 %? Records simulated under the null (and under a real gain),
-each run through the comparison's own test (:func:`distillation.comparison.core.paired_difference`,
-which :func:`~distillation.comparison.core.summarise` applies to every comparison).
+each run through the comparison's own test (:func:`distillation.comparison.stats.paired_difference`,
+which :func:`~distillation.comparison.stats.summarise` applies to every comparison).
 
 The simulated runs follow the variance components measured on the real letters' records (in
 accuracy points): a method run of teacher t and MLP seed s is
@@ -23,8 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from distillation.atomic import atomic_output
-from distillation.comparison import core as comparison
-from distillation.comparison.core import CONFIDENCE
+from distillation.comparison import stats as comparison_stats
+from distillation.comparison.stats import CONFIDENCE
 
 SEED_POINTS = 0.14
 TEACHER_POINTS = 0.04
@@ -91,8 +91,8 @@ def calibrate(test: Callable[[pd.DataFrame, pd.DataFrame], dict[str, Any]] | Non
               records: int = RECORDS, seed: int = CALIBRATION_SEED) -> dict[str, float]:
     """The share of ``records`` simulated records in which ``test`` calls a difference (p < 0.05) and
     the share whose 95 % interval covers the true gain. ``test``: the comparison's own (looked up at
-    the call, so what :func:`~distillation.comparison.core.summarise` uses now is what is measured)."""
-    test = test or comparison.paired_difference
+    the call, so what :func:`~distillation.comparison.stats.summarise` uses now is what is measured)."""
+    test = test or comparison_stats.paired_difference
     rng = np.random.default_rng(seed)
     called = covered = 0
     for _ in range(records):

@@ -1,7 +1,7 @@
 """The comparison's tables and charts (``reports/methods.md``, ``reports/*.png``), from its records.
 
-Rendering only: every figure comes from :mod:`distillation.comparison.core`'s statistics
-(:func:`~distillation.comparison.core.summarise`, :func:`~distillation.comparison.core.views_curve`).
+Rendering only: every figure comes from :mod:`distillation.comparison.stats`
+(:func:`~distillation.comparison.stats.summarise`, :func:`~distillation.comparison.studies.views_curve`).
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.comparison.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
-from distillation.comparison.core import (CONFIDENCE, ensemble_study, lever_steps, mixed_model_check, recipe_levers, record_name, seed_spread,
-                                     summarise, views_curve)
+from distillation.comparison.records import record_name
+from distillation.comparison.stats import CONFIDENCE, mixed_model_check, summarise
+from distillation.comparison.studies import ensemble_study, lever_steps, recipe_levers, seed_spread, views_curve
 
 
 def _points(value: float) -> str:
@@ -393,7 +394,7 @@ def reach_sentence(study: pd.DataFrame, name: str) -> str:
 def levers_table(levers: pd.DataFrame, spread: pd.DataFrame, name: str) -> str:
     """An ensemble study's selection runs (``<data stem> <config name>``): val and test per recipe,
     then each lever's steps on val beside the seed-to-seed spread of one run (``spread``,
-    :func:`~distillation.comparison.core.seed_spread`)."""
+    :func:`~distillation.comparison.studies.seed_spread`)."""
     rows = _study_rows(levers, name)
     spread = _study_rows(spread, name, required=False)
     lines = ["| method | teachers | setting | K views | epochs | views shown per image | selection runs | val % (chose) | test % |",

@@ -1,0 +1,178 @@
+"""The comparison's statistics, with the MLP seed as the unit (see :mod:`distillation.comparison`)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from distillation.config.identity import VIEWS_KEY, reads_teacher
+from distillation.methods import CONTROLS
+
+
+CONFIDENCE = 0.95
+
+
+ALPHA = 1 - CONFIDENCE
+
+
+def paired_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
+    """``left.accuracy`` − ``right.accuracy`` with the **MLP seed** (``replicate``) as the unit.
+
+    Each side's runs are first averaged over its teachers within each replicate, then the two
+    sides are paired by replicate: R pairs, tested with ``scipy.stats.ttest_rel``. Runs of one
+    replicate share an MLP seed and, on a teacherless side, one run; counting them as T pairs
+    would make the interval too narrow (docs/comparison.md: the calibration). With T teachers the
+    inference is about these teachers, not about teachers in general.
+    """
+    left_mean = left.groupby("replicate")["accuracy"].mean()
+    right_mean = right.groupby("replicate")["accuracy"].mean()
+    seeds = left_mean.index.intersection(right_mean.index)
+    ours, theirs = left_mean.loc[seeds].to_numpy(), right_mean.loc[seeds].to_numpy()
+    differences = ours - theirs
+    result = {"pairs": len(seeds), "mean": float(differences.mean()) if len(seeds) else math.nan,
+              "p": math.nan, "low": math.nan, "high": math.nan}
+    if len(seeds) >= 2 and differences.std(ddof=1) > 0:
+        test = stats.ttest_rel(ours, theirs)
+        interval = test.confidence_interval(CONFIDENCE)
+        result.update(p=float(test.pvalue), low=float(interval.low), high=float(interval.high), test=test)
+    return result
+
+
+def mixed_model_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, float]:
+    """A check beside :func:`paired_difference`: ``left`` − ``right`` from a linear mixed model with
+    crossed random effects for the MLP seed and the teacher (statsmodels ``MixedLM``, REML), every
+    run a row; the estimate and its Wald 95 % interval. NaN where the model cannot be fitted."""
+    import warnings
+
+    import statsmodels.formula.api as smf  # slow to import: only the report pays it
+
+    rows = pd.concat([left.assign(side=1.0), right.assign(side=0.0)], ignore_index=True)
+    # In points, so the variances are not near the optimiser's tolerance; a teacherless run is its own level.
+    rows = rows.assign(points=100 * rows["accuracy"], seed=rows["replicate"].astype(str),
+                       teacher=rows["teacher_replicate"].map(lambda value: "none" if pd.isna(value) else str(int(value))),
+                       group=1)
+    result = {"mixed_mean": math.nan, "mixed_low": math.nan, "mixed_high": math.nan}
+    if rows["seed"].nunique() < 2 or rows["side"].nunique() < 2:
+        return result
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a variance estimated at its boundary (zero) is a fit, not an error
+        try:
+            fit = smf.mixedlm("points ~ side", rows, groups="group", re_formula="0",
+                              vc_formula={"seed": "0 + C(seed)", "teacher": "0 + C(teacher)"}).fit(reml=True)
+        except (ValueError, np.linalg.LinAlgError):
+            return result
+    low, high = fit.conf_int(alpha=ALPHA).loc["side"]
+    if not np.isfinite(fit.params["side"]):
+        return result
+    return {"mixed_mean": fit.params["side"] / 100, "mixed_low": low / 100, "mixed_high": high / 100}
+
+
+def mixed_model_check(record: dict[str, Any]) -> pd.DataFrame:
+    """:func:`mixed_model_difference` for every comparison that :func:`summarise` makes of ``record``."""
+    summary = summarise(record)
+    rows = []
+    for _, row in summary["comparisons"].iterrows():
+        rows.append({"method": row["method"], "against": row["against"],
+                     **mixed_model_difference(summary["sides"][row["method"]], summary["sides"][row["against"]])})
+    return pd.DataFrame(rows, columns=["method", "against", "mixed_mean", "mixed_low", "mixed_high"])
+
+
+def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
+    """A description, not a test: per teacher of ``left``, its runs' mean difference to the other side's
+    replicate means (empty with fewer than two teachers)."""
+    right_mean = right.groupby("replicate")["accuracy"].mean()
+    teachers = sorted(left["teacher_replicate"].dropna().unique()) if "teacher_replicate" in left else []
+    if len(teachers) < 2:
+        return []
+    means = []
+    for teacher in teachers:
+        own = left[left["teacher_replicate"] == teacher]
+        means.append(float((own["accuracy"] - own["replicate"].map(right_mean)).mean()))
+    return means
+
+
+def _verdict(mean: float, p_adjusted: float) -> str:
+    if math.isnan(p_adjusted):
+        return "too few runs"
+    if p_adjusted > ALPHA:
+        return "not distinguishable"
+    return "higher" if mean > 0 else "lower"
+
+
+def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
+    runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+    chosen = record["chosen"]
+    per_method = {method: runs[runs["method"] == method] for method in chosen}
+    # Every run of one replicate trained the same baseline: take it once per replicate.
+    baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
+    sides = {method: frame.assign(accuracy=frame["student"]) for method, frame in per_method.items()}
+    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
+    controls = [method for method in CONTROLS if method in per_method]
+    best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
+
+    method_rows = []
+    for method, frame in per_method.items():
+        teachers = frame["teacher_replicate"].nunique() if reads_teacher(method) else 0
+        method_rows.append({
+            "method": method, "setting": chosen[method]["setting"], "recipe": chosen[method].get("recipe", ""),
+            "views": frame["views"].max() if "views" in frame else record.get("params", {}).get(VIEWS_KEY),
+            "control": method in CONTROLS, "grid_points": chosen[method]["grid_points"], "teachers": teachers,
+            "replicates": frame["replicate"].nunique(), "runs": len(frame),
+            "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
+            "test_std": frame["student"].std(ddof=1),
+            "best_epoch_max": frame["student_best_epoch"].max(), "epoch_cap": frame["epoch_cap"].max(),
+            "images_per_second": frame["student_train_images_per_second"].mean(),
+        })
+    tuned = record.get("baseline") or {}
+    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.get("setting", ""), "views": 0,
+                        "control": False, "grid_points": tuned.get("grid_points"),
+                        "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
+                        "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
+                        "test_std": baseline["baseline"].std(ddof=1)})
+    methods = pd.DataFrame(method_rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
+
+    family = [(method, "baseline") for method in per_method]
+    if best_control is not None:
+        family += [(method, best_control) for method in per_method if method != best_control]
+    if "hard_labels" in per_method and best_control != "hard_labels":
+        # With views, hard_labels is the augmented MLP: what a method gains beyond it is the teacher's.
+        family += [(method, "hard_labels") for method in per_method if method not in CONTROLS]
+    tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
+    p_values = np.array([test["p"] for _, _, test in tests])
+    finite = ~np.isnan(p_values)
+    adjusted = np.full(len(tests), math.nan)
+    if finite.any():
+        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    declared = max(1, int(np.sum(adjusted[finite] <= ALPHA)))
+    fcr_level = 1 - declared * ALPHA / max(1, int(finite.sum()))
+    comparison_rows = []
+    for (method, against, test), p_adjusted in zip(tests, adjusted):
+        verdict = _verdict(test["mean"], p_adjusted)
+        low, high = (test["test"].confidence_interval(fcr_level) if "test" in test else (math.nan, math.nan))
+        comparison_rows.append({
+            "method": method, "against": against, "control": method in CONTROLS, "pairs": test["pairs"],
+            "mean": test["mean"], "low": test["low"], "high": test["high"], "p": test["p"],
+            "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
+            "adjusted_level": fcr_level, "verdict": verdict,
+            "teacher_means": teacher_means(sides[method], sides[against]),
+        })
+    comparisons = pd.DataFrame(comparison_rows)
+    # Each teacher once, from its own experiments' metrics (a teacherless run repeats the default teacher).
+    teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
+    if teacher_tests.empty:
+        teacher_tests = runs["teacher"].iloc[:1]
+    # The share of the teacher–baseline test gap that a method's gain closes, its interval the
+    # gain's (unadjusted) over the gap, the gap taken as known.
+    gap = teacher_tests.mean() - baseline["baseline"].mean()
+    over_baseline = comparisons["against"] == "baseline" if not comparisons.empty else []
+    for column, source in (("closure", "mean"), ("closure_low", "low"), ("closure_high", "high")):
+        comparisons[column] = np.where(over_baseline, comparisons[source] / gap, np.nan) if not comparisons.empty else []
+    # An ensemble's own accuracy, each once (records of one teacher have none).
+    ensembles = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
+    ensemble_tests = pd.to_numeric(ensembles.get("ensemble", pd.Series(dtype=float)), errors="coerce").dropna()
+    return {"methods": methods, "comparisons": comparisons, "teacher_tests": teacher_tests.to_numpy(),
+            "ensemble_tests": ensemble_tests.to_numpy(), "best_control": best_control, "sides": sides, "gap": gap}
