@@ -127,7 +127,7 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
     ls_gains = np.array([0.004, -0.003, 0.006, -0.001, 0.002])
     record, _ = recorded(tmp_path, kd_gains, ls_gains)
     summary = summarise(record)
-    comparisons = summary["comparisons"].set_index(["method", "against"])
+    comparisons = summary.comparisons.set_index(["method", "against"])
 
     # kd's runs averaged over teachers 0 and 1 within each seed, then one pair per seed: 5, not 10.
     kd_differences = (kd_gains + (kd_gains + 0.004)) / 2
@@ -138,12 +138,12 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
     assert (row["low"], row["high"]) == pytest.approx(stats.t.interval(0.95, 4, kd_differences.mean(), stats.sem(kd_differences)))
     assert row["p"] == pytest.approx(2 * stats.t.sf(abs(t), 4))
     # Benjamini–Hochberg over the family, by hand: p_(i) · m / i, made monotone from the largest.
-    p_values = summary["comparisons"]["p"].to_numpy()
+    p_values = summary.comparisons["p"].to_numpy()
     order = np.argsort(p_values)
     ranked = p_values[order] * len(p_values) / np.arange(1, len(p_values) + 1)
     expected = np.empty_like(ranked)
     expected[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1)
-    assert summary["comparisons"]["p_adjusted"].to_numpy() == pytest.approx(expected)
+    assert summary.comparisons["p_adjusted"].to_numpy() == pytest.approx(expected)
 
     assert row["verdict"] == "higher"
     # Each teacher's mean gain, a description beside the test.
@@ -154,10 +154,10 @@ def test_gains_take_the_mlp_seed_as_the_unit_and_are_adjusted_by_benjamini_hochb
     assert versus["pairs"] == 5
     assert versus["mean"] == pytest.approx(np.mean(kd_gains + 0.002 - ls_gains))
 
-    methods = summary["methods"].set_index("method")
+    methods = summary.methods.set_index("method")
     assert methods.loc["kd", "teachers"] == 2 and methods.loc["kd", "replicates"] == 5 and methods.loc["kd", "grid_points"] == 2
     assert methods.loc["baseline (MLP alone)", "runs"] == 5
-    assert summary["teacher_tests"] == pytest.approx([0.95, 0.96])
+    assert summary.teacher_tests == pytest.approx([0.95, 0.96])
     markdown = methods_markdown([record])
     assert "| kd | lambda=0.5, t2_scale=False, temp=10 |  | 2 | 2 × 5 | 95.00 |" in markdown
     assert "| kd − baseline | 5 |" in markdown and "| label_smoothing (control) − baseline | 5 |" in markdown
@@ -229,7 +229,7 @@ def test_summarise_pairs_a_method_missing_a_seed_on_the_seeds_it_has(tmp_path):
     kd_gains = 0.030 + 0.002 * np.arange(5)
     ls_gains = np.array([0.004, -0.003, 0.006, -0.001, 0.002])
     record, _ = recorded(tmp_path, kd_gains, ls_gains, kd_missing=(1,))
-    comparisons = summarise(record)["comparisons"].set_index(["method", "against"])
+    comparisons = summarise(record).comparisons.set_index(["method", "against"])
     shared = [0, 2, 3, 4]
     over_baseline = kd_gains[shared] + 0.002
     assert comparisons.loc[("kd", "baseline"), "pairs"] == 4
@@ -276,7 +276,7 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     runs = pd.DataFrame(record["runs"])
     reported = runs[runs["phase"] == "reported"]
 
-    methods = summary["methods"]
+    methods = summary.methods
     assert list(methods["method"]) == ["kd", "label_smoothing", "hard_labels", "baseline (MLP alone)"]  # by val, best first
     kd_row, baseline_row = methods.iloc[0], methods.iloc[3]
     own = reported[reported["method"] == "kd"]
@@ -297,35 +297,35 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     old = {**record, "params": {"augment.views": 8}, "baseline": {"grid_points": 2},
            "chosen": {method: {key: value for key, value in choice.items() if key != "recipe"} for method, choice in record["chosen"].items()},
            "runs": [{key: value for key, value in run.items() if key != "views"} for run in record["runs"]]}
-    old_methods = summarise(old)["methods"]
+    old_methods = summarise(old).methods
     assert old_methods.iloc[0]["views"] == 8 and list(old_methods["recipe"]) == ["", "", "", ""]
     # Without a control, no best control: the family is each method against the baseline.
     kd_only = {**record, "chosen": {"kd": record["chosen"]["kd"]}, "runs": [run for run in record["runs"] if run["method"] == "kd"]}
     alone = summarise(kd_only)
-    assert alone["best_control"] is None and list(alone["comparisons"]["against"]) == ["baseline"]
+    assert alone.best_control is None and list(alone.comparisons["against"]) == ["baseline"]
 
-    comparisons = summary["comparisons"].set_index(["method", "against"])
-    assert summary["best_control"] == "label_smoothing"
+    comparisons = summary.comparisons.set_index(["method", "against"])
+    assert summary.best_control == "label_smoothing"
     assert set(comparisons.index) == {("kd", "baseline"), ("label_smoothing", "baseline"), ("hard_labels", "baseline"),
                                       ("kd", "label_smoothing"), ("hard_labels", "label_smoothing"), ("kd", "hard_labels")}
     over_hard_labels = comparisons.loc[("kd", "hard_labels")]
     per_seed = kd_gain + 0.001 - (0.010 + 0.001 * np.arange(5))
     assert over_hard_labels["pairs"] == 5 and over_hard_labels["mean"] == pytest.approx(per_seed.mean())
     # The adjusted intervals: at the false-coverage level 1 − R·α/m (Benjamini & Yekutieli), R declared of m.
-    declared = int((summary["comparisons"]["p_adjusted"] <= ALPHA).sum())
-    level = 1 - max(1, declared) * ALPHA / len(summary["comparisons"])
-    assert summary["comparisons"]["adjusted_level"].tolist() == pytest.approx([level] * 6)
+    declared = int((summary.comparisons["p_adjusted"] <= ALPHA).sum())
+    level = 1 - max(1, declared) * ALPHA / len(summary.comparisons)
+    assert summary.comparisons["adjusted_level"].tolist() == pytest.approx([level] * 6)
     assert (over_hard_labels["adjusted_low"], over_hard_labels["adjusted_high"]) == pytest.approx(
         stats.t.interval(level, 4, per_seed.mean(), stats.sem(per_seed)))
     # The share of the teacher–baseline gap each gain over the baseline closes; none for other comparisons.
     gap = np.mean([0.95, 0.96]) - np.mean(baselines)
-    assert summary["gap"] == pytest.approx(gap)
+    assert summary.gap == pytest.approx(gap)
     for method in ("kd", "label_smoothing", "hard_labels"):
         row = comparisons.loc[(method, "baseline")]
         assert (row["closure"], row["closure_low"], row["closure_high"]) == pytest.approx(
             (row["mean"] / gap, row["low"] / gap, row["high"] / gap))
     assert comparisons.loc[("kd", "hard_labels"), ["closure", "closure_low", "closure_high"]].isna().all()
-    assert list(summary["teacher_tests"]) == pytest.approx([0.95, 0.96]) and not len(summary["ensemble_tests"])
+    assert list(summary.teacher_tests) == pytest.approx([0.95, 0.96]) and not len(summary.ensemble_tests)
 
 
 def test_a_lone_comparison_that_declares_nothing_keeps_the_95_percent_interval(tmp_path):
@@ -336,7 +336,7 @@ def test_a_lone_comparison_that_declares_nothing_keeps_the_95_percent_interval(t
     record = comparison_record({**CONFIG, "grids": {"label_smoothing": {}}}, "synthetic",
                                {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
                                [], experiments_table(rows).to_dict("records"))
-    [row] = summarise(record)["comparisons"].to_dict("records")
+    [row] = summarise(record).comparisons.to_dict("records")
     assert row["verdict"] == "not distinguishable" and row["adjusted_level"] == pytest.approx(0.95)
     assert (row["adjusted_low"], row["adjusted_high"]) == pytest.approx((row["low"], row["high"]))
 
@@ -351,8 +351,8 @@ def test_a_record_of_teacherless_methods_takes_its_one_teacher_from_the_runs(tmp
                                {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
                                [], table.to_dict("records"))
     summary = summarise(record)
-    assert list(summary["teacher_tests"]) == pytest.approx([0.97])  # one teacher, once
-    assert summary["gap"] == pytest.approx(0.07)
+    assert list(summary.teacher_tests) == pytest.approx([0.97])  # one teacher, once
+    assert summary.gap == pytest.approx(0.07)
 
 
 def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
@@ -361,7 +361,7 @@ def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
     ls_gains = np.array([0.004, 0.0005, 0.005, 0.001, 0.003])
     tf_gains = np.array([0.010, -0.010, 0.008, -0.006, 0.001])  # noisy: p large against both
     summary = summarise(recorded(tmp_path, kd_gains, ls_gains, tf_gains)[0])
-    comparisons = summary["comparisons"].set_index(["method", "against"])
+    comparisons = summary.comparisons.set_index(["method", "against"])
     assert len(comparisons) == 5  # three gains over the baseline, two differences to the best control
     row = comparisons.loc[("label_smoothing", "baseline")]
     assert row["p"] < 0.05 < row["p_adjusted"]
@@ -369,7 +369,7 @@ def test_the_verdict_follows_the_adjusted_p_value(tmp_path):
     assert row["verdict"] == "not distinguishable"
     assert comparisons.loc[("kd", "baseline"), "verdict"] == "higher"
     # Two of five declared: the adjusted intervals are at level 1 − 2 · 0.05 / 5.
-    assert summary["comparisons"]["adjusted_level"].iloc[0] == pytest.approx(0.98)
+    assert summary.comparisons["adjusted_level"].iloc[0] == pytest.approx(0.98)
 
 
 def test_a_record_whose_selection_runs_choose_otherwise_is_refused(tmp_path):
@@ -533,7 +533,7 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
     assert longer.loc[("kd", 4), "augmented_gain"] == pytest.approx(0.015 + 0.002 * 2)
     records = [record for record in records if len(record["params"]) == 1]
     # hard_labels is the only control here, so it is the best one: kd is compared with it once.
-    comparisons = summarise(records[1])["comparisons"].set_index(["method", "against"])
+    comparisons = summarise(records[1]).comparisons.set_index(["method", "against"])
     assert comparisons.loc[("kd", "hard_labels"), "mean"] == pytest.approx(0.010 + 0.002 * 2, abs=1e-9)
     curve = views_curve(records).set_index(["method", "views"])
     assert set(curve["series"]) == {""}
@@ -777,7 +777,7 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
 
     records = ensemble_records(tmp_path, config, chosen)
     baselines = ENSEMBLE_BASELINES
-    assert list(summarise(records[1])["ensemble_tests"]) == [0.950, 0.954] and not len(summarise(records[0])["ensemble_tests"])
+    assert list(summarise(records[1]).ensemble_tests) == [0.950, 0.954] and not len(summarise(records[0]).ensemble_tests)
     study = ensemble_study(records).set_index("teachers")
     assert list(study["method"]) == ["kd", "kd"]
     per_seed = np.array(baselines) + 0.026 + 0.001 * np.arange(5) + 0.00025

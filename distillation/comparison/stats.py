@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,9 +75,9 @@ def mixed_model_check(record: dict[str, Any]) -> pd.DataFrame:
     """:func:`mixed_model_difference` for every comparison that :func:`summarise` makes of ``record``."""
     summary = summarise(record)
     rows = []
-    for _, row in summary["comparisons"].iterrows():
+    for _, row in summary.comparisons.iterrows():
         rows.append({"method": row["method"], "against": row["against"],
-                     **mixed_model_difference(summary["sides"][row["method"]], summary["sides"][row["against"]])})
+                     **mixed_model_difference(summary.sides[row["method"]], summary.sides[row["against"]])})
     return pd.DataFrame(rows, columns=["method", "against", "mixed_mean", "mixed_low", "mixed_high"])
 
 
@@ -94,6 +95,12 @@ def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
     return means
 
 
+def gap_share(gain: Any, gap: float) -> Any:
+    """The share of the gap from the MLP alone up to a teacher (``gap``) that ``gain`` closes, the gap
+    taken as known; NaN where there is no gap to close. ``gain`` a number, an array or a column."""
+    return gain / gap if gap > 0 else gain * math.nan
+
+
 def _verdict(mean: float, p_adjusted: float) -> str:
     if math.isnan(p_adjusted):
         return "too few runs"
@@ -102,7 +109,20 @@ def _verdict(mean: float, p_adjusted: float) -> str:
     return "higher" if mean > 0 else "lower"
 
 
-def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
+@dataclass(frozen=True)
+class Summary:
+    """A record's reported runs summarised (:func:`summarise`)."""
+
+    methods: pd.DataFrame  # a row per method and the MLP alone: val and test means, runs, seeds, teachers
+    comparisons: pd.DataFrame  # a row per test: the paired difference, its p and intervals, the verdict, the share of the gap
+    teacher_tests: np.ndarray  # each teacher's test accuracy, once
+    ensemble_tests: np.ndarray  # each ensemble's own test accuracy, once (none for one teacher)
+    best_control: str | None  # the control with the higher mean val accuracy
+    sides: dict[str, pd.DataFrame]  # per method and ``baseline``: its runs, ``accuracy`` the one tested
+    gap: float  # the teachers' mean test accuracy − the MLP alone's
+
+
+def summarise(record: dict[str, Any]) -> Summary:
     """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
     runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
     chosen = record["chosen"]
@@ -170,9 +190,9 @@ def summarise(record: dict[str, Any]) -> dict[str, pd.DataFrame]:
     gap = teacher_tests.mean() - baseline["baseline"].mean()
     over_baseline = comparisons["against"] == "baseline" if not comparisons.empty else []
     for column, source in (("closure", "mean"), ("closure_low", "low"), ("closure_high", "high")):
-        comparisons[column] = np.where(over_baseline, comparisons[source] / gap, np.nan) if not comparisons.empty else []
+        comparisons[column] = np.where(over_baseline, gap_share(comparisons[source], gap), np.nan) if not comparisons.empty else []
     # An ensemble's own accuracy, each once (records of one teacher have none).
     ensembles = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
     ensemble_tests = pd.to_numeric(ensembles.get("ensemble", pd.Series(dtype=float)), errors="coerce").dropna()
-    return {"methods": methods, "comparisons": comparisons, "teacher_tests": teacher_tests.to_numpy(),
-            "ensemble_tests": ensemble_tests.to_numpy(), "best_control": best_control, "sides": sides, "gap": gap}
+    return Summary(methods=methods, comparisons=comparisons, teacher_tests=teacher_tests.to_numpy(),
+                   ensemble_tests=ensemble_tests.to_numpy(), best_control=best_control, sides=sides, gap=gap)

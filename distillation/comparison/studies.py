@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
-from distillation.comparison.stats import CONFIDENCE, paired_difference, summarise
+from distillation.comparison.stats import CONFIDENCE, gap_share, paired_difference, summarise
 from distillation.config.identity import ENSEMBLE_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
@@ -37,7 +37,7 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
         gap = teachers["teacher"].mean() - baseline["baseline"].mean()
         on_views = pd.to_numeric(teachers.get("teacher_on_views", pd.Series(dtype=float)), errors="coerce").mean()
         # The record's own comparisons hold each method's test gain over hard_labels (the augmented MLP).
-        comparisons = summarise(record)["comparisons"]
+        comparisons = summarise(record).comparisons
         over_hard_labels = comparisons[(comparisons["against"] == "hard_labels") & ~comparisons["control"]]
         for method in record["chosen"]:
             own = runs[runs["method"] == method]
@@ -45,11 +45,11 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
                    "views": record["params"][VIEWS_KEY], "method": method,
                    "setting": record["chosen"][method]["setting"], "control": method in CONTROLS,
                    "teacher_on_views": float(on_views),
-                   "test_mean": own["student"].mean(), "closure": (own["student"].mean() - baseline["baseline"].mean()) / gap}
+                   "test_mean": own["student"].mean(), "closure": gap_share(own["student"].mean() - baseline["baseline"].mean(), gap)}
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
                 test = paired_difference(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
                 row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
-            row.update(closure_low=row["test_low"] / gap, closure_high=row["test_high"] / gap,
+            row.update(closure_low=gap_share(row["test_low"], gap), closure_high=gap_share(row["test_high"], gap),
                        augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan, augmented_verdict="")
             augmented = over_hard_labels[over_hard_labels["method"] == method]
             if not augmented.empty:
@@ -91,9 +91,9 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
         for size, record in sorted(by_size.items()):
             summary = summarise(record)
             runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
-            teachers_mean = float(np.mean(summary["teacher_tests"]))
-            ensembles_mean = float(np.mean(summary["ensemble_tests"])) if len(summary["ensemble_tests"]) else math.nan
-            comparisons = summary["comparisons"]
+            teachers_mean = float(np.mean(summary.teacher_tests))
+            ensembles_mean = float(np.mean(summary.ensemble_tests)) if len(summary.ensemble_tests) else math.nan
+            comparisons = summary.comparisons
             for method in record["chosen"]:
                 if not reads_teacher(method):
                     continue
@@ -113,7 +113,7 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                 row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
                 if single is not None and size > 1 and method in single["chosen"]:
                     alone = pd.DataFrame([run for run in single["runs"] if run["phase"] == "reported" and run["method"] == method])
-                    test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone["student"]))
+                    test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone.student))
                     row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"])
                 for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
                     found = comparisons[(comparisons["method"] == method) & (comparisons["against"] == against)]
@@ -123,13 +123,10 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                                 f"{column}_verdict": found["verdict"].iloc[0] if not found.empty else ""})
                 # The share of the gap from the MLP alone to the teachers (or the ensembles) that the
                 # student closes, the gain's interval over the gap, the gap taken as known (as summarise).
-                baseline_mean = teachers_mean - summary["gap"]
+                baseline_mean = teachers_mean - summary.gap
                 for column, reference in (("closure_teachers", teachers_mean), ("closure_ensembles", ensembles_mean)):
-                    gap = reference - baseline_mean
-                    usable = gap > 0  # False for an absent (NaN) reference too
-                    row.update({column: row["over_baseline"] / gap if usable else math.nan,
-                                f"{column}_low": row["over_baseline_low"] / gap if usable else math.nan,
-                                f"{column}_high": row["over_baseline_high"] / gap if usable else math.nan})
+                    row.update({f"{column}{end}": gap_share(row[f"over_baseline{end}"], reference - baseline_mean)
+                                for end in ("", "_low", "_high")})
                 row["baseline_mean"] = baseline_mean
                 rows.append(row)
     return pd.DataFrame(rows)

@@ -75,11 +75,11 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
     summary = summarise(record)
     checks = mixed_model_check(record)
     label = record["source_label"]
-    teacher_tests = 100 * summary["teacher_tests"]
+    teacher_tests = 100 * summary.teacher_tests
     each = " / ".join(f"{value:.2f}" for value in teacher_tests)
     teachers = f"teachers' test accuracy {each} %" if len(teacher_tests) > 1 else f"teacher test accuracy {each} %"
-    if len(summary["ensemble_tests"]):
-        teachers += "; their ensembles' " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"]) + " %"
+    if len(summary.ensemble_tests):
+        teachers += "; their ensembles' " + " / ".join(f"{100 * value:.2f}" for value in summary.ensemble_tests) + " %"
     name = (record.get("config") or {}).get("name", "")
     fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
     lines = [
@@ -89,7 +89,7 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
         "| method | chosen setting | chosen recipe | grid points (selection) | teachers × seeds | val (chose it) | test | best epoch (max) / cap | train img/s |",
         "|---|---|---|---:|---|---:|---:|---:|---:|",
     ]
-    for _, row in summary["methods"].iterrows():
+    for _, row in summary.methods.iterrows():
         shape = f"{row['teachers']} × {row['replicates']}" if row["teachers"] else f"{row['replicates']}"
         points = "" if pd.isna(row.get("grid_points")) else f"{row['grid_points']:.0f}"
         epochs = "" if pd.isna(row.get("best_epoch_max")) else f"{row['best_epoch_max']:.0f} / {row['epoch_cap']:.0f}"
@@ -99,7 +99,7 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
             f"| {_name(row['method'], row['control'])} | {row['setting']} | {recipe} | {points} | {shape} | "
             f"{100 * row['val_mean']:.2f} | {100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {epochs} | {speed} |"
         )
-    comparisons = summary["comparisons"].merge(checks, on=["method", "against"], how="left")
+    comparisons = summary.comparisons.merge(checks, on=["method", "against"], how="left")
     level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
     machines = pd.Series([run.get("machine") for run in record["runs"]]).dropna().value_counts()
     if not machines.empty:  # records made before runs said where they ran say nothing
@@ -112,7 +112,7 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---|---:|---:|---|---|---|---|---|",
     ]
     for _, row in comparisons.iterrows():
-        against = {"baseline": "baseline", summary["best_control"]: f"{row['against']} (best control)"}.get(
+        against = {"baseline": "baseline", summary.best_control: f"{row['against']} (best control)"}.get(
             row["against"], f"{row['against']} (control)")
         per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
         closure = "" if pd.isna(row["closure"]) else f"{100 * row['closure']:.0f} %" + (
@@ -153,8 +153,8 @@ def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
     from distillation.reporting.figures import pyplot as plt
 
     summary = summarise(record)
-    order = list(summary["methods"]["method"])
-    gains = summary["comparisons"][summary["comparisons"]["against"] == "baseline"].dropna(subset=["low"])
+    order = list(summary.methods["method"])
+    gains = summary.comparisons[summary.comparisons["against"] == "baseline"].dropna(subset=["low"])
     gains = gains.assign(rank=gains["method"].map(order.index)).sort_values("rank", ascending=False)
     figure, axis = plt.subplots(figsize=(7.5, 0.55 * len(gains) + 1.8))
     for position, (_, row) in enumerate(gains.iterrows()):
@@ -264,12 +264,12 @@ def summary_table(record: dict[str, Any]) -> str:
     its gain over the MLP alone and its difference to the best control (seed-paired, 95 % CI, the
     adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean gain."""
     summary = summarise(record)
-    comparisons = summary["comparisons"]
-    best = summary["best_control"]
+    comparisons = summary.comparisons
+    best = summary.best_control
     lines = ["| method | chosen on val | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
              + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed [95 % CI] | per teacher |",
              "|---|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
-    for _, row in summary["methods"].iterrows():
+    for _, row in summary.methods.iterrows():
         method = row["method"]
         own = comparisons[comparisons["method"] == method]
         cells = [_name(method, row["control"]), _short(row["setting"], row.get("recipe")),
@@ -283,9 +283,9 @@ def summary_table(record: dict[str, Any]) -> str:
             "" if pd.isna(closure["closure_low"]) else f" [{100 * closure['closure_low']:.0f}, {100 * closure['closure_high']:.0f}]"))
         cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
         lines.append("| " + " | ".join(cells) + " |")
-    teachers = " / ".join(f"{100 * value:.2f}" for value in summary["teacher_tests"])
-    if len(summary["ensemble_tests"]):
-        teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary["ensemble_tests"])
+    teachers = " / ".join(f"{100 * value:.2f}" for value in summary.teacher_tests)
+    if len(summary.ensemble_tests):
+        teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary.ensemble_tests)
     lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record['path']).name}`; all figures and the "
               "mixed-model check: `reports/methods.md`."]
     return "\n".join(lines)
