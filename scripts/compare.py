@@ -33,7 +33,7 @@ import pandas as pd
 from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.cli import run_stage
 from distillation.config.identity import VIEWS_KEY
-from distillation.comparison.config import baseline_points, fixed_combinations, load_comparison
+from distillation.comparison.config import ComparisonConfig, load_comparison
 from distillation.comparison.plan import BASELINE, choice_label, choose_baseline, baseline_matches, choose_settings, find_run, reported_runs, selection_runs
 from distillation.comparison.records import comparison_record, load_progress, load_shared_runs, load_sittings, record_complete, record_path, save_record
 from distillation.experiments.queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
@@ -138,7 +138,7 @@ def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any
 MACHINE = machine_kind()
 
 
-def compare_one(config: dict[str, Any], params: Params, common: dict[str, Any], effective: str,
+def compare_one(config: ComparisonConfig, params: Params, common: dict[str, Any], effective: str,
                 fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True,
                 shared: pd.DataFrame | None = None) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
@@ -151,7 +151,7 @@ def compare_one(config: dict[str, Any], params: Params, common: dict[str, Any], 
     nothing: the record then holds the runs finished so far (complete only if all are).
     """
     common = {**common, **fixed}
-    path = record_path(REPORTS, effective, fixed, config["name"])
+    path = record_path(REPORTS, effective, fixed, config.name)
     recorded = pd.concat([load_progress(path), shared if shared is not None else pd.DataFrame()], ignore_index=True)
     selection = selection_runs(config, params, common)
     chosen: dict[str, dict[str, Any]] = {}
@@ -173,7 +173,7 @@ def compare_one(config: dict[str, Any], params: Params, common: dict[str, Any], 
 
     if run:
         ran = saving_on_interrupt(save, lambda: run_missing(pending(selection, recorded), jobs, built, save))
-        print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config['selection_replicates'])} per grid point)", flush=True)
+        print(f"selection{_label(fixed)}: {ran} new runs of {len(selection)} ({len(config.selection_replicates)} per grid point)", flush=True)
     done = pd.DataFrame(found(selection, known(recorded)))
     if len(done) < len(selection):  # only without running: the choice waits for every selection run
         save()
@@ -187,9 +187,9 @@ def compare_one(config: dict[str, Any], params: Params, common: dict[str, Any], 
                           "point": {key: value for key, value in winner["overrides"].items()
                                     if key not in ("replicate", "teacher.replicate") and key not in fixed
                                     and key not in common and not key.startswith("baseline.")}}
-    baseline = choose_baseline(done, config)
+    baseline = choose_baseline(done, config.baseline_points())
     if baseline is not None:
-        point = next(point for point in baseline_points(config) if baseline_matches(baseline, point))
+        point = next(point for point in config.baseline_points() if baseline_matches(baseline, point))
         chosen[BASELINE] = {"setting": ", ".join(f"{key}={value}" for key, value in point.items()), "point": point}
         common = {**common, **point}
     reported = reported_runs(config, params, common, {method: choice for method, choice in chosen.items() if method != BASELINE})
@@ -242,8 +242,8 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
         # DVC then re-runs that stage in every queued experiment instead of using its run-cache.
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         run_dvc("repro", "soft_targets", "train_baseline", capture=False)
-    combinations = fixed_combinations(config)
-    paths = [record_path(REPORTS, effective, fixed, config["name"]) for fixed in combinations]
+    combinations = config.fixed_combinations()
+    paths = [record_path(REPORTS, effective, fixed, config.name) for fixed in combinations]
     # A study (a config of several records) is under way while one of its records is missing or
     # unfinished: its finished records are kept, and a run that several records plan (one that reads
     # none of the params they differ in) runs once for all. Once every record is finished, `make

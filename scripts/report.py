@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -24,7 +23,7 @@ from distillation.atomic import atomic_output
 from distillation.cli import run_stage
 from distillation.experiments.queue import has_git_remote, run_dvc
 from distillation.comparison.calibration import CALIBRATION, load_calibration
-from distillation.comparison.records import load_records
+from distillation.comparison.records import Record, load_records
 from distillation.comparison.studies import views_curve
 from distillation.reporting.doc_blocks import documents, render_files
 from distillation.reporting.comparison import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
@@ -40,21 +39,21 @@ def _write_text(path: Path, text: str) -> None:
         temporary.write_text(text)
 
 
-def check_recorded_runs(records: list[dict[str, Any]], table: pd.DataFrame) -> None:
+def check_recorded_runs(records: list[Record], table: pd.DataFrame) -> None:
     """A recorded run still present among the experiments must have the figures it was recorded with."""
     by_run = {} if table.empty else {(row["experiment"], row["rev"]): row for _, row in table.iterrows()}
     for record in records:
-        for run in record["runs"]:
+        for run in record.runs:
             present = by_run.get((run["experiment"], run["rev"]))
             if present is None:
                 continue  # the record carries its figures; the experiment may live in another clone
             for field in ("teacher", "baseline", "student", "student_val"):
                 if not math.isclose(float(present[field]), float(run[field]), abs_tol=1e-9):
-                    raise ValueError(f"{record['path']}: experiment {run['experiment']} ({run['rev']}) now has "
+                    raise ValueError(f"{record.path}: experiment {run['experiment']} ({run['rev']}) now has "
                                      f"{field} {present[field]}, recorded {run[field]}: run `make compare` again")
 
 
-def page_renderers(records: list[dict], calibration: pd.DataFrame | None, root: Path) -> dict:
+def page_renderers(records: list[Record], calibration: pd.DataFrame | None, root: Path) -> dict:
     """Every kind of block the README and docs may hold: from the records and from metrics files below ``root``."""
     return {**doc_renderers(records, calibration), **metrics_renderers(root)}
 
@@ -79,9 +78,9 @@ def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
         # The README's and docs' result tables, where these are the project's own reports.
         pages = documents(Path(".")) if directory == REPORTS else []
         written += render_files(pages, page_renderers(records, calibration, Path(".")))
-    recorded = {(run["experiment"], run["rev"]) for record in records for run in record["runs"]}
+    recorded = {(run["experiment"], run["rev"]) for record in records for run in record.runs}
     others = table[[key not in recorded for key in zip(table["experiment"], table["rev"])]] if not table.empty else table
-    markdown = markdown_report(others, seed_summary(others), compared=sum(len(record["runs"]) for record in records))
+    markdown = markdown_report(others, seed_summary(others), compared=sum(len(record.runs) for record in records))
     if save_heatmap(others, directory / "student_accuracy_heatmap.png"):
         markdown += "\n![KD student accuracy over T and λ](student_accuracy_heatmap.png)\n"
     _write_text(directory / "report.md", markdown)

@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 
 from conftest import PROJECT_ROOT
-from distillation.comparison.config import grid_points, load_comparison, fixed_combinations
+from distillation.comparison.config import ComparisonConfig, grid_points, load_comparison
+from distillation.comparison.records import BaselineChoice, Record
 from distillation.comparison.plan import choose_baseline, choose_settings, find_run, planned_run, reported_runs, selection_runs
 from distillation.comparison.records import comparison_record, load_records, save_record
 from distillation.comparison.stats import summarise
@@ -17,13 +18,17 @@ from distillation.comparison.studies import views_curve
 from distillation.reporting.comparison import methods_markdown, save_views_chart
 from distillation.experiments.queue import set_arguments
 from distillation.experiments.table import experiments_table, run_identity
-from distillation.config.params import flatten
 from experiment_rows import SHIPPED, exp_row, kd
 
 KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}
 CONFIG = {"replicates": 5, "teachers": 2, "selection_replicates": [100, 101],
           "grids": {"kd": {"distill.temp": [2, 10]}, "label_smoothing": {"distill.label_smoothing.epsilon": [0.1]}}}
 
+
+
+def typed(config: dict) -> ComparisonConfig:
+    """A config written as comparison.yaml holds it, as load_comparison gives it."""
+    return config if isinstance(config, ComparisonConfig) else ComparisonConfig.model_validate(config)
 
 def test_selection_uses_mean_val_accuracy_never_test():
     table = experiments_table([
@@ -36,12 +41,12 @@ def test_selection_uses_mean_val_accuracy_never_test():
 
 
 def test_selection_runs_are_never_among_the_reported_runs():
-    selection = selection_runs(CONFIG, SHIPPED, {})
+    selection = selection_runs(typed(CONFIG), SHIPPED, {})
     assert len(selection) == 3 * 2 and {run["replicate"] for run in selection} == {100, 101}
     assert {run["overrides"]["teacher.replicate"] for run in selection} == {0}
     chosen = {"kd": {"setting": "", "point": {"distill.method": "kd", "distill.temp": 2}},
               "label_smoothing": {"setting": "", "point": {"distill.method": "label_smoothing"}}}
-    reported = reported_runs(CONFIG, SHIPPED, {}, chosen)
+    reported = reported_runs(typed(CONFIG), SHIPPED, {}, chosen)
     # kd reads the teacher: 2 teachers × 5 replicates; label smoothing reads none: 5 replicates.
     assert sum(run["method"] == "kd" for run in reported) == 10 and sum(run["method"] == "label_smoothing" for run in reported) == 5
     assert {(run["teacher_replicate"], run["replicate"]) for run in reported if run["method"] == "kd"} == {
@@ -116,7 +121,7 @@ def recorded(tmp_path, kd_gains, ls_gains, tf_gains=None, teachers=(0, 1), teach
         chosen["teacher_free"] = {"setting": "correct_probability=0.9, lambda=0.5, temp=10", "point": {"distill.method": "teacher_free"}}
         config["grids"] = {**config["grids"], "teacher_free": {}}
     is_selection = table["replicate"] >= 100
-    record = comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+    record = comparison_record(typed(config), "synthetic", chosen, table[is_selection].to_dict("records"),
                                table[~is_selection].to_dict("records"))
     save_record(record, tmp_path)
     return load_records(tmp_path)[0], table
@@ -268,12 +273,12 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
               "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
     config = {**CONFIG, "grids": {**CONFIG["grids"], "hard_labels": {}}}
     is_selection = table["replicate"] >= 100
-    record = comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"), table[~is_selection].to_dict("records"))
-    record["baseline"] = {"setting": "baseline.epochs=40", "grid_points": 2}
-    for run in record["runs"]:
+    record = comparison_record(typed(config), "synthetic", chosen, table[is_selection].to_dict("records"), table[~is_selection].to_dict("records"))
+    record = record.model_copy(update={"baseline": BaselineChoice(setting="baseline.epochs=40", grid_points=2)})
+    for run in record.runs:
         run["views"] = 4  # as runs on stored views record it
     summary = summarise(record)
-    runs = pd.DataFrame(record["runs"])
+    runs = pd.DataFrame(record.runs)
     reported = runs[runs["phase"] == "reported"]
 
     methods = summary.methods
@@ -294,13 +299,14 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     # An old record whose runs do not say their views: the record's fixed params do.
     # An old record whose runs do not say their views, nor its choices their recipes: the record's fixed
     # params give the views, and a recipe is empty.
-    old = {**record, "params": {"augment.views": 8}, "baseline": {"grid_points": 2},
-           "chosen": {method: {key: value for key, value in choice.items() if key != "recipe"} for method, choice in record["chosen"].items()},
-           "runs": [{key: value for key, value in run.items() if key != "views"} for run in record["runs"]]}
+    old = Record.model_validate({
+        **record.model_dump(), "params": {"augment.views": 8}, "baseline": {"grid_points": 2},
+        "chosen": {method: choice.model_dump(exclude={"recipe"}) for method, choice in record.chosen.items()},
+        "runs": [{key: value for key, value in run.items() if key != "views"} for run in record.runs]})
     old_methods = summarise(old).methods
     assert old_methods.iloc[0]["views"] == 8 and list(old_methods["recipe"]) == ["", "", "", ""]
     # Without a control, no best control: the family is each method against the baseline.
-    kd_only = {**record, "chosen": {"kd": record["chosen"]["kd"]}, "runs": [run for run in record["runs"] if run["method"] == "kd"]}
+    kd_only = record.model_copy(update={"chosen": {"kd": record.chosen["kd"]}, "runs": [run for run in record.runs if run["method"] == "kd"]})
     alone = summarise(kd_only)
     assert alone.best_control is None and list(alone.comparisons["against"]) == ["baseline"]
 
@@ -333,7 +339,7 @@ def test_a_lone_comparison_that_declares_nothing_keeps_the_95_percent_interval(t
     noise = [0.003, -0.004, 0.002, -0.001, 0.001]
     rows = [exp_row(f"ls-{replicate}", replicate, 0.9, 0.9 + noise[replicate], method="label_smoothing",
                     settings={"epsilon": 0.1}, student_val=0.93) for replicate in range(5)]
-    record = comparison_record({**CONFIG, "grids": {"label_smoothing": {}}}, "synthetic",
+    record = comparison_record(typed({**CONFIG, "grids": {"label_smoothing": {}}}), "synthetic",
                                {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
                                [], experiments_table(rows).to_dict("records"))
     [row] = summarise(record).comparisons.to_dict("records")
@@ -347,7 +353,7 @@ def test_a_record_of_teacherless_methods_takes_its_one_teacher_from_the_runs(tmp
     rows[0]["teacher.replicate"] = float("nan")
     table = experiments_table(rows)
     table["teacher_replicate"] = np.nan  # no method reads a teacher: the default teacher trained alongside
-    record = comparison_record({**CONFIG, "grids": {"label_smoothing": {}}}, "synthetic",
+    record = comparison_record(typed({**CONFIG, "grids": {"label_smoothing": {}}}), "synthetic",
                                {"label_smoothing": {"setting": "epsilon=0.1", "point": {"distill.method": "label_smoothing"}}},
                                [], table.to_dict("records"))
     summary = summarise(record)
@@ -415,8 +421,8 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
     from distillation.methods import METHODS
 
     config = load_comparison(PROJECT_ROOT / "comparison.yaml", SHIPPED)
-    assert set(config["grids"]) == set(METHODS) and config["replicates"] >= 5 and config["teachers"] >= 3
-    assert not set(config["selection_replicates"]) & set(range(config["replicates"]))
+    assert set(config.grids) == set(METHODS) and config.replicates >= 5 and config.teachers >= 3
+    assert not set(config.selection_replicates) & set(range(config.replicates))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -501,7 +507,7 @@ def test_a_resumed_sitting_trains_its_first_teacher_once_whatever_the_record_hol
 def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_the_curve(tmp_path):
     config = {**CONFIG, "teachers": 1, "params": {"augment.views": [0, 4]},
               "grids": {"kd": {"distill.temp": [10]}, "hard_labels": {}}}
-    assert fixed_combinations(config) == [{"augment.views": 0}, {"augment.views": 4}]
+    assert typed(config).fixed_combinations() == [{"augment.views": 0}, {"augment.views": 4}]
     baselines = [0.900, 0.905, 0.895, 0.902, 0.898]
     # The third record fixes more than K (a longer recipe): a curve of its own, not a second K = 4.
     for views, kd_gain, augmented_gain, more in ((0, 0.010, 0.0, {}), (4, 0.030, 0.020, {}),
@@ -522,16 +528,16 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
         is_selection = table["replicate"] >= 100
         chosen = {"kd": {"setting": "lambda=0.5, t2_scale=False, temp=10", "point": KD_POINT},
                   "hard_labels": {"setting": "", "point": {"distill.method": "hard_labels"}}}
-        path = save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+        path = save_record(comparison_record(typed(config), "synthetic", chosen, table[is_selection].to_dict("records"),
                                              table[~is_selection].to_dict("records"), fixed), tmp_path)
         assert path.name == f"comparison-synthetic-augment.views={views}{''.join(f'-{k}={v}' for k, v in more.items())}.json"
     records = load_records(tmp_path)
-    assert [record["params"] for record in records] == [{"augment.views": 0}, {"augment.views": 4, "baseline.epochs": 120},
+    assert [record.params for record in records] == [{"augment.views": 0}, {"augment.views": 4, "baseline.epochs": 120},
                                                         {"augment.views": 4}]
     longer = views_curve(records).set_index(["series", "method", "views"]).loc["baseline.epochs=120"]
     assert list(longer.index) == [("hard_labels", 4), ("kd", 4)]
     assert longer.loc[("kd", 4), "augmented_gain"] == pytest.approx(0.015 + 0.002 * 2)
-    records = [record for record in records if len(record["params"]) == 1]
+    records = [record for record in records if len(record.params) == 1]
     # hard_labels is the only control here, so it is the best one: kd is compared with it once.
     comparisons = summarise(records[1]).comparisons.set_index(["method", "against"])
     assert comparisons.loc[("kd", "hard_labels"), "mean"] == pytest.approx(0.010 + 0.002 * 2, abs=1e-9)
@@ -563,7 +569,7 @@ TUNED = {"replicates": 3, "teachers": 2, "selection_replicates": [100], "params"
 
 
 def test_every_mlp_is_tuned_alike_the_baseline_riding_on_the_method_runs():
-    selection = selection_runs(TUNED, SHIPPED, {})
+    selection = selection_runs(typed(TUNED), SHIPPED, {})
     # 4 kd points and 2 hard_labels points; the baseline's 120 epochs need no run of their own.
     assert len(selection) == 6
     assert sum(run["overrides"].get("baseline.epochs") == 120 for run in selection) == 1
@@ -578,11 +584,11 @@ def test_every_mlp_is_tuned_alike_the_baseline_riding_on_the_method_runs():
                           for run in selection])
     assert choose_settings(table) == {"kd": "lambda=0.5, t2_scale=False, temp=10; augment.views=16, distill.epochs=120",
                                       "hard_labels": "distill.epochs=40"}
-    chosen_baseline = choose_baseline(table, TUNED)
+    chosen_baseline = choose_baseline(table, typed(TUNED).baseline_points())
     assert "baseline.epochs=120" in chosen_baseline.split(", ")
     # The chosen recipes, baseline's included, are what every reported run sets.
     chosen = {"kd": {"setting": "", "point": {"distill.method": "kd", "augment.views": 16, "distill.epochs": 120}}}
-    reported = reported_runs(TUNED, SHIPPED, {"baseline.epochs": 120}, chosen)
+    reported = reported_runs(typed(TUNED), SHIPPED, {"baseline.epochs": 120}, chosen)
     assert len(reported) == 2 * 3 and all(run["overrides"]["baseline.epochs"] == 120 and run["views"] == 16 for run in reported)
     assert {run["recipe"] for run in reported} == {"augment.views=16, distill.epochs=120"}
 
@@ -611,18 +617,18 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
     from distillation.comparison.records import load_progress, load_sittings, record_path
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
-    assert record_path(tmp_path, "/data/emnist-byclass-letters.mat", {}, config["name"]).name == "comparison-emnist-byclass-letters-tuned.json"
-    selection = selection_runs(config, SHIPPED, {})
+    assert record_path(tmp_path, "/data/emnist-byclass-letters.mat", {}, config.name).name == "comparison-emnist-byclass-letters-tuned.json"
+    selection = selection_runs(typed(config), SHIPPED, {})
     finished = [{**run, "student": 0.9, "student_val": 0.9, "baseline": 0.88, "baseline_val": 0.88, "teacher": 0.94}
                 for run in selection[:3]]
-    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=False), tmp_path)
+    save_record(comparison_record(typed(config), "synthetic", {}, finished, [], {}, complete=False), tmp_path)
     assert load_records(tmp_path) == []  # under way: no report of half a comparison
     progress = load_progress(tmp_path / "comparison-synthetic-tuned.json")
     assert [find_run(progress, run) is not None for run in selection] == [True] * 3 + [False] * (len(selection) - 3)
     # A grid since widened keeps the runs it still plans (found by identity), and plans the new ones.
     # Its second part names one point of the first again (mixup 0 is no mixup): that run is planned once.
     levers = {"augment.views": [4], "distill.epochs": [40], "distill.temp": [5, 2], "distill.lambda": [0.1], "distill.kd.mixup": [0.0, 0.2]}
-    widened = {**config, "grids": {**config["grids"], "kd": [config["grids"]["kd"], levers]}}
+    widened = config.model_copy(update={"grids": {**config.grids, "kd": [config.grids["kd"], levers]}})
     wider = selection_runs(widened, SHIPPED, {})
     assert len(wider) == len(selection) + 3 and [find_run(progress, run) is not None for run in wider].count(True) == 3
     new = [run for run in wider if all(run["identity"] != planned["identity"] for planned in selection)]
@@ -633,7 +639,7 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
     save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=False, sittings=sittings), tmp_path)
     assert load_sittings(tmp_path / "comparison-synthetic-tuned.json") == sittings
     # A finished comparison's runs are not taken: it is no comparison under way.
-    save_record(comparison_record(config, "synthetic", {}, finished, [], {}, complete=True, sittings=sittings), tmp_path)
+    save_record(comparison_record(typed(config), "synthetic", {}, finished, [], {}, complete=True, sittings=sittings), tmp_path)
     assert load_progress(tmp_path / "comparison-synthetic-tuned.json").empty
     assert load_sittings(tmp_path / "comparison-synthetic-tuned.json") == []
 
@@ -664,7 +670,7 @@ def test_a_run_found_among_experiments_and_a_resumed_record_keeps_what_its_plan_
     from scripts.compare import MACHINE, found
 
     config = load_comparison(PROJECT_ROOT / "comparison-tuned.yaml", SHIPPED)
-    selection = selection_runs(config, SHIPPED, {})
+    selection = selection_runs(typed(config), SHIPPED, {})
     carrier = selection[0]  # kd at K = 4, 40 epochs, carrying the 120-epoch baseline
     recorded = pd.DataFrame([{**carrier, "student": 0.9, "student_val": 0.9, "baseline": 0.88, "baseline_val": 0.88,
                               "machine": "Intel Xeon, amx_tile"}]).drop(columns=["phase", "overrides"])
@@ -688,37 +694,37 @@ def test_without_running_the_record_holds_what_finished_and_is_complete_only_whe
     monkeypatch.setattr(compare, "read_experiments", lambda: pd.DataFrame())
     monkeypatch.setattr(compare, "queue_and_run", lambda runs, jobs: pytest.fail("--no-run queued a run"))
     figures = {"student": 0.92, "student_val": 0.92, "baseline": 0.90, "baseline_val": 0.90, "teacher": 0.93, "teacher_val": 0.93}
-    selection = selection_runs(config, SHIPPED, {})
+    selection = selection_runs(typed(config), SHIPPED, {})
     path = tmp_path / "comparison-synthetic-tuned.json"
 
     def write(runs_selection, runs_reported, chosen=None):
-        save_record(comparison_record(config, "synthetic", chosen or {}, runs_selection, runs_reported, {}, complete=False), tmp_path)
+        save_record(comparison_record(typed(config), "synthetic", chosen or {}, runs_selection, runs_reported, {}, complete=False), tmp_path)
 
     write([{**run, **figures} for run in selection[:5]], [])
     compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
-    record = json.loads(path.read_text())
-    assert not record["complete"] and len(record["runs"]) == 5 and record["chosen"] == {}  # no choice before all of selection
+    record = Record.model_validate(json.loads(path.read_text()))
+    assert not record.complete and len(record.runs) == 5 and record.chosen == {}  # no choice before all of selection
 
     best = {**figures, "student_val": 0.95}  # kd at K = 16, 120 epochs wins on val
     write([{**run, **(best if run["recipe"] == "augment.views=16, distill.epochs=120" else figures)} for run in selection], [])
     compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
-    record = json.loads(path.read_text())
-    assert not record["complete"] and record["chosen"]["kd"]["recipe"] == "augment.views=16, distill.epochs=120"
-    chosen = {method: {"setting": choice["setting"], "recipe": choice["recipe"], "point": choice["overrides"]}
-              for method, choice in record["chosen"].items()}
-    baseline = record["baseline"]
-    reported = reported_runs(config, SHIPPED, baseline["overrides"], chosen)
+    record = Record.model_validate(json.loads(path.read_text()))
+    assert not record.complete and record.chosen["kd"].recipe == "augment.views=16, distill.epochs=120"
+    chosen = {method: {"setting": choice.setting, "recipe": choice.recipe, "point": choice.overrides}
+              for method, choice in record.chosen.items()}
+    baseline = record.baseline
+    reported = reported_runs(typed(config), SHIPPED, baseline.overrides, chosen)
     assert len(reported) == 3 * 5 + 3 * 5 + 5  # kd and dkd over 3 teachers × 5 seeds, hard_labels 5 seeds
     write([{**run, **figures} for run in selection], [{**run, **figures} for run in reported[:-1]],
-          {**chosen, "baseline": {"setting": baseline["setting"], "point": baseline["overrides"]}})
+          {**chosen, "baseline": {"setting": baseline.setting, "point": baseline.overrides}})
     compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
     assert not json.loads(path.read_text())["complete"]
     write([{**run, **figures} for run in selection], [{**run, **figures} for run in reported],
-          {**chosen, "baseline": {"setting": baseline["setting"], "point": baseline["overrides"]}})
+          {**chosen, "baseline": {"setting": baseline.setting, "point": baseline.overrides}})
     compare.compare_one(config, SHIPPED, {}, "synthetic", {}, 2, set(), run=False)
-    record = json.loads(path.read_text())
-    assert record["complete"] and len(record["runs"]) == len(selection) + len(reported)
-    assert load_records(tmp_path)[0]["baseline"]["setting"] == baseline["setting"]
+    record = Record.model_validate(json.loads(path.read_text()))
+    assert record.complete and len(record.runs) == len(selection) + len(reported)
+    assert load_records(tmp_path)[0].baseline.setting == baseline.setting
 
 
 ENSEMBLE_CONFIG = {**CONFIG, "teachers": 2, "selection_replicates": [100], "name": "ensemble",
@@ -750,7 +756,7 @@ def ensemble_records(tmp_path, config, chosen, kd_missing=None):
         table = experiments_table(runs + selection)
         assert set(table[table["method"] == "kd"]["teachers"]) == {size}
         is_selection = table["replicate"] >= 100
-        save_record(comparison_record(config, "synthetic", chosen, table[is_selection].to_dict("records"),
+        save_record(comparison_record(typed(config), "synthetic", chosen, table[is_selection].to_dict("records"),
                                       table[~is_selection].to_dict("records"), fixed), tmp_path)
     return load_records(tmp_path)
 
@@ -761,10 +767,10 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     from distillation.reporting.comparison import ensemble_table
 
     config, chosen = ENSEMBLE_CONFIG, ENSEMBLE_CHOSEN
-    assert teacher_spacing(config, SHIPPED) == 3 and teacher_spacing(CONFIG, SHIPPED) == 1
+    assert teacher_spacing(typed(config), SHIPPED) == 3 and teacher_spacing(typed(CONFIG), SHIPPED) == 1
     # Teacher t is teacher.replicate 3t: the two ensembles share no member, and the one-teacher runs'
     # teachers are the ensembles' first members.
-    planned = reported_runs(config, SHIPPED, {"teacher.ensemble": 3}, chosen)
+    planned = reported_runs(typed(config), SHIPPED, {"teacher.ensemble": 3}, chosen)
     assert sorted({run["teacher_replicate"] for run in planned if run["method"] == "kd"}) == [0, 3]
     assert {run["overrides"]["teacher.replicate"] for run in planned if run["method"] == "hard_labels"} == {0}
     # One teacher is the run of before ensembles existed; an ensemble is another run, for kd only.
@@ -849,10 +855,11 @@ def test_the_levers_say_where_each_flattened_beside_how_far_one_run_moves_with_i
     assert list(settings["to"]) == ["mixup=0.2", "mixup=0.2"] and list(settings["val_change"]) == pytest.approx([-0.006, -0.004])
 
     # Seeds of one teacher give the spread; a run two records of a study share counts once.
-    def record(ensemble, runs):
-        return {"source_label": "letters.mat", "config": {"name": "ensemble"}, "params": {"teacher.ensemble": ensemble},
-                "runs": [{"phase": "reported", "experiment": name, "method": method, "teachers": teachers,
-                          "teacher_replicate": teacher, "student_val": val} for name, method, teachers, teacher, val in runs]}
+    def record(ensemble, runs):  # cut down to what seed_spread reads
+        return Record.model_construct(
+            source_label="letters.mat", config=ComparisonConfig.model_construct(name="ensemble"), params={"teacher.ensemble": ensemble},
+            runs=[{"phase": "reported", "experiment": name, "method": method, "teachers": teachers,
+                   "teacher_replicate": teacher, "student_val": val} for name, method, teachers, teacher, val in runs])
 
     labels_only = [("hl-0", "hard_labels", None, None, 0.90), ("hl-1", "hard_labels", None, None, 0.92)]
     one = record(1, labels_only + [("kd-0-0", "kd", 1, 0, 0.93), ("kd-0-1", "kd", 1, 0, 0.95),

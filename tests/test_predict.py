@@ -28,7 +28,7 @@ def export_student(mat_path, root):
     from distillation.data.prepared import load_prepared
     from stages.convert import convert
     from stages.train_baseline import train_baseline
-    from test_stages import baseline_recipe, teacher_recipe
+    from test_stages import baseline_recipe
 
     convert(mat_path, root / "prepared", 0.1, seed=0)
     splits = load_prepared(root / "prepared")

@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 
-from distillation.comparison.config import baseline_points, grid_points, sub_grids
+from distillation.comparison.config import ComparisonConfig, grid_points, sub_grids
 from distillation.config.identity import ENSEMBLE_KEY, METHOD_KEY, VIEWS_KEY, in_setting, normalise, reads_teacher, run_identity, run_settings
 from distillation.config.params import Params
 
@@ -42,41 +42,41 @@ def planned_run(params: Params, point: dict[str, Any], replicate: int, teacher: 
     }
 
 
-def selection_runs(config: dict[str, Any], params: Params, common: dict[str, Any]) -> list[dict[str, Any]]:
+def selection_runs(config: ComparisonConfig, params: Params, common: dict[str, Any]) -> list[dict[str, Any]]:
     """Every grid point at every selection replicate, with the first teacher.
 
     The baseline's grid (``baseline:``) costs no run of its own: every experiment trains a
     baseline beside its student, and no student reads the baseline's recipe, so each baseline
     point other than params.yaml's rides on one method run per selection replicate.
     """
-    points = [point for method, grid in config["grids"].items() for point in grid_points(method, grid or {})]
+    points = [point for method, grid in config.grids.items() for point in grid_points(method, grid)]
     # Two parts of a grid may name one run in two ways (a knob set to its value in params.yaml,
     # or left out): it is run once, as the first part names it.
     identities = [run_identity({**params.flat(), **common, **point}) for point in points]
     points = [point for index, point in enumerate(points) if identities[index] not in identities[:index]]
     default = normalise({**params.flat(), **common})
-    extra = [point for point in baseline_points(config) if any(default[key] != value for key, value in point.items())]
+    extra = [point for point in config.baseline_points() if any(default[key] != value for key, value in point.items())]
     if len(extra) > len(points):
         raise ValueError(f"{len(extra)} baseline recipes to choose from but only {len(points)} method runs to carry them")
     carried = [{**baseline} for baseline in extra] + [{}] * (len(points) - len(extra))
     return [planned_run(params, {**common, **point, **baseline}, replicate, 0, "selection", point)
-            for point, baseline in zip(points, carried) for replicate in config["selection_replicates"]]
+            for point, baseline in zip(points, carried) for replicate in config.selection_replicates]
 
 
-def teacher_spacing(config: dict[str, Any], params: Params) -> int:
+def teacher_spacing(config: ComparisonConfig, params: Params) -> int:
     """The largest ensemble (``teacher.ensemble``) any run of ``config`` asks for: 1 without ensembles.
 
     Teacher ``t`` of the comparison is ``teacher.replicate`` t × this, so that T ensembles of N
     share no member, and a one-teacher run's teacher is the first member of the ensemble ``t``.
     """
     sizes = [params.teacher.ensemble]
-    grids = [part for grid in config["grids"].values() for part in sub_grids(grid)]
-    for values in [(config.get("params") or {}).get(ENSEMBLE_KEY)] + [part.get(ENSEMBLE_KEY) for part in grids]:
+    grids = [part for grid in config.grids.values() for part in sub_grids(grid)]
+    for values in [config.params.get(ENSEMBLE_KEY)] + [part.get(ENSEMBLE_KEY) for part in grids]:
         sizes += values if isinstance(values, list) else [values] if values is not None else []
     return max(int(size) for size in sizes)
 
 
-def reported_runs(config: dict[str, Any], params: Params, common: dict[str, Any],
+def reported_runs(config: ComparisonConfig, params: Params, common: dict[str, Any],
                   chosen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The chosen settings over replicates 0..R−1, and teachers 0..T−1 where the method reads one
     (``teacher.replicate`` t × :func:`teacher_spacing`).
@@ -87,10 +87,10 @@ def reported_runs(config: dict[str, Any], params: Params, common: dict[str, Any]
     runs = []
     spacing = teacher_spacing(config, params)
     for method, choice in chosen.items():
-        teachers = [index * spacing for index in range(config["teachers"])] if reads_teacher(method) else [0]
+        teachers = [index * spacing for index in range(config.teachers)] if reads_teacher(method) else [0]
         for teacher in teachers:
             runs += [planned_run(params, {**common, **choice["point"]}, replicate, teacher, "reported", choice["point"])
-                     for replicate in range(config["replicates"])]
+                     for replicate in range(config.replicates)]
     return runs
 
 
@@ -122,10 +122,9 @@ def choose_settings(selection: pd.DataFrame) -> dict[str, str]:
     return chosen
 
 
-def choose_baseline(selection: pd.DataFrame, config: dict[str, Any]) -> str | None:
-    """The baseline recipe (``baseline_setting``) of the config's ``baseline`` grid with the highest mean
-    baseline **val** accuracy over the selection replicates; ``None`` without a grid."""
-    points = baseline_points(config)
+def choose_baseline(selection: pd.DataFrame, points: list[dict[str, Any]]) -> str | None:
+    """The baseline recipe (``baseline_setting``) among ``points`` (the config's ``baseline`` grid) with
+    the highest mean baseline **val** accuracy over the selection replicates; ``None`` without a grid."""
     if not points or "baseline_setting" not in selection:
         return None
     # One baseline per (recipe, replicate): every run of a replicate with that recipe trained the same one.

@@ -11,6 +11,7 @@ from scipy import stats
 
 from distillation.config.identity import VIEWS_KEY, reads_teacher
 from distillation.methods import CONTROLS
+from distillation.comparison.records import Record
 
 
 CONFIDENCE = 0.95
@@ -71,7 +72,7 @@ def mixed_model_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str,
     return {"mixed_mean": fit.params["side"] / 100, "mixed_low": low / 100, "mixed_high": high / 100}
 
 
-def mixed_model_check(record: dict[str, Any]) -> pd.DataFrame:
+def mixed_model_check(record: Record) -> pd.DataFrame:
     """:func:`mixed_model_difference` for every comparison that :func:`summarise` makes of ``record``."""
     summary = summarise(record)
     rows = []
@@ -122,10 +123,10 @@ class Summary:
     gap: float  # the teachers' mean test accuracy − the MLP alone's
 
 
-def summarise(record: dict[str, Any]) -> Summary:
+def summarise(record: Record) -> Summary:
     """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
-    runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
-    chosen = record["chosen"]
+    runs = record.runs_of("reported")
+    chosen = record.chosen
     per_method = {method: runs[runs["method"] == method] for method in chosen}
     # Every run of one replicate trained the same baseline: take it once per replicate.
     baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
@@ -138,18 +139,18 @@ def summarise(record: dict[str, Any]) -> Summary:
     for method, frame in per_method.items():
         teachers = frame["teacher_replicate"].nunique() if reads_teacher(method) else 0
         method_rows.append({
-            "method": method, "setting": chosen[method]["setting"], "recipe": chosen[method].get("recipe", ""),
-            "views": frame["views"].max() if "views" in frame else record.get("params", {}).get(VIEWS_KEY),
-            "control": method in CONTROLS, "grid_points": chosen[method]["grid_points"], "teachers": teachers,
+            "method": method, "setting": chosen[method].setting, "recipe": chosen[method].recipe,
+            "views": frame["views"].max() if "views" in frame else record.params.get(VIEWS_KEY),
+            "control": method in CONTROLS, "grid_points": chosen[method].grid_points, "teachers": teachers,
             "replicates": frame["replicate"].nunique(), "runs": len(frame),
             "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
             "test_std": frame["student"].std(ddof=1),
             "best_epoch_max": frame["student_best_epoch"].max(), "epoch_cap": frame["epoch_cap"].max(),
             "images_per_second": frame["student_train_images_per_second"].mean(),
         })
-    tuned = record.get("baseline") or {}
-    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.get("setting", ""), "views": 0,
-                        "control": False, "grid_points": tuned.get("grid_points"),
+    tuned = record.baseline
+    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
+                        "control": False, "grid_points": tuned.grid_points if tuned else None,
                         "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
                         "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
                         "test_std": baseline["baseline"].std(ddof=1)})

@@ -13,9 +13,10 @@ from distillation.comparison.stats import CONFIDENCE, gap_share, paired_differen
 from distillation.config.identity import ENSEMBLE_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
+from distillation.comparison.records import Record
 
 
-def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
+def views_curve(records: list[Record]) -> pd.DataFrame:
     """Per (source, views, method): the paired val and test gains over the baseline with 95 % intervals.
 
     From the records whose comparison fixed ``augment.views`` (a K curve: one record per K).
@@ -28,9 +29,9 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
     """
     rows = []
     for record in records:
-        if VIEWS_KEY not in record.get("params", {}):
+        if VIEWS_KEY not in record.params:
             continue
-        runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+        runs = record.runs_of("reported")
         baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
         # Each teacher once: a teacherless run (teacher_replicate NaN) repeats the default teacher.
         teachers = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
@@ -39,11 +40,11 @@ def views_curve(records: list[dict[str, Any]]) -> pd.DataFrame:
         # The record's own comparisons hold each method's test gain over hard_labels (the augmented MLP).
         comparisons = summarise(record).comparisons
         over_hard_labels = comparisons[(comparisons["against"] == "hard_labels") & ~comparisons["control"]]
-        for method in record["chosen"]:
+        for method in record.chosen:
             own = runs[runs["method"] == method]
-            row = {"source": record["source_label"], "series": series_label(record["params"]),
-                   "views": record["params"][VIEWS_KEY], "method": method,
-                   "setting": record["chosen"][method]["setting"], "control": method in CONTROLS,
+            row = {"source": record.source_label, "series": series_label(record.params),
+                   "views": record.params[VIEWS_KEY], "method": method,
+                   "setting": record.chosen[method].setting, "control": method in CONTROLS,
                    "teacher_on_views": float(on_views),
                    "test_mean": own["student"].mean(), "closure": gap_share(own["student"].mean() - baseline["baseline"].mean(), gap)}
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
@@ -64,7 +65,7 @@ def series_label(fixed: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(fixed.items()) if key != VIEWS_KEY)
 
 
-def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
+def ensemble_study(records: list[Record]) -> pd.DataFrame:
     """Per (source, config, teachers N, method that reads a teacher): how near the MLP came to its teachers.
 
     From the records whose comparison fixed ``teacher.ensemble`` (one record per N, like a K curve).
@@ -79,28 +80,28 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
     """
     studies: dict[tuple, dict[int, dict[str, Any]]] = {}
     for record in records:
-        fixed = record.get("params") or {}
+        fixed = record.params
         if ENSEMBLE_KEY not in fixed:
             continue
         others = tuple(sorted((key, str(value)) for key, value in fixed.items() if key != ENSEMBLE_KEY))
-        key = (record["source_label"], (record.get("config") or {}).get("name", ""), others)
+        key = (record.source_label, record.name, others)
         studies.setdefault(key, {})[int(fixed[ENSEMBLE_KEY])] = record
     rows = []
     for (source, name, _), by_size in studies.items():
         single = by_size.get(1)
         for size, record in sorted(by_size.items()):
             summary = summarise(record)
-            runs = pd.DataFrame([run for run in record["runs"] if run["phase"] == "reported"])
+            runs = record.runs_of("reported")
             teachers_mean = float(np.mean(summary.teacher_tests))
             ensembles_mean = float(np.mean(summary.ensemble_tests)) if len(summary.ensemble_tests) else math.nan
             comparisons = summary.comparisons
-            for method in record["chosen"]:
+            for method in record.chosen:
                 if not reads_teacher(method):
                     continue
                 own = runs[runs["method"] == method]
                 per_seed = own.groupby("replicate")["student"].mean()
                 row = {"source": source, "name": name, "teachers": size, "method": method,
-                       "setting": choice_label(record["chosen"][method]["setting"], record["chosen"][method].get("recipe", "")),
+                       "setting": choice_label(record.chosen[method].setting, record.chosen[method].recipe),
                        "runs": len(own), "replicates": len(per_seed), "test_mean": float(own["student"].mean()),
                        "teachers_mean": teachers_mean, "ensembles_mean": ensembles_mean}
                 for column, reference in (("to_teachers", teachers_mean), ("to_ensembles", ensembles_mean)):
@@ -111,8 +112,8 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
                         row.update({column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
                                     f"{column}_high": float(interval.high - reference)})
                 row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
-                if single is not None and size > 1 and method in single["chosen"]:
-                    alone = pd.DataFrame([run for run in single["runs"] if run["phase"] == "reported" and run["method"] == method])
+                if single is not None and size > 1 and method in single.chosen:
+                    alone = pd.DataFrame([run for run in single.runs if run["phase"] == "reported" and run["method"] == method])
                     test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone.student))
                     row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"])
                 for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
@@ -132,7 +133,7 @@ def ensemble_study(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
+def recipe_levers(records: list[Record]) -> pd.DataFrame:
     """The selection runs of an ensemble study, a row per (teachers N, method, setting, recipe): how
     far each lever went (K stored views, epochs, the method's own knobs: T, mixup) on val, the
     figure the choice was made on, with test beside it as a description. ``views_shown_per_image``
@@ -140,10 +141,10 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
     give it per run); the baseline's recipes ride on these runs and are left out."""
     rows = []
     for record in records:
-        fixed = record.get("params") or {}
+        fixed = record.params
         if ENSEMBLE_KEY not in fixed:
             continue
-        selection = pd.DataFrame([run for run in record["runs"] if run["phase"] == "selection"])
+        selection = record.runs_of("selection")
         for column in ("setting", "recipe"):
             selection[column] = selection.get(column, pd.Series(index=selection.index, dtype=object)).fillna("")
         for (method, setting, recipe), runs in selection.groupby(["method", "setting", "recipe"]):
@@ -151,11 +152,11 @@ def recipe_levers(records: list[dict[str, Any]]) -> pd.DataFrame:
                 continue  # the same runs as in the one-teacher record
             recipe_knobs = knobs(recipe)
             views, epochs = int(recipe_knobs.get(VIEWS_KEY, 0)), int(float(recipe_knobs.get("distill.epochs", runs["epoch_cap"].max())))
-            rows.append({"source": record["source_label"], "name": (record.get("config") or {}).get("name", ""),
+            rows.append({"source": record.source_label, "name": record.name,
                          "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
                          "setting": setting, "views": views, "epochs": epochs, "views_shown_per_image": views_seen(views, epochs)["views_shown_per_image"],
                          "runs": len(runs), "val": runs["student_val"].mean(), "test": runs["student"].mean(),
-                         "chosen": (setting, recipe) == (record["chosen"][method]["setting"], record["chosen"][method].get("recipe", ""))})
+                         "chosen": (setting, recipe) == (record.chosen[method].setting, record.chosen[method].recipe)})
     return pd.DataFrame(rows)
 
 
@@ -192,17 +193,17 @@ def lever_steps(levers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*keys, "setting", "base", "lever", "views", "epochs", "from", "to", "val_change"])
 
 
-def seed_spread(records: list[dict[str, Any]]) -> pd.DataFrame:
+def seed_spread(records: list[Record]) -> pd.DataFrame:
     """How far one run's val moves with its MLP seed alone in an ensemble study: the pooled standard
     deviation of ``student_val`` over the seeds of each teacher's (or ensemble's) reported runs, a
     row per (study, method); the yardstick for a lever step measured on one run. A run that several
     records of a study share (one that reads no teacher) counts once."""
     runs: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for record in records:
-        if ENSEMBLE_KEY not in (record.get("params") or {}):
+        if ENSEMBLE_KEY not in record.params:
             continue
-        study = (record["source_label"], (record.get("config") or {}).get("name", ""))
-        for run in record["runs"]:
+        study = (record.source_label, record.name)
+        for run in record.runs:
             if run.get("phase", "reported") == "reported":
                 runs.setdefault(study, {})[run["experiment"]] = run
     rows = []

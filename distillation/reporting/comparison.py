@@ -16,7 +16,7 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.comparison.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
-from distillation.comparison.records import record_name
+from distillation.comparison.records import Record, record_name
 from distillation.comparison.stats import CONFIDENCE, mixed_model_check, summarise
 from distillation.comparison.studies import ensemble_study, lever_steps, recipe_levers, seed_spread, views_curve
 
@@ -37,7 +37,7 @@ def _name(method: str, control: bool) -> str:
     return f"{method} (control)" if control else method
 
 
-def methods_markdown(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> str:
+def methods_markdown(records: list[Record], calibration: pd.DataFrame | None = None) -> str:
     """``reports/methods.md``: per record, the accuracies and the adjusted comparisons, then the
     calibration of the procedure and the K curves."""
     lines = [
@@ -71,17 +71,17 @@ def methods_markdown(records: list[dict[str, Any]], calibration: pd.DataFrame | 
     return "\n".join(lines) + "\n"
 
 
-def _record_markdown(record: dict[str, Any]) -> list[str]:
+def _record_markdown(record: Record) -> list[str]:
     summary = summarise(record)
     checks = mixed_model_check(record)
-    label = record["source_label"]
+    label = record.source_label
     teacher_tests = 100 * summary.teacher_tests
     each = " / ".join(f"{value:.2f}" for value in teacher_tests)
     teachers = f"teachers' test accuracy {each} %" if len(teacher_tests) > 1 else f"teacher test accuracy {each} %"
     if len(summary.ensemble_tests):
         teachers += "; their ensembles' " + " / ".join(f"{100 * value:.2f}" for value in summary.ensemble_tests) + " %"
-    name = (record.get("config") or {}).get("name", "")
-    fixed = "".join(f", {key} = {value}" for key, value in sorted(record.get("params", {}).items()))
+    name = record.name
+    fixed = "".join(f", {key} = {value}" for key, value in sorted(record.params.items()))
     lines = [
         "",
         f"## {label}{', ' + name if name else ''}{fixed} ({teachers})",
@@ -101,7 +101,7 @@ def _record_markdown(record: dict[str, Any]) -> list[str]:
         )
     comparisons = summary.comparisons.merge(checks, on=["method", "against"], how="left")
     level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
-    machines = pd.Series([run.get("machine") for run in record["runs"]]).dropna().value_counts()
+    machines = pd.Series([run.get("machine") for run in record.runs]).dropna().value_counts()
     if not machines.empty:  # records made before runs said where they ran say nothing
         lines += ["", "Ran on: " + "; ".join(f"{machine} ({count} runs)" for machine, count in machines.items()) + "."]
     lines += [
@@ -144,11 +144,11 @@ def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
     return lines
 
 
-def chart_name(record: dict[str, Any]) -> str:
+def chart_name(record: Record) -> str:
     return f"method_gains-{record_name(record)}.png"
 
 
-def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
+def save_gain_chart(record: Record, path: str | Path) -> None:
     """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
     from distillation.reporting.figures import pyplot as plt
 
@@ -165,7 +165,7 @@ def save_gain_chart(record: dict[str, Any], path: str | Path) -> None:
     axis.axvline(0, color="black", linewidth=1)
     axis.set_yticks(range(len(gains)), [_name(m, c) for m, c in zip(gains["method"], gains["control"])])
     axis.set_xlabel("test-accuracy gain over the baseline MLP, points\n(paired by MLP seed; thin: 95 % CI, thick: BH/FCR-adjusted CI)")
-    axis.set_title(f"{record['source_label']}: ranked by val accuracy, best on top", fontsize=10)
+    axis.set_title(f"{record.source_label}: ranked by val accuracy, best on top", fontsize=10)
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)
@@ -259,7 +259,7 @@ def _short(setting: str, recipe: Any) -> str:
     return "; ".join(part for part in (setting, recipe) if part)
 
 
-def summary_table(record: dict[str, Any]) -> str:
+def summary_table(record: Record) -> str:
     """A record's results in one table for the README and docs: each method's choice, test accuracy,
     its gain over the MLP alone and its difference to the best control (seed-paired, 95 % CI, the
     adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean gain."""
@@ -286,7 +286,7 @@ def summary_table(record: dict[str, Any]) -> str:
     teachers = " / ".join(f"{100 * value:.2f}" for value in summary.teacher_tests)
     if len(summary.ensemble_tests):
         teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary.ensemble_tests)
-    lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record['path']).name}`; all figures and the "
+    lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record.path).name}`; all figures and the "
               "mixed-model check: `reports/methods.md`."]
     return "\n".join(lines)
 
@@ -442,17 +442,17 @@ def calibration_rows(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def runs_table(records: list[dict[str, Any]]) -> str:
+def runs_table(records: list[Record]) -> str:
     """What each record cost: its runs by phase, the MLP training time they hold and the CPU they ran on."""
     lines = ["| record | runs (selection + reported) | MLP training, hours | minutes per run, median (max) | wall hours (sittings) | machine |",
              "|---|---:|---:|---:|---:|---|"]
     for record in records:
-        phases = [run.get("phase", "reported") for run in record["runs"]]
-        seconds = [run["student_train_seconds"] for run in record["runs"] if run.get("student_train_seconds")]
+        phases = [run.get("phase", "reported") for run in record.runs]
+        seconds = [run["student_train_seconds"] for run in record.runs if run.get("student_train_seconds")]
         hours = sum(seconds) / 3600
         per_run = f"{np.median(seconds) / 60:.1f} ({max(seconds) / 60:.1f})" if seconds else "not recorded"
-        machines = sorted({run.get("machine") or "not recorded" for run in record["runs"]})
-        sittings = record.get("sittings") or []
+        machines = sorted({run.get("machine") or "not recorded" for run in record.runs})
+        sittings = record.sittings
         wall = f"{sum(sitting['hours'] for sitting in sittings):.1f} ({len(sittings)})" if sittings else "not recorded"
         lines.append(f"| `comparison-{record_name(record)}.json` | {phases.count('selection')} + {phases.count('reported')} | "
                      f"{hours:.1f} | {per_run} | {wall} | {', '.join(machines)} |")
@@ -464,7 +464,7 @@ def runs_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def doc_renderers(records: list[dict[str, Any]], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
+def doc_renderers(records: list[Record], calibration: pd.DataFrame | None = None) -> dict[str, Any]:
     """The kinds of block that the README and docs may hold (:mod:`distillation.reporting.doc_blocks`)."""
     by_name = {record_name(record): record for record in records}
     curve, study = views_curve(records), ensemble_study(records)
