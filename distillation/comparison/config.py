@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from distillation.config.grids import grid_product
-from distillation.config.identity import METHOD_KEY
+from distillation.config.identity import METHOD_KEY, PAIRING_KEYS
 from distillation.config.params import Params, ParamsError, read_yaml
 from distillation.methods import METHODS
 
@@ -98,7 +98,7 @@ class ComparisonConfig(BaseModel):
     @field_validator("params", mode="before")
     @classmethod
     def _fixed(cls, fixed: Any) -> dict[str, Any]:
-        if not isinstance(fixed, dict) or any(key.split(".")[0] in ("distill", "replicate") or key == "teacher.replicate" for key in fixed):
+        if not isinstance(fixed, dict) or any(key.split(".")[0] == "distill" or key in PAIRING_KEYS for key in fixed):
             raise ValueError(f"params must map dotted params.yaml keys outside distill (and the pairing keys) "
                              f"to a value or a list of values, got {fixed!r}")
         return fixed

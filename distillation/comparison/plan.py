@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 
 from distillation.comparison.config import ComparisonConfig, grid_points, sub_grids
-from distillation.config.identity import ENSEMBLE_KEY, METHOD_KEY, VIEWS_KEY, in_setting, normalise, reads_teacher, run_identity, run_settings
+from distillation.config.identity import ENSEMBLE_KEY, METHOD_KEY, REPLICATE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, in_setting, normalise, reads_teacher, run_identity, run_settings
 from distillation.config.params import Params
 
 
@@ -25,7 +25,7 @@ def planned_run(params: Params, point: dict[str, Any], replicate: int, teacher: 
     ``grid_point``: the part of ``point`` that the method's grid set (its ``recipe`` names the
     knobs of it that are not the method's own settings).
     """
-    overrides = {**point, "replicate": replicate, "teacher.replicate": teacher}
+    overrides = {**point, REPLICATE_KEY: replicate, TEACHER_REPLICATE_KEY: teacher}
     flat = normalise({**params.flat(), **overrides})
     method = point[METHOD_KEY]
     return {

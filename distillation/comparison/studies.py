@@ -10,7 +10,7 @@ from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
 from distillation.comparison.stats import CONFIDENCE, gap_share, paired_difference, summarise
-from distillation.config.identity import ENSEMBLE_KEY, VIEWS_KEY, reads_teacher
+from distillation.config.identity import ENSEMBLE_KEY, EPOCHS_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
 from distillation.comparison.records import Record
@@ -151,7 +151,7 @@ def recipe_levers(records: list[Record]) -> pd.DataFrame:
             if not reads_teacher(method) and int(fixed[ENSEMBLE_KEY]) > 1:
                 continue  # the same runs as in the one-teacher record
             recipe_knobs = knobs(recipe)
-            views, epochs = int(recipe_knobs.get(VIEWS_KEY, 0)), int(float(recipe_knobs.get("distill.epochs", runs["epoch_cap"].max())))
+            views, epochs = int(recipe_knobs.get(VIEWS_KEY, 0)), int(float(recipe_knobs.get(EPOCHS_KEY, runs["epoch_cap"].max())))
             rows.append({"source": record.source_label, "name": record.name,
                          "teachers": int(fixed[ENSEMBLE_KEY]) if reads_teacher(method) else None, "method": method,
                          "setting": setting, "views": views, "epochs": epochs, "views_shown_per_image": views_seen(views, epochs)["views_shown_per_image"],

@@ -24,8 +24,13 @@ from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
 from distillation.methods import METHODS
 from distillation.methods.spec import LATER_KNOBS, SHARED_PARAMS, MethodParams
 
-PAIRING_KEYS = ("replicate", "teacher.replicate")
+# The dotted keys that code outside this package names (a run's flat params, a grid, a sweep).
+REPLICATE_KEY, TEACHER_REPLICATE_KEY = "replicate", "teacher.replicate"
+PAIRING_KEYS = (REPLICATE_KEY, TEACHER_REPLICATE_KEY)  # another seed of the same configuration
+SOURCE_KEY = "data.source"
 METHOD_KEY = "distill.method"
+TEMP_KEY, LAMBDA_KEY = "distill.temp", "distill.lambda"
+EPOCHS_KEY = "distill.epochs"
 ENSEMBLE_KEY = "teacher.ensemble"
 VIEWS_KEY = "augment.views"
 
@@ -50,7 +55,7 @@ def identity_params(flat: dict[str, Any]) -> dict[str, Any]:
     """The params of ``flat`` that the run's method reads, pairing keys left out (see module doc)."""
     method = flat.get(METHOD_KEY)
     shared = METHODS[method].shared_params if method in METHODS else ()
-    source = flat.get("data.source")
+    source = flat.get(SOURCE_KEY)
 
     def is_read(key: str) -> bool:
         parts = key.split(".")

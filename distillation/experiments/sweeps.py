@@ -33,6 +33,7 @@ from optuna.trial import TrialState
 
 from distillation.experiments.queue import run_dvc, set_arguments
 from distillation.config.grids import grid_product
+from distillation.config.identity import PAIRING_KEYS, SOURCE_KEY
 from distillation.config.params import Params, ParamsError, read_yaml
 
 DEFAULT_STORAGE = "sqlite:///sweeps.db"  # the embedded default: a file beside params.yaml, git-ignored
@@ -131,7 +132,7 @@ def load_search_space(path: str | Path, params: Params) -> SearchSpace:
     for key in space.space:
         if key not in known:
             raise ValueError(f"{path}: space.{key}: not a params.yaml key")
-        if key in ("replicate", "teacher.replicate", "data.source"):
+        if key in (*PAIRING_KEYS, SOURCE_KEY):
             raise ValueError(f"{path}: space.{key}: a sweep searches settings, not {key}")
     for point in space.points():
         try:  # every point as the run will see its params file (TensorFlow-free)

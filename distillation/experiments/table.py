@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from distillation.config.identity import ENSEMBLE_KEY, METHOD_KEY, VIEWS_KEY, identity_params, normalise, reads_teacher, run_identity, run_settings
+from distillation.config.identity import (
+    ENSEMBLE_KEY, EPOCHS_KEY, METHOD_KEY, SOURCE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, identity_params, normalise, reads_teacher, run_identity, run_settings,
+)
 from distillation.config.params import KEYS
 from distillation.paths import MODEL_NAMES
 
@@ -36,7 +38,7 @@ def _stale_outputs(flat: dict[str, Any], method: str | None, setting: str, metri
     A queued experiment killed mid-stage can still be saved by DVC with the outputs of the
     commit it started from; its params then disagree with those records.
     """
-    seed, replicate, teacher = flat.get("seed"), flat.get("replicate"), flat.get("teacher.replicate")
+    seed, replicate, teacher = flat.get("seed"), flat.get("replicate"), flat.get(TEACHER_REPLICATE_KEY)
     mlp_seed = seed + replicate if isinstance(seed, int) and isinstance(replicate, int) else None
     teacher_seed = seed + teacher if isinstance(seed, int) and isinstance(teacher, int) else None
     expected = {"student": {"method": method, "setting": setting, "seed": mlp_seed, "views": flat.get(VIEWS_KEY)},
@@ -75,16 +77,16 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
         record: dict[str, Any] = {
             "experiment": row.get("Experiment") or row.get("rev"),
             "rev": row.get("rev"),
-            "source": flat.get("data.source"),
-            "source_label": source_label(flat.get("data.source")),
+            "source": flat.get(SOURCE_KEY),
+            "source_label": source_label(flat.get(SOURCE_KEY)),
             "method": method,
             "setting": settings.label() if settings is not None else "",
             "settings": settings.model_dump(by_alias=True) if settings is not None else {},
             "identity": run_identity(flat),
             "params": identity_params(flat),
             "replicate": _integer(flat.get("replicate")),
-            "teacher_replicate": _integer(flat.get("teacher.replicate", 0)) if reads_teacher(method) else None,
-            "epoch_cap": flat.get("distill.epochs"),
+            "teacher_replicate": _integer(flat.get(TEACHER_REPLICATE_KEY, 0)) if reads_teacher(method) else None,
+            "epoch_cap": flat.get(EPOCHS_KEY),
         }
         for model in MODEL_NAMES:
             record[model] = metrics[model]["test_accuracy"]

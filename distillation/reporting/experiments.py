@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from distillation.atomic import atomic_output
-from distillation.config.identity import in_setting
+from distillation.config.identity import LAMBDA_KEY, TEMP_KEY, in_setting
 from distillation.experiments.table import varying_params
 
-SWEPT = ("distill.temp", "distill.lambda")  # the heatmap's two axes
+SWEPT = (TEMP_KEY, LAMBDA_KEY)  # the heatmap's two axes
 
 
 def kd_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -133,8 +133,8 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
     kd, keys = _with_varying(kd_runs(table))
     if kd.empty:
         return False
-    kd = kd.assign(temp=[params.get("distill.temp") for params in kd["params"]],
-                   lam=[params.get("distill.lambda") for params in kd["params"]])
+    kd = kd.assign(temp=[identity.get(TEMP_KEY) for identity in kd["params"]],
+                   lam=[identity.get(LAMBDA_KEY) for identity in kd["params"]])
     panel_keys = [key for key in keys if key not in SWEPT]
     panels = list(kd.groupby(panel_keys)) if panel_keys else [((), kd)]
     baseline = 100 * float(kd["baseline_val"].mean())
