@@ -33,6 +33,14 @@ def _p(value: float) -> str:
     return "" if pd.isna(value) else (f"{value:.3f}" if value >= 0.001 else "< 0.001")
 
 
+def _share(row: pd.Series, column: str = "closure") -> str:
+    """A share of the gap closed and its interval, ``74 % [60, 88]`` (the table cell of every report); empty for none."""
+    if pd.isna(row[column]):
+        return ""
+    low, high = row[f"{column}_low"], row[f"{column}_high"]
+    return f"{100 * row[column]:.0f} %" + ("" if pd.isna(low) else f" [{100 * low:.0f}, {100 * high:.0f}]")
+
+
 def _name(method: str, control: bool) -> str:
     return f"{method} (control)" if control else method
 
@@ -115,8 +123,7 @@ def _record_markdown(record: Record) -> list[str]:
         against = {"baseline": "baseline", summary.best_control: f"{row['against']} (best control)"}.get(
             row["against"], f"{row['against']} (control)")
         per_teacher = " / ".join(_points(mean) for mean in row["teacher_means"])
-        closure = "" if pd.isna(row["closure"]) else f"{100 * row['closure']:.0f} %" + (
-            "" if pd.isna(row["closure_low"]) else f" [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]")
+        closure = _share(row)
         lines.append(
             f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
             f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
@@ -189,8 +196,7 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
                   "| method | K | teacher on views | chosen setting | val gain (chose it) | test gain | test | closure | over hard_labels (test) |",
                   "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
         for _, row in rows.iterrows():
-            closure = f"{100 * row['closure']:.0f} %" + (
-                "" if pd.isna(row["closure_low"]) else f" [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]")
+            closure = _share(row)
             on_views = "" if pd.isna(row["teacher_on_views"]) else f"{100 * row['teacher_on_views']:.2f} %"
             lines.append(
                 f"| {_name(row['method'], row['control'])} | {row['views']} | {on_views} | {row['setting']} | "
@@ -278,9 +284,7 @@ def summary_table(record: Record) -> str:
         versus = own[own["against"] == best] if best else own.iloc[:0]
         for frame in ([gain, versus] if best else [gain]):
             cells.append("" if frame.empty else _verdict_cell(frame.iloc[0]))
-        closure = gain.iloc[0] if not gain.empty else None
-        cells.append("" if closure is None or pd.isna(closure["closure"]) else f"{100 * closure['closure']:.0f} %" + (
-            "" if pd.isna(closure["closure_low"]) else f" [{100 * closure['closure_low']:.0f}, {100 * closure['closure_high']:.0f}]"))
+        cells.append("" if gain.empty else _share(gain.iloc[0]))
         cells.append(" / ".join(_points(mean) for mean in gain["teacher_means"].iloc[0]) if not gain.empty else "")
         lines.append("| " + " | ".join(cells) + " |")
     teachers = " / ".join(f"{100 * value:.2f}" for value in summary.teacher_tests)
@@ -320,7 +324,7 @@ def views_table(curve: pd.DataFrame, name: str) -> str:
                 continue
             row = by_method.loc[method]
             cells += [f"{100 * row['test_mean']:.2f}",
-                      f"{100 * row['closure']:.0f} % [{100 * row['closure_low']:.0f}, {100 * row['closure_high']:.0f}]",
+                      _share(row),
                       (f"{_points(row['augmented_gain'])} {_interval(row['augmented_low'], row['augmented_high'])} "
                        f"{row['augmented_verdict']}").strip()]
         cells.append(f"{100 * by_method.loc['hard_labels', 'test_mean']:.2f}" if "hard_labels" in by_method.index else "")
@@ -362,10 +366,6 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
               "the record's own test (its verdict Benjamini–Hochberg adjusted); the share of the gap closed, the gain over the MLP "
               "alone and its interval over the gap, the gap taken as known."]
     return "\n".join(lines)
-
-
-def _share(row: pd.Series, column: str) -> str:
-    return f"{100 * row[column]:.0f} % [{100 * row[f'{column}_low']:.0f}, {100 * row[f'{column}_high']:.0f}]"
 
 
 def reach_sentence(study: pd.DataFrame, name: str) -> str:
