@@ -804,14 +804,15 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     table = ensemble_table(ensemble_study(records), "synthetic ensemble")
     assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table
     assert "(ensembles 95.20 %)" in table
-    from distillation.reporting.comparison import reach_sentence
+    from distillation.reporting.comparison import reach_table
 
-    sentence = reach_sentence(ensemble_study(records), "synthetic ensemble")
-    assert "5 MLP seeds × 2 teachers" in sentence and "single teachers' mean of 93.50 %" in sentence
-    one, three = sentence.split("kd from one teacher")[1].split("; kd from an ensemble of 3")
-    assert f"{100 * (per_seed.mean() - 0.006):.2f} %" in one and "ensembles' own" not in one
-    assert f"{100 * per_seed.mean():.2f} %, {100 * (per_seed.mean() - 0.935):+.2f} points" in three
-    assert "(against its ensembles' own 95.20 %: " in three and f"{100 * study.loc[3, 'closure_ensembles']:.0f} % [" in three
+    reach = reach_table(ensemble_study(records), "synthetic ensemble").splitlines()
+    assert len(reach) == 4 and reach[2].startswith("| kd | one teacher |") and reach[3].startswith("| kd | an ensemble of 3 |")
+    one, three = ([cell.strip() for cell in line.strip("|").split("|")] for line in reach[2:])
+    assert one[3] == three[3] == "5 × 2" and one[6] == three[6] == "93.50"  # seeds × teachers; the single teachers' mean
+    assert one[5] == f"{100 * (per_seed.mean() - 0.006):.2f}" and one[9:] == ["", "", ""]  # one teacher: no ensembles
+    assert three[5] == f"{100 * per_seed.mean():.2f}" and three[7].startswith(f"{100 * (per_seed.mean() - 0.935):+.2f} [")
+    assert three[9] == "95.20" and three[11].startswith(f"{100 * study.loc[3, 'closure_ensembles']:.0f} % [")
     with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
         ensemble_table(ensemble_study(records), "synthetic other")
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)

@@ -123,25 +123,16 @@ class Summary:
     gap: float  # the teachers' mean test accuracy − the MLP alone's
 
 
-def summarise(record: Record) -> Summary:
-    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
-    runs = record.runs_of("reported")
-    chosen = record.chosen
-    per_method = {method: runs[runs["method"] == method] for method in chosen}
-    # Every run of one replicate trained the same baseline: take it once per replicate.
-    baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
-    sides = {method: frame.assign(accuracy=frame["student"]) for method, frame in per_method.items()}
-    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
-    controls = [method for method in CONTROLS if method in per_method]
-    best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
-
-    method_rows = []
+def _methods_table(record: Record, per_method: dict[str, pd.DataFrame], baseline: pd.DataFrame) -> pd.DataFrame:
+    """A row per method and the MLP alone: what was chosen, its runs, its val and test means; best val first."""
+    rows = []
     for method, frame in per_method.items():
-        teachers = frame["teacher_replicate"].nunique() if reads_teacher(method) else 0
-        method_rows.append({
-            "method": method, "setting": chosen[method].setting, "recipe": chosen[method].recipe,
+        choice = record.chosen[method]
+        rows.append({
+            "method": method, "setting": choice.setting, "recipe": choice.recipe,
             "views": frame["views"].max() if "views" in frame else record.params.get(VIEWS_KEY),
-            "control": method in CONTROLS, "grid_points": chosen[method].grid_points, "teachers": teachers,
+            "control": method in CONTROLS, "grid_points": choice.grid_points,
+            "teachers": frame["teacher_replicate"].nunique() if reads_teacher(method) else 0,
             "replicates": frame["replicate"].nunique(), "runs": len(frame),
             "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
             "test_std": frame["student"].std(ddof=1),
@@ -149,19 +140,27 @@ def summarise(record: Record) -> Summary:
             "images_per_second": frame["student_train_images_per_second"].mean(),
         })
     tuned = record.baseline
-    method_rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
-                        "control": False, "grid_points": tuned.grid_points if tuned else None,
-                        "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
-                        "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
-                        "test_std": baseline["baseline"].std(ddof=1)})
-    methods = pd.DataFrame(method_rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
+    rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
+                 "control": False, "grid_points": tuned.grid_points if tuned else None,
+                 "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
+                 "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
+                 "test_std": baseline["baseline"].std(ddof=1)})
+    return pd.DataFrame(rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
 
-    family = [(method, "baseline") for method in per_method]
+
+def _family(methods: list[str], best_control: str | None) -> list[tuple[str, str]]:
+    """The comparisons made: each method against the baseline, the best control and, with views, hard_labels."""
+    family = [(method, "baseline") for method in methods]
     if best_control is not None:
-        family += [(method, best_control) for method in per_method if method != best_control]
-    if "hard_labels" in per_method and best_control != "hard_labels":
+        family += [(method, best_control) for method in methods if method != best_control]
+    if "hard_labels" in methods and best_control != "hard_labels":
         # With views, hard_labels is the augmented MLP: what a method gains beyond it is the teacher's.
-        family += [(method, "hard_labels") for method in per_method if method not in CONTROLS]
+        family += [(method, "hard_labels") for method in methods if method not in CONTROLS]
+    return family
+
+
+def _comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each comparison's seed-paired test, Benjamini–Hochberg-adjusted p, false-coverage-rate interval and verdict."""
     tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
     p_values = np.array([test["p"] for _, _, test in tests])
     finite = ~np.isnan(p_values)
@@ -170,18 +169,30 @@ def summarise(record: Record) -> Summary:
         adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
     declared = max(1, int(np.sum(adjusted[finite] <= ALPHA)))
     fcr_level = 1 - declared * ALPHA / max(1, int(finite.sum()))
-    comparison_rows = []
+    rows = []
     for (method, against, test), p_adjusted in zip(tests, adjusted):
-        verdict = _verdict(test["mean"], p_adjusted)
         low, high = (test["test"].confidence_interval(fcr_level) if "test" in test else (math.nan, math.nan))
-        comparison_rows.append({
+        rows.append({
             "method": method, "against": against, "control": method in CONTROLS, "pairs": test["pairs"],
             "mean": test["mean"], "low": test["low"], "high": test["high"], "p": test["p"],
             "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
-            "adjusted_level": fcr_level, "verdict": verdict,
+            "adjusted_level": fcr_level, "verdict": _verdict(test["mean"], p_adjusted),
             "teacher_means": teacher_means(sides[method], sides[against]),
         })
-    comparisons = pd.DataFrame(comparison_rows)
+    return pd.DataFrame(rows)
+
+
+def summarise(record: Record) -> Summary:
+    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
+    runs = record.runs_of("reported")
+    per_method = {method: runs[runs["method"] == method] for method in record.chosen}
+    # Every run of one replicate trained the same baseline: take it once per replicate.
+    baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
+    sides = {method: frame.assign(accuracy=frame["student"]) for method, frame in per_method.items()}
+    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
+    controls = [method for method in CONTROLS if method in per_method]
+    best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
+    comparisons = _comparisons_table(_family(list(per_method), best_control), sides)
     # Each teacher once, from its own experiments' metrics (a teacherless run repeats the default teacher).
     teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
     if teacher_tests.empty:
@@ -195,5 +206,6 @@ def summarise(record: Record) -> Summary:
     # An ensemble's own accuracy, each once (records of one teacher have none).
     ensembles = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
     ensemble_tests = pd.to_numeric(ensembles.get("ensemble", pd.Series(dtype=float)), errors="coerce").dropna()
-    return Summary(methods=methods, comparisons=comparisons, teacher_tests=teacher_tests.to_numpy(),
-                   ensemble_tests=ensemble_tests.to_numpy(), best_control=best_control, sides=sides, gap=gap)
+    return Summary(methods=_methods_table(record, per_method, baseline), comparisons=comparisons,
+                   teacher_tests=teacher_tests.to_numpy(), ensemble_tests=ensemble_tests.to_numpy(),
+                   best_control=best_control, sides=sides, gap=gap)

@@ -65,6 +65,24 @@ def series_label(fixed: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(fixed.items()) if key != VIEWS_KEY)
 
 
+def _to_reference(per_seed: pd.Series, reference: float, column: str) -> dict[str, float]:
+    """The seeds' mean student against a teachers' mean taken as known (``ttest_1samp`` over the seeds)."""
+    if len(per_seed) < 2 or math.isnan(reference):
+        return {column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan}
+    interval = stats.ttest_1samp(per_seed.to_numpy(), reference).confidence_interval(CONFIDENCE)
+    return {column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
+            f"{column}_high": float(interval.high - reference)}
+
+
+def _recorded_comparison(comparisons: pd.DataFrame, method: str, against: str, column: str) -> dict[str, Any]:
+    """The record's own comparison of ``method`` with ``against``: its difference, interval and verdict (NaN for none)."""
+    found = comparisons[(comparisons["method"] == method) & (comparisons["against"] == against)]
+    if found.empty:
+        return {column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan, f"{column}_verdict": ""}
+    first = found.iloc[0]
+    return {column: first["mean"], f"{column}_low": first["low"], f"{column}_high": first["high"], f"{column}_verdict": first["verdict"]}
+
+
 def ensemble_study(records: list[Record]) -> pd.DataFrame:
     """Per (source, config, teachers N, method that reads a teacher): how near the MLP came to its teachers.
 
@@ -105,23 +123,14 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
                        "runs": len(own), "replicates": len(per_seed), "test_mean": float(own["student"].mean()),
                        "teachers_mean": teachers_mean, "ensembles_mean": ensembles_mean}
                 for column, reference in (("to_teachers", teachers_mean), ("to_ensembles", ensembles_mean)):
-                    row.update({column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan})
-                    if len(per_seed) >= 2 and not math.isnan(reference):
-                        test = stats.ttest_1samp(per_seed.to_numpy(), reference)
-                        interval = test.confidence_interval(CONFIDENCE)
-                        row.update({column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
-                                    f"{column}_high": float(interval.high - reference)})
+                    row.update(_to_reference(per_seed, reference, column))
                 row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
                 if single is not None and size > 1 and method in single.chosen:
                     alone = pd.DataFrame([run for run in single.runs if run["phase"] == "reported" and run["method"] == method])
                     test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone.student))
                     row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"])
                 for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
-                    found = comparisons[(comparisons["method"] == method) & (comparisons["against"] == against)]
-                    row.update({column: found["mean"].iloc[0] if not found.empty else math.nan,
-                                f"{column}_low": found["low"].iloc[0] if not found.empty else math.nan,
-                                f"{column}_high": found["high"].iloc[0] if not found.empty else math.nan,
-                                f"{column}_verdict": found["verdict"].iloc[0] if not found.empty else ""})
+                    row.update(_recorded_comparison(comparisons, method, against, column))
                 # The share of the gap from the MLP alone to the teachers (or the ensembles) that the
                 # student closes, the gain's interval over the gap, the gap taken as known (as summarise).
                 baseline_mean = teachers_mean - summary.gap

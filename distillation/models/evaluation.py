@@ -55,7 +55,7 @@ def write_prediction_table(path: str | Path, labels: np.ndarray, predictions: np
 
 def save_confusion_plot(path: str | Path, matrix: np.ndarray, classes: tuple[str, ...], title: str) -> None:
     """Row-normalised confusion matrix as a picture, classes labelled by their characters."""
-    from distillation.reporting.figures import pyplot as plt
+    from distillation.reporting.headless_pyplot import pyplot as plt
 
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(5.0, 0.32 * len(classes))

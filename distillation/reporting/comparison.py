@@ -157,7 +157,7 @@ def chart_name(record: Record) -> str:
 
 def save_gain_chart(record: Record, path: str | Path) -> None:
     """Each method's paired gain over the baseline: 95 % interval (thin) and adjusted interval (thick)."""
-    from distillation.reporting.figures import pyplot as plt
+    from distillation.reporting.headless_pyplot import pyplot as plt
 
     summary = summarise(record)
     order = list(summary.methods["method"])
@@ -222,7 +222,7 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
     gain over hard_labels (what the teacher adds to the views); one line per method, 95 % intervals
     as bars, the closure goal (``CLOSURE_GOAL``) as a dotted line. A series other than the plain
     one (a record that fixed more than K) is drawn in its method's colour with square markers."""
-    from distillation.reporting.figures import pyplot as plt
+    from distillation.reporting.headless_pyplot import pyplot as plt
 
     rows = curve[curve["source"] == source]
     figure, axes = plt.subplots(2, 2, figsize=(12, 8))
@@ -368,27 +368,24 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     return "\n".join(lines)
 
 
-def reach_sentence(study: pd.DataFrame, name: str) -> str:
-    """An ensemble study (``<data stem> <config name>``) in one paragraph: how near each student
-    came to the single teachers' mean (and to the ensembles' own), with the seed as the unit."""
+def reach_table(study: pd.DataFrame, name: str) -> str:
+    """An ensemble study (``<data stem> <config name>``) as a table: how near each student came to the
+    single teachers' mean (and to the ensembles' own), with the seed as the unit; its words are the page's."""
     rows = _study_rows(study, name).sort_values(["teachers", "method"])
-    parts = []
+    lines = ["| method | taught by | chosen on val | MLP seeds × teachers | MLP alone % | test % | teachers' mean % "
+             "| − teachers [95 % CI] | share of the gap closed [95 % CI] | ensembles' own % | − ensembles [95 % CI] | share of that gap [95 % CI] |",
+             "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|"]
     for _, row in rows.iterrows():
         teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
-        part = (f"{row['method']} from {teacher} ({row['setting']}): {100 * row['test_mean']:.2f} %, "
-                f"{_points(row['to_teachers'])} points {_interval(row['to_teachers_low'], row['to_teachers_high'])}, "
-                f"{_share(row, 'closure_teachers')} of the gap closed")
-        if not pd.isna(row["ensembles_mean"]):
-            part += (f" (against its ensembles' own {100 * row['ensembles_mean']:.2f} %: {_points(row['to_ensembles'])} "
-                     f"{_interval(row['to_ensembles_low'], row['to_ensembles_high'])}"
-                     + (f", {_share(row, 'closure_ensembles')} of that gap" if not pd.isna(row["closure_ensembles"]) else "") + ")")
-        parts.append(part)
-    first = rows.iloc[0]
-    return (f"Can the MLP reach its teacher? Every recipe chosen on val, {first['replicates']} MLP seeds × {first['runs'] // first['replicates']} "
-            f"teachers (or ensembles), the seed as the unit; the student's test accuracy, its difference to the single "
-            f"teachers' mean of {100 * first['teachers_mean']:.2f} % and the share it closes of the gap from the MLP alone "
-            f"({100 * first['baseline_mean']:.2f} %) to them, [95 % CI] — "
-            + "; ".join(parts) + ".")
+        ensembles = ["", "", ""] if pd.isna(row["ensembles_mean"]) else [
+            f"{100 * row['ensembles_mean']:.2f}", f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])}",
+            _share(row, "closure_ensembles")]
+        cells = [row["method"], teacher, row["setting"], f"{row['replicates']} × {row['runs'] // row['replicates']}",
+                 f"{100 * row['baseline_mean']:.2f}", f"{100 * row['test_mean']:.2f}", f"{100 * row['teachers_mean']:.2f}",
+                 f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}",
+                 _share(row, "closure_teachers"), *ensembles]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def levers_table(levers: pd.DataFrame, spread: pd.DataFrame, name: str) -> str:
@@ -491,7 +488,7 @@ def doc_renderers(records: list[Record], calibration: pd.DataFrame | None = None
 
     return {"summary": lambda name: summary_table(record(name)), "views": lambda name: views_table(curve, name),
             "calibration": calibrated, "runs": lambda name: runs_table(chosen_records(name)),
-            "ensemble": lambda name: ensemble_table(study, name), "reach": lambda name: reach_sentence(study, name),
+            "ensemble": lambda name: ensemble_table(study, name), "reach": lambda name: reach_table(study, name),
             "levers": lambda name: levers_table(levers, spread, name)}
 
 

@@ -127,7 +127,7 @@ def save_heatmap(table: pd.DataFrame, path: str | Path) -> bool:
 
     Returns False (and writes nothing) when there are no KD runs to draw.
     """
-    from distillation.reporting.figures import pyplot as plt
+    from distillation.reporting.headless_pyplot import pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
     kd, keys = _with_varying(kd_runs(table))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from distillation.atomic import atomic_output
-from distillation.reporting.figures import pyplot as plt
+from distillation.reporting.headless_pyplot import pyplot as plt
 from distillation.data.prepared import PreparedSplit
 
 
