@@ -15,25 +15,25 @@ SECTIONS = {"distill", "augment", "data"}  # sections no run table has a column 
 DOTTED_KEYS = {key for key in KEYS if "." in key} | {key.rsplit(".", 1)[0] for key in KEYS if key.count(".") >= 2}
 
 
-def _constant_key(node: ast.AST) -> tuple[ast.AST, str] | None:
-    """``(what, key)`` for ``what["key"]`` and ``what.get("key", ...)``."""
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-        return node.value, node.slice.value
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args
-            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-        return node.func.value, node.args[0].value
+def _keyed_read(node: ast.AST) -> tuple[ast.AST, ast.AST] | None:
+    """``(what, key)`` for ``what[key]`` and ``what.get(key, ...)``."""
+    if isinstance(node, ast.Subscript):
+        return node.value, node.slice
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+        return node.func.value, node.args[0]
     return None
 
 
 def raw_params_reads(source: str, name: str) -> list[str]:
-    """Where ``source`` reads params by string key: a dotted params key, a section, or any key of a params mapping."""
+    """Where ``source`` reads params by key: a dotted params key or a section by its string, or any key of a params mapping."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        read = _constant_key(node)
+        read = _keyed_read(node)
         if read is None:
             continue
         what, key = read
-        if key in DOTTED_KEYS or key in SECTIONS or (isinstance(what, ast.Name) and what.id in PARAMS_NAMES):
+        text = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+        if text in DOTTED_KEYS or text in SECTIONS or (isinstance(what, ast.Name) and what.id in PARAMS_NAMES):
             found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     return found
 
@@ -50,7 +50,8 @@ def test_no_module_outside_the_config_package_reads_params_by_string_key():
 
 
 @pytest.mark.parametrize("line", ['settings["temp"]', 'distill.get("schedule", "plateau")', 'row["params"]["distill"]',
-                                  'flat.get("augment.views")', 'params["seed"] + params["replicate"]'])
+                                  'flat.get("augment.views")', 'params["seed"] + params["replicate"]',
+                                  'params[section].get(key, "")'])
 def test_the_check_finds_each_kind_of_raw_read(line):
     assert raw_params_reads(line, "planted.py")
 

@@ -261,8 +261,9 @@ def test_the_recipe_block_reads_each_training_section(tmp_path):
 
     section = {"optimizer": "adam", "schedule": "cosine", "learning_rate": 0.002, "warmup_epochs": 1, "batch_size": 256,
                "epochs": 40, "min_steps": 6600, "steps_per_execution": 8, "precision": "float32", "early_stopping": True}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"teacher": {**section, "epochs": 5}, "baseline": section,
-                                                          "distill": {**section, "epochs": 120}}))
+    shipped = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    changed = {"teacher": {**section, "epochs": 5, "warmup_epochs": 1}, "baseline": section, "distill": {**section, "epochs": 120}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**shipped, **{name: {**shipped[name], **values} for name, values in changed.items()}}))
     table = metrics_renderers(tmp_path)["recipe"]("params.yaml")
     assert "| teacher CNN (`teacher`) | adam | cosine | 0.002 | 1 | 256 | 5 | 6600 | 8 | float32 | True |" in table
     assert "| every student (`distill`) | adam | cosine | 0.002 | 1 | 256 | 120 | 6600 | 8 | float32 | True |" in table

@@ -127,5 +127,5 @@ def read_experiments() -> pd.DataFrame:
 
 def varying_params(table: pd.DataFrame) -> list[str]:
     """The params (besides the pairing keys) whose value differs between rows of ``table``."""
-    keys = sorted({key for params in table["params"] for key in params})
-    return [key for key in keys if len({json.dumps(params.get(key), default=str) for params in table["params"]}) > 1]
+    keys = sorted({key for identity in table["params"] for key in identity})
+    return [key for key in keys if len({json.dumps(identity.get(key), default=str) for identity in table["params"]}) > 1]

@@ -34,7 +34,7 @@ def kd_runs(table: pd.DataFrame) -> pd.DataFrame:
 def _with_varying(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """``table`` with one column per varying param (JSON text, so any value groups)."""
     keys = varying_params(table) if not table.empty else []
-    columns = {key: [json.dumps(params.get(key), default=str) for params in table["params"]] for key in keys}
+    columns = {key: [json.dumps(identity.get(key), default=str) for identity in table["params"]] for key in keys}
     return table.assign(**columns), keys
 
 
@@ -66,9 +66,9 @@ def _cell(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _differences(params: dict[str, Any], keys: list[str]) -> str:
-    """The varying params that the setting column does not show already (the method's own)."""
-    return ", ".join(f"{key}={_cell(params.get(key))}" for key in keys if not in_setting(key))
+def _differences(identity: dict[str, Any], keys: list[str]) -> str:
+    """The varying params of a run's identity that the setting column does not show already (the method's own)."""
+    return ", ".join(f"{key}={_cell(identity.get(key))}" for key in keys if not in_setting(key))
 
 
 def markdown_report(table: pd.DataFrame, seeds: pd.DataFrame, compared: int = 0) -> str:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from distillation.config.params import load_params
+
 EXPORT_FILES = {"teacher": "export_teacher.json", "student": "export.json"}  # in a metrics folder
 FORMATS = {"keras": "Keras", "onnx": "ONNX", "litert": "LiteRT fp32", "litert_int8": "LiteRT int8"}
 
@@ -88,15 +90,15 @@ RECIPE_KEYS = {"optimizer": "optimizer", "schedule": "schedule", "learning_rate"
 
 def recipe_table(root: Path, name: str) -> str:
     """The training recipe of each section of the params file ``name``, a row per model."""
-    import yaml
-
     path = root / name
     if not path.is_file():
         raise ValueError(f"no {path}")
-    params = yaml.safe_load(path.read_text())
+    params = load_params(path)
     lines = ["| model | " + " | ".join(RECIPE_KEYS.values()) + " |", "|---|" + "---:|" * len(RECIPE_KEYS)]
     for section, label in RECIPE_SECTIONS.items():
-        lines.append(f"| {label} (`{section}`) | " + " | ".join(str(params[section].get(key, "")) for key in RECIPE_KEYS) + " |")
+        recipe = getattr(params, section)
+        cells = (getattr(recipe, key) for key in RECIPE_KEYS)
+        lines.append(f"| {label} (`{section}`) | " + " | ".join(f"{value:g}" if isinstance(value, float) else str(value) for value in cells) + " |")
     lines += ["", f"From `{name}`."]
     return "\n".join(lines) + "\n"
 
