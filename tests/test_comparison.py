@@ -17,7 +17,8 @@ from distillation.comparison.stats import summarise
 from distillation.comparison.studies import views_curve
 from distillation.reporting.comparison import methods_markdown, save_views_chart
 from distillation.experiments.queue import set_arguments
-from distillation.experiments.table import experiments_table, run_identity
+from distillation.config.identity import run_identity
+from distillation.experiments.table import experiments_table
 from experiment_rows import SHIPPED, exp_row, kd
 
 KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}

@@ -84,9 +84,14 @@ def identity_params(flat: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in sorted(flat.items()) if is_read(key)}
 
 
+def identity_key(identity: dict[str, Any]) -> str:
+    """An identity (:func:`identity_params`) as one string: equal strings, the same configuration."""
+    return json.dumps(identity, sort_keys=True, default=str)
+
+
 def run_identity(flat: dict[str, Any]) -> str:
-    """A run's identity as one string (equal strings: the same configuration)."""
-    return json.dumps(identity_params(normalise(flat)), sort_keys=True, default=str)
+    """A run's identity as one string, from its flat params as given."""
+    return identity_key(identity_params(normalise(flat)))
 
 
 def run_settings(flat: dict[str, Any]) -> MethodParams | None:

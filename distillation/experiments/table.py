@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from distillation.config.identity import (
-    ENSEMBLE_KEY, EPOCHS_KEY, METHOD_KEY, SOURCE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, identity_params, normalise, reads_teacher, run_identity, run_settings,
+    ENSEMBLE_KEY, EPOCHS_KEY, METHOD_KEY, SOURCE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, identity_key, identity_params, normalise, reads_teacher, run_settings,
 )
 from distillation.config.params import KEYS
 from distillation.paths import MODEL_NAMES
@@ -74,6 +74,7 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
                    for model in MODEL_NAMES}
         method = flat.get(METHOD_KEY)
         settings = run_settings(flat)
+        identity = identity_params(flat)  # flat is normalised once, above
         record: dict[str, Any] = {
             "experiment": row.get("Experiment") or row.get("rev"),
             "rev": row.get("rev"),
@@ -82,8 +83,8 @@ def experiments_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             "method": method,
             "setting": settings.label() if settings is not None else "",
             "settings": settings.model_dump(by_alias=True) if settings is not None else {},
-            "identity": run_identity(flat),
-            "params": identity_params(flat),
+            "identity": identity_key(identity),
+            "params": identity,
             "replicate": _integer(flat.get("replicate")),
             "teacher_replicate": _integer(flat.get(TEACHER_REPLICATE_KEY, 0)) if reads_teacher(method) else None,
             "epoch_cap": flat.get(EPOCHS_KEY),
