@@ -25,15 +25,15 @@ def walkthrough_blocks() -> tuple[str, str]:
 INSPECT = """
 import json, sys
 from distillation.methods import CONTROLS, METHODS
-from distillation.config.params import ParamsError, load_params, validate, unflatten, flatten
+from distillation.config.params import ParamsError, load_params
 from distillation.comparison.config import load_comparison
 params = load_params()
 try:
-    validate(unflatten({**flatten(params), "distill.logit_matching.weight": -1}))
+    params.with_overrides({"distill.logit_matching.weight": -1})
     refusal = None
 except ParamsError as error:
     refusal = str(error)
-grids = load_comparison("comparison.yaml", params)["grids"]
+grids = load_comparison("comparison.yaml", params).grids
 print(json.dumps({"methods": list(METHODS), "controls": list(CONTROLS), "refusal": refusal,
                   "grid": grids.get("logit_matching"), "heavy": [m for m in ("keras", "tensorflow") if m in sys.modules]}))
 """

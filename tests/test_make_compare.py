@@ -54,7 +54,7 @@ def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reprod
     assert "selection: 3 new runs of 3" in result.stdout and "reported: 6 new runs of 6" in result.stdout, result.stdout[-3000:]
 
     record = json.loads((project / "reports" / "comparison-synthetic.json").read_text())
-    runs = record.runs
+    runs = record["runs"]
     selection = [run for run in runs if run["phase"] == "selection"]
     reported = [run for run in runs if run["phase"] == "reported"]
     # (a) No selection run is reported: other experiments, other MLP seeds.
