@@ -1,7 +1,9 @@
 """Where each artifact of the pipeline lives, relative to the project root (as in ``dvc.yaml``)."""
 from pathlib import Path
 
-RAW_MAT = Path("data/raw/emnist.mat")
+RAW_DIR = Path("data/raw")  # the source stage's output: one of the two files below
+RAW_MAT = RAW_DIR / "emnist.mat"  # an EMNIST-layout source (synthetic, the official files, a .mat)
+RAW_IMAGES = RAW_DIR / "images.npz"  # your own images (a folder of class folders, an .npz), read and checked
 PREPARED_DIR = Path("data/prepared")
 TEACHER_LOGITS = Path("data/teacher_logits.npz")
 TEACHER_HIDDEN = Path("data/teacher_hidden.npz")  # FitNets' hints

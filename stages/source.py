@@ -7,7 +7,10 @@
 - ``emnist-byclass-letters``: the project's real letters (58,405), built from the official
   ``emnist-byclass.mat`` (``data.emnist_byclass``, placed or downloaded like the letters file) by
   the rule of :mod:`distillation.data.byclass_letters`, checked against ``data.emnist_byclass.letters_sha256``;
-- the path of any EMNIST ``.mat`` (absolute, or relative to the project root).
+- the path of any EMNIST ``.mat`` (absolute, or relative to the project root);
+- your own images: a folder of class folders (``train/<class>/*``, ``test/<class>/*``, optionally
+  ``val/``) or an ``.npz`` of ``x_train, y_train, x_test, y_test`` (:mod:`distillation.data.own_images`),
+  written to ``data/raw/images.npz`` resized to the models' 28 × 28 grey.
 A given file is read and checked exactly as ``convert`` will read it *before* anything is
 written, so a malformed file fails here, named as the user gave it, and never becomes an output
 that DVC records. A good file is copied unchanged, so DVC records its hash.
@@ -22,12 +25,14 @@ from distillation.cli import run_stage
 from distillation.data.download import EmnistRelease, fetch_emnist
 from distillation.data.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
 from distillation.config.params import DataParams, EmnistByclassParams, load_params
-from distillation.paths import RAW_MAT
+from distillation.data.own_images import read_own_images, write_image_dataset
+from distillation.paths import RAW_IMAGES, RAW_MAT
 from distillation.data.synthetic import generate_letters, letters_mapping
 
 
-def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT) -> None:
-    """Write the input named by ``data.source`` (the ``data`` params section) to ``output``."""
+def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT, images_output: Path = RAW_IMAGES) -> Path:
+    """Write the input named by ``data.source`` (the ``data`` params section) to ``output`` (an
+    EMNIST-layout source) or ``images_output`` (your own images); return the path written."""
     source = data.source
     if source == "synthetic":
         synthetic = data.synthetic
@@ -35,22 +40,27 @@ def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT) -> N
         train_images, train_labels = generate_letters(synthetic.train_per_class, seed)
         test_images, test_labels = generate_letters(synthetic.test_per_class, seed + 1_000_003)
         write_emnist_mat(output, train_images, train_labels, test_images, test_labels, letters_mapping())
-        return
+        return output
     if source == "emnist":
         given = data.emnist.path
         release = EmnistRelease(**{**data.emnist.model_dump(), "path": Path(given)})
         copy_checked(fetch_emnist(release), f"data.emnist.path {describe_user_path(given)}", output)
-        return
+        return output
     if source == BYCLASS_LETTERS:
         write_byclass_letters(data.emnist_byclass, output)
-        return
+        return output
+    own = read_own_images(source)  # read and checked whole before anything is written
+    if own is not None:
+        write_image_dataset(images_output, own)
+        return images_output
     path = Path(source)
     if not path.is_file():
         raise ValueError(
-            f"data.source: '{source}' is not 'synthetic', 'emnist', '{BYCLASS_LETTERS}' or an existing .mat file "
-            f"(looked for {path.resolve()})"
+            f"data.source: '{source}' is not 'synthetic', 'emnist', '{BYCLASS_LETTERS}', an existing .mat or .npz file "
+            f"or a folder of class folders (looked for {path.resolve()})"
         )
     copy_checked(path, f"data.source {describe_user_path(source)}", output)
+    return output
 
 
 def write_byclass_letters(byclass: EmnistByclassParams, output: Path) -> None:
@@ -77,8 +87,7 @@ def copy_checked(path: Path, shown_as: str, output: Path) -> None:
 
 def main() -> None:
     params = load_params()
-    materialise_source(params.data, params.seed)
-    print(f"wrote {RAW_MAT}")
+    print(f"wrote {materialise_source(params.data, params.seed)}")
 
 
 if __name__ == "__main__":

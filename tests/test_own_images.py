@@ -1,6 +1,7 @@
 """Your own images: a folder of class folders or an .npz of arrays, read as uint8 (N, H, W, C); bad input named in one line."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 from PIL import Image
 
 from distillation.data.own_images import read_arrays_npz, read_image_folder
+from distillation.data.prepared import load_prepared
+from test_bad_input import error_of, project  # noqa: F401  (a fixture)
 
 RNG = np.random.default_rng(0)
 
@@ -100,6 +103,8 @@ def test_an_npz_in_the_keras_datasets_convention_reads_with_its_class_names(tmp_
     assert dataset.classes == ("ant", "bee", "cow") and list(dataset.test.labels) == [2, 1, 0]
     np.testing.assert_array_equal(dataset.train.images[..., 0], x_train)
     assert dataset.test.images.shape == (3, 4, 4, 1) and dataset.test.images.dtype == np.uint8  # RGB floats → grey 0..255
+    as_pillow = [np.asarray(Image.fromarray(image, "RGB").convert("L")) for image in np.round(x_test * 255).astype(np.uint8)]
+    np.testing.assert_array_equal(dataset.test.images[..., 0], np.stack(as_pillow))  # grey as the folder route makes it
     rgb = read_arrays_npz(tmp_path / "arrays.npz", channels=3)
     np.testing.assert_array_equal(rgb.test.images, np.round(x_test * 255).astype(np.uint8))
     assert rgb.train.images.shape == (6, 4, 4, 3)
@@ -141,3 +146,51 @@ def test_an_npz_that_needs_pickle_or_is_no_npz_is_refused(tmp_path):
         read_arrays_npz(tmp_path / "absent.npz", "absent.npz")
     with pytest.raises(ValueError, match=r"data\.channels must be 1 \(grey\) or 3 \(RGB\), got 2"):
         read_arrays_npz(tmp_path / "text.npz", channels=2)
+
+
+def test_the_source_and_convert_stages_take_a_folder_with_its_own_val_split(project, capsys):
+    from stages import convert, source
+
+    root = project({"data": {"source": "my images"}})
+    written = write_folder(root / "my images", {"train": {"cat": 4, "dog": 4}, "val": {"cat": 1, "dog": 2},
+                                                  "test": {"cat": 2, "dog": 1}}, size=(10, 12), mode="RGB", suffix=".jpg")
+    source.main()
+    assert sorted(path.name for path in (root / "data" / "raw").iterdir()) == ["images.npz"]
+    convert.main()
+    splits = load_prepared(root / "data" / "prepared")
+    assert splits["train"].classes == ("cat", "dog")
+    assert {name: split.images.shape for name, split in splits.items()} == {
+        "train": (8, 28, 28, 1), "val": (3, 28, 28, 1), "test": (3, 28, 28, 1)}  # the models' 28 × 28 grey
+    assert list(splits["val"].labels) == [0, 1, 1] and splits["train"].images.max() <= 1.0
+    assert len(written["val"]) == 3
+    metrics = json.loads((root / "metrics" / "data.json").read_text())
+    assert metrics["classes"] == 2 and metrics["images_per_class"]["test"] == {"cat": 2, "dog": 1}
+
+
+def test_an_npz_source_without_val_gets_one_carved_from_train(project):
+    from stages import convert, source
+
+    root = project({"data": {"source": "arrays.npz", "val_fraction": 0.25}})
+    labels = np.repeat([0, 1, 2], 8)
+    np.savez(root / "arrays.npz", x_train=RNG.integers(0, 256, (24, 28, 28), dtype=np.uint8), y_train=labels,
+             x_test=RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8), y_test=np.repeat([0, 1, 2], 2),
+             class_names=np.array(["x", "y", "z"]))
+    source.main()
+    convert.main()
+    splits = load_prepared(root / "data" / "prepared")
+    assert [split.labels.shape[0] for split in splits.values()] == [18, 6, 6]
+    assert np.bincount(splits["val"].labels).tolist() == [2, 2, 2]  # stratified, as for EMNIST
+    raw = np.load(root / "arrays.npz")
+    kept = {image.tobytes() for image in (splits["train"].images[..., 0] * 255).round().astype(np.uint8)}
+    carved = {image.tobytes() for image in (splits["val"].images[..., 0] * 255).round().astype(np.uint8)}
+    assert kept | carved == {image.tobytes() for image in raw["x_train"]} and not kept & carved
+
+
+def test_a_bad_folder_source_fails_in_one_line_and_writes_nothing(project, capsys):
+    from stages import source
+
+    root = project({"data": {"source": "photos"}})
+    write_folder(root / "photos", {"train": {"a": 2, "b": 1}, "test": {"a": 1, "c": 1}})
+    line = error_of(source.main, capsys)
+    assert line == "error: photos/test/c: a class that photos/train does not have"
+    assert not (root / "data").exists()

@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from distillation.atomic import write_npz
+
+# What the models take today: your images are resized to it, grey (models of other shapes: issue 50's next step).
+MODEL_IMAGE_SIZE, MODEL_CHANNELS = (28, 28), 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 FOLDER_SPLITS = ("train", "val", "test")  # val is optional
 CHANNELS = (1, 3)
@@ -119,6 +123,12 @@ def read_image_folder(root: str | Path, shown: str | None = None, size: tuple[in
     return ImageDataset(train=splits["train"], test=splits["test"], classes=classes, val=splits.get("val"))
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """RGB → grey as Pillow's ``convert("L")`` does it (ITU-R 601-2, its integer rounding), so both layouts agree."""
+    weighted = rgb[..., 0].astype(np.uint32) * 19595 + rgb[..., 1].astype(np.uint32) * 38470 + rgb[..., 2].astype(np.uint32) * 7471
+    return ((weighted + 0x8000) >> 16).astype(np.uint8)[..., None]
+
+
 def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     """An ``.npz`` array of images as uint8 (N, H, W, ``channels``)."""
     if array.ndim == 3:
@@ -133,8 +143,7 @@ def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | 
         raise ValueError(f"{shown}: {key} must be integers 0..255 or floats in [0, 1], got {array.dtype}")
     images = array.astype(np.uint8)
     if images.shape[-1] != channels:
-        images = (images.mean(axis=-1, keepdims=True).round().astype(np.uint8) if channels == 1
-                  else np.repeat(images, 3, axis=-1))
+        images = _luma(images) if channels == 1 else np.repeat(images, 3, axis=-1)
     if size is not None and images.shape[1:3] != size:
         from PIL import Image
 
@@ -187,3 +196,20 @@ def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int,
         raise ValueError(f"{shown}: the splits' images differ in size ({', '.join(sorted(map(str, shapes)))}); "
                          "set data.image_size to resize them all")
     return ImageDataset(train=splits["train"], test=splits["test"], classes=classes, val=splits.get("val"))
+
+
+def read_own_images(given: str, size: tuple[int, int] | None = MODEL_IMAGE_SIZE, channels: int = MODEL_CHANNELS) -> ImageDataset | None:
+    """``data.source`` as your own images: a folder of class folders, or an ``.npz`` of arrays; None for any other source."""
+    path = Path(given)
+    if path.is_dir():
+        return read_image_folder(path, given, size, channels)
+    if path.suffix.lower() == ".npz":
+        return read_arrays_npz(path, given, size, channels)
+    return None
+
+
+def write_image_dataset(path: str | Path, dataset: ImageDataset) -> None:
+    """``dataset`` as an ``.npz`` in the convention :func:`read_arrays_npz` reads (atomically)."""
+    splits = {"train": dataset.train, "test": dataset.test, **({"val": dataset.val} if dataset.val is not None else {})}
+    arrays = {key: array for name, split in splits.items() for key, array in ((f"x_{name}", split.images), (f"y_{name}", split.labels))}
+    write_npz(path, {**arrays, "class_names": np.array(dataset.classes)})

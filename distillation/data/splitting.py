@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from distillation.data.emnist import EmnistDataset, EmnistSplit
+from distillation.data.own_images import ImageDataset, ImageSplit
 from distillation.data.prepared import PreparedSplit
 
 
@@ -42,4 +43,23 @@ def prepare_splits(dataset: EmnistDataset, val_fraction: float, seed: int) -> di
         "train": _as_prepared(dataset.train, dataset.classes, ~validation),
         "val": _as_prepared(dataset.train, dataset.classes, validation),
         "test": _as_prepared(dataset.test, dataset.classes),
+    }
+
+
+def _scaled(split: ImageSplit, classes: tuple[str, ...], rows: np.ndarray | slice = slice(None)) -> PreparedSplit:
+    images = split.images[rows].astype(np.float32)
+    images /= 255.0
+    return PreparedSplit(images=images, labels=split.labels[rows].astype(np.int32), classes=classes)
+
+
+def prepare_image_splits(dataset: ImageDataset, val_fraction: float, seed: int) -> dict[str, PreparedSplit]:
+    """Your own images scaled to [0, 1]: their own val split if they have one, else one carved from train as above."""
+    if dataset.val is not None:
+        return {"train": _scaled(dataset.train, dataset.classes), "val": _scaled(dataset.val, dataset.classes),
+                "test": _scaled(dataset.test, dataset.classes)}
+    validation = stratified_validation_mask(dataset.train.labels, val_fraction, seed)
+    return {
+        "train": _scaled(dataset.train, dataset.classes, ~validation),
+        "val": _scaled(dataset.train, dataset.classes, validation),
+        "test": _scaled(dataset.test, dataset.classes),
     }
