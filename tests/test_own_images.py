@@ -194,3 +194,31 @@ def test_a_bad_folder_source_fails_in_one_line_and_writes_nothing(project, capsy
     line = error_of(source.main, capsys)
     assert line == "error: photos/test/c: a class that photos/train does not have"
     assert not (root / "data").exists()
+
+
+def test_real_letters_written_as_a_png_folder_give_the_mat_routes_images_and_labels(tmp_path, real_sample):
+    """The real EMNIST sample as upright PNGs, one folder per class: the folder route gives the .mat
+    route's test split image for image and label for label, and train + val the same images (each
+    route carves its own val, so only their union is compared)."""
+    from collections import Counter
+
+    from distillation.data.emnist import read_emnist_mat
+    from distillation.data.splitting import prepare_image_splits, prepare_splits
+    from distillation.data.own_images import read_image_folder
+
+    dataset = read_emnist_mat(real_sample)
+    for split_name, split in (("train", dataset.train), ("test", dataset.test)):
+        for index, (image, label) in enumerate(zip(split.images, split.labels)):
+            folder = tmp_path / "letters" / split_name / dataset.classes[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image, "L").save(folder / f"{index:05d}.png")
+    from_mat = prepare_splits(dataset, 0.1, seed=42)
+    from_folder = prepare_image_splits(read_image_folder(tmp_path / "letters"), 0.1, seed=42)
+    assert from_folder["train"].classes == from_mat["train"].classes == dataset.classes
+
+    def counted(*splits) -> Counter:
+        return Counter((split.classes[label], image.tobytes()) for split in splits for image, label in zip(split.images, split.labels))
+
+    assert counted(from_folder["test"]) == counted(from_mat["test"])
+    assert counted(from_folder["train"], from_folder["val"]) == counted(from_mat["train"], from_mat["val"])
+    assert [len(split.labels) for split in from_folder.values()] == [len(split.labels) for split in from_mat.values()]
