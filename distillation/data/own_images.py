@@ -42,9 +42,11 @@ class ImageDataset:
     val: ImageSplit | None = None  # given by the user; otherwise carved from train
 
 
-def _check_channels(channels: int) -> None:
+def _given(path: str | Path, shown: str | None, channels: int) -> tuple[Path, str]:
+    """The path, how to name it (as the user gave it), once ``channels`` is known to be 1 or 3."""
     if channels not in CHANNELS:
         raise ValueError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+    return Path(path), shown or str(path)
 
 
 def _read_image(path: Path, shown: str, size: tuple[int, int] | None, channels: int) -> np.ndarray:
@@ -87,12 +89,19 @@ def _stack(images: list[np.ndarray], names: list[str]) -> np.ndarray:
     return np.stack(images)
 
 
+def _assembled(splits: dict[str, ImageSplit], classes: tuple[str, ...], shown: str) -> ImageDataset:
+    """The splits as one dataset; splits whose images differ in size are refused."""
+    shapes = {split.images.shape[1:] for split in splits.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"{shown}: the splits' images differ in size ({', '.join(sorted(map(str, shapes)))}); "
+                         "set data.image_size to resize them all")
+    return ImageDataset(train=splits["train"], test=splits["test"], classes=classes, val=splits.get("val"))
+
+
 def read_image_folder(root: str | Path, shown: str | None = None, size: tuple[int, int] | None = None,
                       channels: int = 1) -> ImageDataset:
     """``root/{train,test}/<class>/*`` (and optionally ``root/val``) as a dataset; ``shown``: ``root`` as the user gave it."""
-    _check_channels(channels)
-    root = Path(root)
-    shown = shown or str(root)
+    root, shown = _given(root, shown, channels)
     if not root.is_dir():
         raise ValueError(f"{shown}: no such folder")
     missing = [name for name in ("train", "test") if not (root / name).is_dir()]
@@ -116,11 +125,7 @@ def read_image_folder(root: str | Path, shown: str | None = None, size: tuple[in
                 labels.append(classes.index(label))
                 names.append(where)
         splits[name] = ImageSplit(images=_stack(images, names), labels=np.asarray(labels, np.int32))
-    shapes = {split.images.shape[1:] for split in splits.values()}
-    if len(shapes) > 1:
-        raise ValueError(f"{shown}: the splits' images differ in size ({', '.join(sorted(map(str, shapes)))}); "
-                         "set data.image_size to resize them all")
-    return ImageDataset(train=splits["train"], test=splits["test"], classes=classes, val=splits.get("val"))
+    return _assembled(splits, classes, shown)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -157,9 +162,7 @@ def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | 
 def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int, int] | None = None,
                     channels: int = 1) -> ImageDataset:
     """An ``.npz`` of ``x_train, y_train, x_test, y_test`` (optionally ``x_val, y_val``, ``class_names``) as a dataset."""
-    _check_channels(channels)
-    path = Path(path)
-    shown = shown or str(path)
+    path, shown = _given(path, shown, channels)
     if not path.is_file():
         raise ValueError(f"{shown}: no such file")
     try:
@@ -191,11 +194,7 @@ def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int,
         if outside.size:
             raise ValueError(f"{shown}: y_{name} holds label {int(outside[0])}, outside the {len(classes)} classes 0..{len(classes) - 1}")
         splits[name] = ImageSplit(images=images, labels=labels.astype(np.int32))
-    shapes = {split.images.shape[1:] for split in splits.values()}
-    if len(shapes) > 1:
-        raise ValueError(f"{shown}: the splits' images differ in size ({', '.join(sorted(map(str, shapes)))}); "
-                         "set data.image_size to resize them all")
-    return ImageDataset(train=splits["train"], test=splits["test"], classes=classes, val=splits.get("val"))
+    return _assembled(splits, classes, shown)
 
 
 def read_own_images(given: str, size: tuple[int, int] | None = MODEL_IMAGE_SIZE, channels: int = MODEL_CHANNELS) -> ImageDataset | None:
