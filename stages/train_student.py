@@ -19,7 +19,7 @@ from distillation.config.params import DistillParams, load_params
 from distillation.data.prepared import PreparedSplit, load_prepared
 from distillation.data.views import StoredViews, load_views, views_seen
 from distillation.models.files import save_model
-from distillation.models.networks import build_mlp
+from distillation.models.networks import HiddenWidths, build_mlp
 from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path, model_path, training_log_dir
 from distillation.training.fit import MLP_MONITOR, budgeted, classifier_metrics, compile_classifier, configure_runtime, fit_with_early_stopping
 from distillation.training.precision import float32_copy, training_precision
@@ -33,7 +33,7 @@ def train_student(
     splits: dict[str, PreparedSplit],
     teacher: TeacherOutputs,
     distill: DistillParams,
-    hidden_units: int,
+    hidden_units: HiddenWidths,
     seed: int,
     log_dir: Path | None = None,
     views: StoredViews | None = None,

@@ -148,3 +148,15 @@ def test_a_student_trains_in_bfloat16_with_a_finite_loss_and_is_saved_in_float32
     assert saved.dtype_policy.name == "float32" and all(layer.dtype_policy.name == "float32" for layer in saved.layers)
     assert all(weight.dtype == "float32" for weight in saved.weights)
     np.testing.assert_array_equal(saved.predict(splits["test"].images, verbose=0), student.predict(splits["test"].images, verbose=0))
+
+
+@pytest.mark.parametrize("method", ["kd", "fitnets", "dml"])
+def test_a_student_of_two_hidden_layers_trains_and_is_saved_as_such(tiny, tmp_path, method):
+    splits, teacher = tiny
+    needed = {kind: teacher[kind] for kind in METHODS[method].teacher_outputs}
+    settings = DISTILL.changed(method=method, epochs=1, batch_size=32)
+    student, metrics = train_student(splits, needed, settings, (24, 12), seed=0)
+    assert metrics["params"] == 784 * 24 + 24 + 24 * 12 + 12 + 12 * 26 + 26  # the plain MLP: no regressor, no peers
+    save_model(student, tmp_path / "student.keras")
+    loaded = load_model(tmp_path / "student.keras")
+    assert [layer.units for layer in loaded.layers if type(layer).__name__ == "Dense"] == [24, 12, 26]

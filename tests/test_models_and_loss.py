@@ -68,3 +68,23 @@ def test_saved_model_round_trips_in_safe_mode_without_optimizer_state(tmp_path):
     assert getattr(loaded, "optimizer", None) is None
     # float32 weights plus the archive's fixed overhead; Adam's two moment copies would triple it.
     assert (tmp_path / "mlp.keras").stat().st_size < 1.2 * 4 * model.count_params() + 100_000
+
+
+def test_the_mlp_takes_one_width_or_one_per_hidden_layer():
+    from distillation.models.networks import HIDDEN_LAYER, build_mlp
+
+    seed = build_mlp(26, 512)
+    assert seed.count_params() == 415_258 and [layer.name for layer in seed.layers if "hidden" in layer.name] == [HIDDEN_LAYER]
+    deeper = build_mlp(26, (256, 128), dropout=0.1)
+    assert deeper.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 26 + 26
+    assert [layer.name for layer in deeper.layers if "hidden" in layer.name] == [f"{HIDDEN_LAYER}_1", HIDDEN_LAYER]
+    assert deeper.get_layer(HIDDEN_LAYER).units == 128  # FitNets guides the last hidden layer
+    assert sum(type(layer).__name__ == "Dropout" for layer in deeper.layers) == 2
+
+
+@pytest.mark.parametrize("value, expected", [(512, 512), ("512", 512), (512.0, 512), ([256, 128], (256, 128)), ("[64, 32]", (64, 32))])
+def test_hidden_units_takes_an_integer_or_a_list_as_typed_or_as_dvc_gives_it(value, expected):
+    from conftest import PROJECT_ROOT
+    from distillation.config.params import load_params
+
+    assert load_params(PROJECT_ROOT / "params.yaml").with_overrides({"baseline.hidden_units": value}).baseline.hidden_units == expected

@@ -50,6 +50,8 @@ def test_values_given_as_strings_are_converted():
         ("teacher.epochs", 2.5),
         ("baseline.batch_size", 0),
         ("baseline.hidden_units", "many"),
+        ("baseline.hidden_units", [256, 0]),
+        ("baseline.hidden_units", []),
         ("distill.learning_rate", -1e-3),
         ("distill.kd.t2_scale", "maybe"),
         ("teacher.schedule", "one-cycle"),

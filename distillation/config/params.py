@@ -174,8 +174,20 @@ class TeacherParams(TrainingRecipe):
     ensemble: PositiveInt  # N teachers; students learn from their mean logits (distillation.targets.ensemble)
 
 
+def _widths(value: Any) -> int | tuple[int, ...]:
+    """One hidden layer's units (an integer ≥ 1), or a non-empty list of them, one per layer."""
+    if isinstance(value, str):  # `-S baseline.hidden_units=512` gives text
+        value = yaml.safe_load(value)
+    widths = list(value) if isinstance(value, (list, tuple)) else [value]
+    # DVC's table gives 512.0 for 512: a whole number counts as the integer it is.
+    widths = [int(width) if isinstance(width, float) and width.is_integer() else width for width in widths]
+    if not widths or any(isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in widths):
+        raise ValueError("must be an integer ≥ 1 or a list of them (one per hidden layer)")
+    return widths[0] if not isinstance(value, (list, tuple)) else tuple(widths)
+
+
 class BaselineParams(TrainingRecipe):
-    hidden_units: PositiveInt
+    hidden_units: Annotated[int | tuple[int, ...], PlainValidator(_widths)]  # the MLP's, for the baseline and every student
 
 
 def _check_method(value: Any) -> str:

@@ -23,7 +23,7 @@ class TrainingContext:
 
     num_classes: int
     steps_per_epoch: int  # DKD's warm-up is counted in optimizer steps
-    hidden_units: int  # DML builds its MLP peers like the student
+    hidden_units: int | tuple[int, ...]  # DML builds its MLP peers like the student (models.networks.HiddenWidths)
     dropout: float
     teacher_hidden_width: int | None = None  # FitNets' regressor maps onto it (after prepare_teacher_outputs)
 

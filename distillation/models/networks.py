@@ -12,6 +12,7 @@ from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
 HIDDEN_LAYER = "hidden"
+HiddenWidths = int | tuple[int, ...]  # one hidden layer's units, or each layer's in order (baseline.hidden_units)
 
 
 def logits_dtype() -> str | None:
@@ -39,14 +40,22 @@ def build_teacher(num_classes: int, dropout: float = 0.0) -> keras.Sequential:
     )
 
 
-def build_mlp(num_classes: int, hidden_units: int = 512, dropout: float = 0.0, name: str = "mlp") -> keras.Sequential:
-    """The seed MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units)."""
+def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float = 0.0, name: str = "mlp") -> keras.Sequential:
+    """The seed MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units).
+
+    ``hidden_units`` a tuple of widths stacks that many ReLU layers, each followed by dropout; the
+    last is named ``hidden`` (FitNets guides it), the ones before ``hidden_1``, ``hidden_2``, ….
+    """
+    widths = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
+    hidden = []
+    for index, width in enumerate(widths, start=1):
+        hidden += [layers.Dense(width, activation="relu", name=HIDDEN_LAYER if index == len(widths) else f"{HIDDEN_LAYER}_{index}"),
+                   layers.Dropout(dropout)]
     return keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE),
             layers.Flatten(),
-            layers.Dense(hidden_units, activation="relu", name=HIDDEN_LAYER),
-            layers.Dropout(dropout),
+            *hidden,
             layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
         ],
         name=name,

@@ -12,7 +12,7 @@ from distillation.data.prepared import PreparedSplit
 from distillation.data.views import StoredViews, epoch_rows, to_pixels
 from distillation.methods import method_spec, method_trainer
 from distillation.methods.base import StudentTrainer, TrainingContext
-from distillation.models.networks import build_mlp
+from distillation.models.networks import HiddenWidths, build_mlp
 from distillation.paths import TEACHER_HIDDEN, TEACHER_LOGITS, VIEW_TARGETS_DIR
 from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.targets.view_targets import load_view_targets
@@ -48,7 +48,7 @@ def method_teacher_outputs(teacher: TeacherOutputs, distill: DistillParams) -> T
     return distill.spec.teacher_outputs_for_training(teacher, distill.settings)
 
 
-def build_trainer(splits: dict[str, PreparedSplit], teacher: TeacherOutputs, distill: DistillParams, hidden_units: int) -> StudentTrainer:
+def build_trainer(splits: dict[str, PreparedSplit], teacher: TeacherOutputs, distill: DistillParams, hidden_units: HiddenWidths) -> StudentTrainer:
     """A fresh MLP wrapped in the trainer of ``distill.method``, compiled; ``.student`` is the MLP.
 
     ``teacher`` is as the method trains on it (:func:`method_teacher_outputs`).
