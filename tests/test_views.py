@@ -301,7 +301,7 @@ def test_mixed_targets_are_the_loss_against_mixed_labels_and_mixed_probabilities
 
     rng = np.random.default_rng(0)
     own = {"t2_scale": False, "mixup": 0.4} if method == "kd" else {"mixup": 0.4}
-    settings = METHODS[method].settings_from({"temp": 4.0, "lambda": 0.3}, own)
+    settings = METHODS[method].settings_from({"temp": 4.0, "lambda": 0.3, **own})
     context = TrainingContext(num_classes=5, steps_per_epoch=1, hidden_units=8, dropout=0.0)
     student = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5)])
     plain = method_trainer(method)(student, settings, context)

@@ -40,10 +40,12 @@ def reads_teacher(method: str | None) -> bool:
     return bool(method in METHODS and METHODS[method].teacher_outputs)
 
 
+SHARED_KEYS = tuple(f"distill.{shared}" for shared in SHARED_PARAMS)
+
+
 def in_setting(key: str) -> bool:
     """Whether a method's setting (its label) already shows ``key``: the method, the shared knobs, its own section."""
-    return key == METHOD_KEY or key in {f"distill.{shared}" for shared in SHARED_PARAMS} or (
-        key.startswith("distill.") and key.count(".") == 2)
+    return key == METHOD_KEY or key in SHARED_KEYS or (key.startswith("distill.") and key.count(".") == 2)
 
 
 def normalise(flat: dict[str, Any]) -> dict[str, Any]:
@@ -105,5 +107,4 @@ def run_settings(flat: dict[str, Any]) -> MethodParams | None:
         return None
     shared = {key: flat[f"distill.{key}"] for key in SHARED_PARAMS if f"distill.{key}" in flat}
     section = {key.rsplit(".", 1)[1]: value for key, value in flat.items() if key.startswith(f"distill.{method}.")}
-    spec = METHODS[method]
-    return spec.settings_from({**shared, **section}, {key: value for key, value in section.items() if key in spec.params.model_fields})
+    return METHODS[method].settings_from({**shared, **section})

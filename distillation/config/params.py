@@ -98,13 +98,14 @@ class Section(BaseModel):
 
     def changed(self, **changes: Any) -> Section:
         """This section with ``changes`` laid over it (nested sections merged key by key), validated."""
-        return type(self).model_validate(_merge(self.model_dump(by_alias=True), changes))
+        return type(self).model_validate(merge(self.model_dump(by_alias=True), changes))
 
 
-def _merge(base: dict, changes: dict) -> dict:
+def merge(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` laid over it, nested sections merged key by key."""
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
     return merged
 
 
@@ -212,7 +213,7 @@ class DistillBase(TrainingRecipe):
     @cached_property
     def settings(self) -> MethodParams:
         """What the running method reads: the shared knobs it declares and its own section, merged once."""
-        return self.spec.settings_from({"temp": self.temp, "lambda": self.lambda_}, getattr(self, self.method))
+        return self.spec.settings_from({"temp": self.temp, "lambda": self.lambda_, **getattr(self, self.method).model_dump()})
 
 
 # One section per method (distill.<method>), its fields declared in the method's module.

@@ -9,17 +9,11 @@ from pathlib import Path
 
 import yaml
 
+from distillation.config.params import merge
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Every comparison*.yaml too: `make compare` reads whichever one it is given.
 COPIED = ("dvc.yaml", "params.yaml", "sweeps", "stages", "distillation", "scripts", ".gitignore", ".dvcignore")
-
-
-def merge(base: dict, changes: dict) -> dict:
-    """``base`` with ``changes`` laid over it, nested sections merged key by key."""
-    merged = dict(base)
-    for key, value in changes.items():
-        merged[key] = merge(base.get(key, {}), value) if isinstance(value, dict) else value
-    return merged
 
 
 def copy_project(directory: Path, params_changes: dict | None = None) -> Path:

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 SHARED_PARAMS = ("temp", "lambda")  # distill.temp, distill.lambda: one knob, one meaning for every method
-# Their fields in a method's settings (validated in the distill section: distillation.config.params).
-SHARED_FIELDS = {"temp": (float, ...), "lambda_": (float, Field(alias="lambda"))}
+# Each one's field in a method's settings (validated in the distill section: distillation.config.params).
+SHARED_FIELDS = {"temp": ("temp", (float, ...)), "lambda": ("lambda_", (float, Field(alias="lambda")))}
 # A method's knobs added after runs were recorded (distillation.training.mixup): switched off, a run
 # is the run of before they existed, so neither its setting's label nor its identity holds them.
 LATER_KNOBS = ("mixup",)
@@ -81,14 +81,13 @@ class MethodSpec:
     @cached_property
     def settings_model(self) -> type[MethodParams]:
         """What the running method reads: its own params and the shared knobs it declares."""
-        shared = {("lambda_" if key == "lambda" else key): SHARED_FIELDS["lambda_" if key == "lambda" else key]
-                  for key in self.shared_params}
+        shared = dict(SHARED_FIELDS[key] for key in self.shared_params)
         return create_model(f"{self.params.__name__}Settings", __base__=self.params, **shared)
 
-    def settings_from(self, shared: Mapping[str, Any], own: Mapping[str, Any] | BaseModel) -> MethodParams:
-        """The method's settings from the values of the shared knobs (by key) and its own section."""
-        section = own.model_dump() if isinstance(own, BaseModel) else dict(own or {})
-        return self.settings_model.model_validate({**{key: shared[key] for key in self.shared_params if key in shared}, **section})
+    def settings_from(self, values: Mapping[str, Any]) -> MethodParams:
+        """The method's settings from ``values`` by key (``temp``, ``lambda``, its own params); keys it does not read are left out."""
+        keys = {field.alias or name for name, field in self.settings_model.model_fields.items()}
+        return self.settings_model.model_validate({key: value for key, value in values.items() if key in keys})
 
     def teacher_outputs_for_training(self, teacher: dict[str, dict], settings: MethodParams) -> dict[str, dict]:
         """``teacher`` as this method trains on it (see ``prepare_teacher_outputs``)."""
