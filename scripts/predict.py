@@ -3,9 +3,10 @@
     python -m scripts.predict --model models/export/student-int8 photo.jpg scan.png ...
     python -m scripts.predict --model student-int8/student_int8.tflite photo.jpg   # a file, as fetched
 
-Prints one line per image: the file, the predicted character, its probability and the top 3.
+Prints one line per image: the file, the predicted class, its probability and the top 3.
 Each image (PNG or JPEG, any size, colour or grey, dark ink on light paper or the reverse) gets
-EMNIST's preprocessing (:mod:`distillation.data.handwriting`); the file runs in its own runtime, never
+EMNIST's preprocessing (:mod:`distillation.data.handwriting`), or, for a model of your own images,
+the card's: converted and resized as the training images were; the file runs in its own runtime, never
 Keras, and its model card (``<file>.json`` beside it, written by the export stage) says which
 output is which character. ``--model`` is the file, or the folder that holds it with its card
 (the export stage's ``models/export/student-int8``, or what ``dvc artifacts get <repo>
@@ -20,10 +21,12 @@ import numpy as np
 
 from distillation.cli import run_stage
 from distillation.data.handwriting import emnist_input, load_grey
-from distillation.export.model_card import read_card
+from distillation.data.own_images import read_image
+from distillation.export.model_card import OWN_IMAGE_MODES, read_card
 from distillation.export.runtimes import missing_runtime, runner_for
 
 KINDS = {".onnx": "onnx", ".tflite": "litert"}
+OWN_IMAGE_CHANNELS = {mode: channels for channels, mode in OWN_IMAGE_MODES.items()}
 TOP = 3
 
 
@@ -50,13 +53,23 @@ def predict(model_path: Path, images: list[Path], threads: int = 1) -> list[tupl
     reason = missing_runtime(kind)
     if reason:
         raise ValueError(f"--model {model_path}: {reason}")
-    batch = np.stack([emnist_input(load_grey(path, str(path)), str(path)) for path in images])[..., np.newaxis]
+    batch = np.stack([model_input(path, card["input"]) for path in images])
     logits = runner_for(kind, model_path, threads).forward(batch.astype(np.float32))
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     classes = card["classes"]
     return [(path, [(classes[index], float(row[index])) for index in np.argsort(row)[::-1][:TOP]])
             for path, row in zip(images, probabilities)]
+
+
+def model_input(path: Path, taken: dict) -> np.ndarray:
+    """One image as the card's input says: (H, W, C) float32 in [0, 1]."""
+    if "resize" not in taken:  # an EMNIST model: a photo of one handwritten character
+        return emnist_input(load_grey(path, str(path)), str(path))[..., np.newaxis]
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    height, width = taken["resize"]
+    return read_image(path, str(path), (height, width), OWN_IMAGE_CHANNELS[taken["mode"]]).astype(np.float32) / 255.0
 
 
 def describe(path: Path | str, top: list[tuple[str, float]]) -> str:

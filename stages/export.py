@@ -21,18 +21,22 @@ from distillation.export.formats import (CALIBRATION_IMAGES, calibration_sample,
 from distillation.machine import machine_kind
 from distillation.config.params import load_params
 from distillation.paths import PREPARED_DIR, model_path
+from distillation.data.own_images import is_own_images
 from distillation.data.prepared import load_split
 
 EXPORTED_MODELS = {"student": Path("metrics/export.json"), "teacher": Path("metrics/export_teacher.json")}
 
 
-def export_model(name: str, seed: int) -> dict:
-    """Export model ``name`` into its three files and measure each; return the metrics."""
+def export_model(name: str, seed: int, own_images: bool = False) -> dict:
+    """Export model ``name`` into its three files and measure each; return the metrics.
+
+    ``own_images``: trained on your own images (their cards then say how to prepare an image).
+    """
     model_file = model_path(name)
     model = load_exportable(model_file)
     train = load_split(PREPARED_DIR / "train.npz")
     paths = exported_paths(name)
-    write_exports(model, paths, calibration_sample(train.images, CALIBRATION_IMAGES, seed), train.classes)
+    write_exports(model, paths, calibration_sample(train.images, CALIBRATION_IMAGES, seed), train.classes, own_images)
     test = load_split(PREPARED_DIR / "test.npz")
     return {**measure_exports(model, model_file, paths, test.images, test.labels, cpu_threads()), "machine": machine_kind()}
 
@@ -42,7 +46,8 @@ def main() -> None:
     if len(arguments) != 1 or arguments[0] not in EXPORTED_MODELS:
         raise ValueError(f"usage: python -m stages.export {{{'|'.join(EXPORTED_MODELS)}}}")
     name = arguments[0]
-    metrics = export_model(name, load_params().seed)
+    params = load_params()
+    metrics = export_model(name, params.seed, is_own_images(params.data.source))
     write_json(EXPORTED_MODELS[name], metrics)
     for kind, reason in metrics.get("skipped", {}).items():
         print(f"{name}: {kind} written but not measured: {reason}")

@@ -20,8 +20,9 @@ from scipy.special import log_softmax
 
 from distillation.atomic import npz_writer, write_json
 from distillation.cli import run_stage
+from distillation.config.params import load_params
 from distillation.targets.ensemble import ensemble_logits_on_batch, load_members
-from distillation.models.networks import with_hidden_output
+from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_LOGITS, TEACHER_MEMBERS_DIR, metrics_path, model_path
 from distillation.data.prepared import SPLITS, PreparedSplit, load_prepared
 from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_logits
@@ -29,7 +30,8 @@ from distillation.models.files import EVALUATION_BATCH, load_model
 
 
 def store_teacher_outputs(
-    teacher: keras.Model, splits: dict[str, PreparedSplit], logits_path: Path, hidden_path: Path, members: list[keras.Model] = ()
+    teacher: keras.Model, splits: dict[str, PreparedSplit], logits_path: Path, hidden_path: Path, members: list[keras.Model] = (),
+    hidden_layer: str = HIDDEN_LAYER,
 ) -> None:
     """Run the teacher (and the ensemble's other ``members``) over every split a batch at a time and
     write both files as the savers do.
@@ -37,7 +39,7 @@ def store_teacher_outputs(
     The hidden activations go into their file batch by batch: at the official size they are
     0.5 GB per copy in float32, and holding them whole took this stage to 3.8 GB.
     """
-    view = with_hidden_output(teacher)
+    view = with_hidden_output(teacher, hidden_layer)
     logits = {}
     with npz_writer(hidden_path, compressed=True) as hidden_file:
         for name in SPLITS:
@@ -73,9 +75,11 @@ def teacher_output_metrics(
 
 
 def main() -> None:
+    params = load_params()
     splits = load_prepared(PREPARED_DIR)
     members = load_members(TEACHER_MEMBERS_DIR)
-    store_teacher_outputs(load_model(model_path("teacher")), splits, TEACHER_LOGITS, TEACHER_HIDDEN, members)
+    store_teacher_outputs(load_model(model_path("teacher")), splits, TEACHER_LOGITS, TEACHER_HIDDEN, members,
+                          params.teacher.hidden_layer)
     hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)
     stored = teacher_output_metrics(load_teacher_logits(TEACHER_LOGITS, splits), hidden, splits)
     # With an ensemble, each split's accuracy above is the ensemble's (its mean logits).

@@ -10,7 +10,8 @@
 - the path of any EMNIST ``.mat`` (absolute, or relative to the project root);
 - your own images: a folder of class folders (``train/<class>/*``, ``test/<class>/*``, optionally
   ``val/``) or an ``.npz`` of ``x_train, y_train, x_test, y_test`` (:mod:`distillation.data.own_images`),
-  written to ``data/raw/images.npz`` resized to the models' 28 × 28 grey.
+  written to ``data/raw/images.npz`` as ``data.image_size`` × ``data.channels`` (null: the images' own).
+  The EMNIST sources are 28 × 28 grey: setting either key for one of them is refused.
 A given file is read and checked exactly as ``convert`` will read it *before* anything is
 written, so a malformed file fails here, named as the user gave it, and never becomes an output
 that DVC records. A good file is copied unchanged, so DVC records its hash.
@@ -29,11 +30,23 @@ from distillation.data.own_images import read_own_images, write_image_dataset
 from distillation.paths import RAW_IMAGES, RAW_MAT
 from distillation.data.synthetic import generate_letters, letters_mapping
 
+NAMED_SOURCES = ("synthetic", "emnist", BYCLASS_LETTERS)
+EMNIST_SIZE = (28, 28)
+
 
 def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT, images_output: Path = RAW_IMAGES) -> Path:
     """Write the input named by ``data.source`` (the ``data`` params section) to ``output`` (an
     EMNIST-layout source) or ``images_output`` (your own images); return the path written."""
     source = data.source
+    # Read and checked whole before anything is written.
+    own = None if source in NAMED_SOURCES else read_own_images(source, data.image_size, data.channels)
+    if own is not None:
+        write_image_dataset(images_output, own)
+        return images_output
+    if data.image_size not in (None, EMNIST_SIZE) or data.channels not in (None, 1):
+        key, value = ("data.image_size", data.image_size) if data.image_size not in (None, EMNIST_SIZE) else ("data.channels", data.channels)
+        raise ValueError(f"{key}: {value} resizes your own images (a folder or an .npz as data.source); "
+                         f"data.source '{source}' is EMNIST, 28 × 28 grey: set it to null")
     if source == "synthetic":
         synthetic = data.synthetic
         # Different seeds for the two splits, so test images are never copies of training ones.
@@ -49,10 +62,6 @@ def materialise_source(data: DataParams, seed: int, output: Path = RAW_MAT, imag
     if source == BYCLASS_LETTERS:
         write_byclass_letters(data.emnist_byclass, output)
         return output
-    own = read_own_images(source)  # read and checked whole before anything is written
-    if own is not None:
-        write_image_dataset(images_output, own)
-        return images_output
     path = Path(source)
     if not path.is_file():
         raise ValueError(

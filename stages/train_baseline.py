@@ -12,7 +12,7 @@ import keras
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
-from distillation.models.networks import build_mlp
+from distillation.models.networks import build_mlp, input_shape_of
 from distillation.config.params import BaselineParams, load_params
 from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
 from distillation.data.prepared import PreparedSplit, load_prepared
@@ -26,7 +26,8 @@ def train_baseline(
     """Train the MLP with the ``baseline`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
     model, metrics = train_classifier(
-        lambda: build_mlp(len(splits["train"].classes), baseline.hidden_units, baseline.dropout, name="baseline"),
+        lambda: build_mlp(len(splits["train"].classes), baseline.hidden_units, baseline.dropout, name="baseline",
+                          input_shape=input_shape_of(splits["train"].images)),
         splits, baseline, "baseline", log_dir, monitor=MLP_MONITOR)
     # The seed goes into the metrics so a report can tell a run's own results from stale ones.
     return model, {**metrics, "seed": seed}

@@ -19,7 +19,7 @@ from distillation.config.params import DistillParams, load_params
 from distillation.data.prepared import PreparedSplit, load_prepared
 from distillation.data.views import StoredViews, load_views, views_seen
 from distillation.models.files import save_model
-from distillation.models.networks import HiddenWidths, build_mlp
+from distillation.models.networks import HiddenWidths, build_mlp, input_shape_of
 from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path, model_path, training_log_dir
 from distillation.training.fit import MLP_MONITOR, budgeted, classifier_metrics, compile_classifier, configure_runtime, fit_with_early_stopping
 from distillation.training.precision import float32_copy, training_precision
@@ -59,7 +59,8 @@ def train_student(
             trainer, inputs, targets, (val.images, student_targets(splits, teacher, "val")), distill, log_dir, monitor=MLP_MONITOR,
         )
     # Evaluated like the other models, in float32: plain cross-entropy and accuracy at T = 1.
-    student = float32_copy(trainer.student, lambda: build_mlp(len(train.classes), hidden_units, distill.dropout, name="student"))
+    student = float32_copy(trainer.student, lambda: build_mlp(len(train.classes), hidden_units, distill.dropout, name="student",
+                                                                      input_shape=input_shape_of(train.images)))
     compile_classifier(student, distill)
     # What trained it, in the metrics: a report can then tell this run's results from stale ones.
     trained_with = {"method": distill.method, "setting": distill.settings.label(), "seed": seed,

@@ -5,9 +5,15 @@
 ``teacher.ensemble`` teachers, with the seeds after it (:mod:`distillation.targets.ensemble`). Two stages,
 so that changing the size of the ensemble never re-trains the teacher itself, and a run with one
 teacher and a run with an ensemble that it leads share it.
+
+With ``teacher.model: PATH`` (your own trained ``.keras`` teacher) nothing is trained: the file is
+checked against the prepared data, stored as ``models/teacher.keras`` (logits out:
+:mod:`distillation.models.given_teacher`) and measured on val and test like a trained teacher.
+Its SHA-256 goes into ``metrics/teacher.json``.
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +24,8 @@ import keras
 from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.targets.ensemble import member_path, member_seeds
-from distillation.models.networks import build_teacher
+from distillation.models.given_teacher import adopt_teacher
+from distillation.models.networks import build_teacher, input_shape_of
 from distillation.config.params import TeacherParams, load_params
 from distillation.paths import PREPARED_DIR, TEACHER_MEMBERS_DIR, metrics_path, model_path, training_log_dir
 from distillation.data.prepared import PreparedSplit, load_prepared
@@ -33,10 +40,31 @@ def train_teacher(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the teacher CNN with the ``teacher`` params; return it and its metrics (curves to ``log_dir``)."""
     configure_runtime(seed)
-    model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), teacher.dropout), splits,
+    input_shape = input_shape_of(splits["train"].images)
+    model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), teacher.dropout, input_shape), splits,
                                       teacher, "teacher", log_dir)
     # The seed goes into the metrics so a report can tell a run's own teacher from a stale one.
     return model, {**metrics, "seed": seed}
+
+
+def given_teacher(splits: dict[str, PreparedSplit], teacher: TeacherParams, log_dir: Path | None = None) -> tuple[keras.Model, dict[str, Any]]:
+    """Your teacher (``teacher.model``), checked and measured; its file's SHA-256 in the metrics.
+
+    ``log_dir`` (the trained teacher's curves) is left empty: nothing trains.
+    """
+    model, metrics = adopt_teacher(teacher.model, splits)
+    if log_dir is not None:
+        shutil.rmtree(log_dir, ignore_errors=True)
+        log_dir.mkdir(parents=True)
+    return model, {**metrics, "sha256": file_sha256(Path(teacher.model))}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def train_members(splits: dict[str, PreparedSplit], teacher: TeacherParams, seed: int, directory: Path) -> dict[str, Any]:
@@ -69,10 +97,15 @@ def main() -> None:
     if arguments == ["members"]:
         write_json(metrics_path("teacher_members"), train_members(splits, params.teacher, params.seed, TEACHER_MEMBERS_DIR))
         return
-    model, metrics = train_teacher(splits, params.teacher, params.teacher_seed, training_log_dir("teacher"))
+    if params.teacher.model is not None:
+        model, metrics = given_teacher(splits, params.teacher, training_log_dir("teacher"))
+        done = f"your teacher {params.teacher.model} ({metrics['outputs']})"
+    else:
+        model, metrics = train_teacher(splits, params.teacher, params.teacher_seed, training_log_dir("teacher"))
+        done = f"after {metrics['epochs']} epochs"
     save_model(model, model_path("teacher"))
     write_json(metrics_path("teacher"), metrics)
-    print(f"teacher: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
+    print(f"teacher: test accuracy {metrics['test_accuracy']:.4f}, {done}")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def main() -> None:
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
     figures = write_view_targets(VIEW_TARGETS_DIR, load_model(model_path("teacher")), views, train_hidden,
-                                 params.distill.fitnets.hint_components, load_members(TEACHER_MEMBERS_DIR))
+                                 params.distill.fitnets.hint_components, load_members(TEACHER_MEMBERS_DIR),
+                                 params.teacher.hidden_layer)
     seconds = time.perf_counter() - started
     logits = np.load(VIEW_TARGETS_DIR / LOGITS_FILE, mmap_mode="r", allow_pickle=False)
     metrics: dict[str, Any] = {

@@ -99,16 +99,18 @@ def test_an_npz_in_the_keras_datasets_convention_reads_with_its_class_names(tmp_
     x_train, x_test = RNG.integers(0, 256, (6, 4, 4), dtype=np.uint8), RNG.random((3, 4, 4, 3)).astype(np.float32)
     np.savez(tmp_path / "arrays.npz", x_train=x_train, y_train=np.array([0, 1, 2, 0, 1, 2]), x_test=x_test,
              y_test=np.array([[2], [1], [0]]), class_names=np.array(["ant", "bee", "cow"]))
+    # data.channels null: the images' own; grey train beside RGB test makes every split RGB.
     dataset = read_arrays_npz(tmp_path / "arrays.npz")
     assert dataset.classes == ("ant", "bee", "cow") and list(dataset.test.labels) == [2, 1, 0]
-    np.testing.assert_array_equal(dataset.train.images[..., 0], x_train)
-    assert dataset.test.images.shape == (3, 4, 4, 1) and dataset.test.images.dtype == np.uint8  # RGB floats → grey 0..255
+    np.testing.assert_array_equal(dataset.test.images, np.round(x_test * 255).astype(np.uint8))
+    np.testing.assert_array_equal(dataset.train.images, np.repeat(x_train[..., None], 3, axis=-1))
+    grey = read_arrays_npz(tmp_path / "arrays.npz", channels=1)
+    np.testing.assert_array_equal(grey.train.images[..., 0], x_train)
+    assert grey.test.images.shape == (3, 4, 4, 1) and grey.test.images.dtype == np.uint8  # RGB floats → grey 0..255
     as_pillow = [np.asarray(Image.fromarray(image, "RGB").convert("L")) for image in np.round(x_test * 255).astype(np.uint8)]
-    np.testing.assert_array_equal(dataset.test.images[..., 0], np.stack(as_pillow))  # grey as the folder route makes it
-    rgb = read_arrays_npz(tmp_path / "arrays.npz", channels=3)
-    np.testing.assert_array_equal(rgb.test.images, np.round(x_test * 255).astype(np.uint8))
-    assert rgb.train.images.shape == (6, 4, 4, 3)
-    bigger = read_arrays_npz(tmp_path / "arrays.npz", size=(8, 6))
+    np.testing.assert_array_equal(grey.test.images[..., 0], np.stack(as_pillow))  # grey as the folder route makes it
+    assert read_arrays_npz(tmp_path / "arrays.npz", channels=3).train.images.shape == (6, 4, 4, 3)
+    bigger = read_arrays_npz(tmp_path / "arrays.npz", size=(8, 6), channels=1)
     assert bigger.train.images.shape == (6, 8, 6, 1)
     np.savez(tmp_path / "unnamed.npz", x_train=x_train, y_train=np.array([0, 1, 2, 0, 1, 2]), x_test=x_train[:2], y_test=np.array([0, 2]))
     assert read_arrays_npz(tmp_path / "unnamed.npz").classes == ("0", "1", "2")
@@ -160,7 +162,7 @@ def test_the_source_and_convert_stages_take_a_folder_with_its_own_val_split(proj
     splits = load_prepared(root / "data" / "prepared")
     assert splits["train"].classes == ("cat", "dog")
     assert {name: split.images.shape for name, split in splits.items()} == {
-        "train": (8, 28, 28, 1), "val": (3, 28, 28, 1), "test": (3, 28, 28, 1)}  # the models' 28 × 28 grey
+        "train": (8, 10, 12, 3), "val": (3, 10, 12, 3), "test": (3, 10, 12, 3)}  # data.image_size, channels null: their own
     assert list(splits["val"].labels) == [0, 1, 1] and splits["train"].images.max() <= 1.0
     assert len(written["val"]) == 3
     metrics = json.loads((root / "metrics" / "data.json").read_text())

@@ -5,7 +5,8 @@ A run's **identity** is every param that can change what its student learned: al
 method does not read: other methods' sections, the shared ``distill.temp`` / ``distill.lambda``
 when the method declares neither, the teacher's params when the method reads no teacher output,
 the synthetic data's sizes unless the source is ``synthetic``, the official files' fields
-unless they are the source, and the ``augment`` section when ``augment.views`` is 0. Runs are
+unless they are the source, the ``augment`` section when ``augment.views`` is 0, and the keys
+added since the first records (:data:`LATER_DEFAULTS`) while they keep their defaults. Runs are
 pooled (one setting, several replicates) only when their identities are equal, so a run with
 another ``seed``, ``distill.epochs``, hidden width, data file or views is never counted with the
 comparison's runs.
@@ -33,6 +34,10 @@ TEMP_KEY, LAMBDA_KEY = "distill.temp", "distill.lambda"
 EPOCHS_KEY = "distill.epochs"
 ENSEMBLE_KEY = "teacher.ensemble"
 VIEWS_KEY = "augment.views"
+TEACHER_MODEL_KEY, HIDDEN_LAYER_KEY = "teacher.model", "teacher.hidden_layer"
+# Keys added after runs were recorded, with the value those runs had: at it, a run's identity is
+# what it was before the key existed. teacher.hidden_layer is FitNets' alone.
+LATER_DEFAULTS = {"data.image_size": None, "data.channels": None, TEACHER_MODEL_KEY: None, HIDDEN_LAYER_KEY: "hidden"}
 
 
 def reads_teacher(method: str | None) -> bool:
@@ -63,6 +68,13 @@ def identity_params(flat: dict[str, Any]) -> dict[str, Any]:
         parts = key.split(".")
         if key in PAIRING_KEYS:
             return False
+        if key in LATER_DEFAULTS:
+            changed = flat.get(key) not in (None, LATER_DEFAULTS[key])
+            if key == HIDDEN_LAYER_KEY:
+                return changed and method == "fitnets"
+            return changed and (parts[0] != "teacher" or reads_teacher(method))
+        if parts[0] == "teacher" and flat.get(TEACHER_MODEL_KEY) not in (None, "") and key != ENSEMBLE_KEY:
+            return False  # your own teacher: its recipe is never read
         if key == ENSEMBLE_KEY:
             # One teacher is the run of before ensembles existed: its identity is unchanged.
             return reads_teacher(method) and flat.get(key) not in (None, 1)

@@ -129,8 +129,43 @@ class EmnistByclassParams(Section):
     letters_sha256: Sha256
 
 
+def _image_size(value: Any) -> tuple[int, int] | None:
+    """None (the images' own size), a side ≥ 1 for square images, or ``[height, width]``."""
+    if isinstance(value, str):  # `-S data.image_size=32` or `=[32,24]` gives text
+        value = yaml.safe_load(value)
+    if value is None:
+        return None
+    sides = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    # DVC's table gives 28.0 for 28: a whole number counts as the integer it is.
+    sides = [int(side) if isinstance(side, float) and side.is_integer() else side for side in sides]
+    if len(sides) != 2 or any(isinstance(side, bool) or not isinstance(side, int) or side < 1 for side in sides):
+        raise ValueError("must be null (the images' own size), a side ≥ 1 or [height, width]")
+    return sides[0], sides[1]
+
+
+def _channels(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = yaml.safe_load(value)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or value not in (1, 3):
+        raise ValueError("must be null (the images' own), 1 (grey) or 3 (RGB)")
+    return value
+
+
+def _optional_path(value: Any) -> str | None:
+    if value is None or value in ("null", "None", ""):
+        return None
+    return _text(value)
+
+
 class DataParams(Section):
     source: Text
+    # What your own images become (a folder or an .npz as data.source): EMNIST sources are 28 × 28 grey.
+    image_size: Annotated[tuple[int, int] | None, PlainValidator(_image_size)]
+    channels: Annotated[int | None, PlainValidator(_channels)]
     val_fraction: _number(float, 0, 0.5, low_open=True)
     split_replicate: Seed
     synthetic: SyntheticParams
@@ -171,6 +206,11 @@ class TrainingRecipe(Section):
 
 
 class TeacherParams(TrainingRecipe):
+    # A trained Keras teacher of your own (.keras), used instead of training the seed CNN
+    # (stages.train_teacher); null: train it here. The recipe below is then unread.
+    model: Annotated[str | None, PlainValidator(_optional_path)]
+    # The layer FitNets reads the teacher's hints from: the seed CNN's is named `hidden`.
+    hidden_layer: Text
     replicate: Seed
     ensemble: PositiveInt  # N teachers; students learn from their mean logits (distillation.targets.ensemble)
 
@@ -243,6 +283,13 @@ class Params(Section):
                 raise PydanticCustomError("params", "{message}", {"message": (
                     f"{section}.warmup_epochs must be less than {section}.epochs ({recipe.epochs}) "
                     f"under schedule: cosine, got {recipe.warmup_epochs:g}")})
+        return self
+
+    @model_validator(mode="after")
+    def _given_teacher_alone(self) -> Params:
+        if self.teacher.model is not None and self.teacher.ensemble != 1:
+            raise PydanticCustomError("params", "{message}", {"message": (
+                f"teacher.ensemble must be 1 with teacher.model (an ensemble's members are trained here), got {self.teacher.ensemble}")})
         return self
 
     def flat(self) -> dict[str, Any]:

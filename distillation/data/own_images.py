@@ -7,9 +7,10 @@
   optionally ``x_val, y_val`` and ``class_names``; images (N, H, W) or (N, H, W, C), uint8 in 0..255
   or floats in [0, 1]; labels integers 0..K−1.
 
-Every image becomes ``channels`` (1: grey, 3: RGB) and, where ``size`` is given, ``size`` (height,
-width); without it, every image must already have one size. Bad input is one ``ValueError`` line
-naming the file as the user gave it. Needs Pillow, not Keras.
+Every image becomes ``channels`` (1: grey, 3: RGB; None: grey if every image is grey, else RGB)
+and, where ``size`` is given, ``size`` (height, width); without it, every image must already have
+one size. Bad input is one ``ValueError`` line naming the file as the user gave it. Needs Pillow,
+not Keras.
 """
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ import numpy as np
 
 from distillation.atomic import write_npz
 
-# What the models take today: your images are resized to it, grey (models of other shapes: issue 50's next step).
-MODEL_IMAGE_SIZE, MODEL_CHANNELS = (28, 28), 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 FOLDER_SPLITS = ("train", "val", "test")  # val is optional
 CHANNELS = (1, 3)
 PIL_MODES = {1: "L", 3: "RGB"}
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # Pillow's modes without colour
 
 
 @dataclass(frozen=True)
@@ -42,21 +42,23 @@ class ImageDataset:
     val: ImageSplit | None = None  # given by the user; otherwise carved from train
 
 
-def _given(path: str | Path, shown: str | None, channels: int) -> tuple[Path, str]:
-    """The path, how to name it (as the user gave it), once ``channels`` is known to be 1 or 3."""
-    if channels not in CHANNELS:
+def _given(path: str | Path, shown: str | None, channels: int | None) -> tuple[Path, str]:
+    """The path, how to name it (as the user gave it), once ``channels`` is known to be None, 1 or 3."""
+    if channels is not None and channels not in CHANNELS:
         raise ValueError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     return Path(path), shown or str(path)
 
 
-def _read_image(path: Path, shown: str, size: tuple[int, int] | None, channels: int) -> np.ndarray:
-    """One image as uint8 (H, W, C): converted to ``channels``, resized to ``size`` (height, width) if given."""
+def read_image(path: Path, shown: str, size: tuple[int, int] | None, channels: int | None) -> np.ndarray:
+    """One image as uint8 (H, W, C): converted to ``channels`` (None: its own, grey or RGB), resized to
+    ``size`` (height, width) if given."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             image.load()  # a truncated file fails here, not later
-            converted = image.convert(PIL_MODES[channels])
+            mode = PIL_MODES[channels] if channels is not None else ("L" if image.mode in GREY_MODES else "RGB")
+            converted = image.convert(mode)
             if size is not None and converted.size != (size[1], size[0]):
                 converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.asarray(converted, dtype=np.uint8)
@@ -79,6 +81,13 @@ def _class_folders(split_dir: Path, shown: str) -> dict[str, list[Path]]:
     return images
 
 
+def _same_channels(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Grey images as RGB if any image is RGB (each read in its own mode when data.channels is null)."""
+    if all(image.shape[-1] == images[0].shape[-1] for image in images):
+        return images
+    return [np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image for image in images]
+
+
 def _stack(images: list[np.ndarray], names: list[str]) -> np.ndarray:
     """The images of one split as one array; images of several sizes are refused, naming one of each."""
     first = images[0].shape[:2]
@@ -91,6 +100,9 @@ def _stack(images: list[np.ndarray], names: list[str]) -> np.ndarray:
 
 def _assembled(splits: dict[str, ImageSplit], classes: tuple[str, ...], shown: str) -> ImageDataset:
     """The splits as one dataset; splits whose images differ in size are refused."""
+    if len({split.images.shape[-1] for split in splits.values()}) > 1:  # grey in one split, RGB in another
+        splits = {name: ImageSplit(np.repeat(split.images, 3, axis=-1) if split.images.shape[-1] == 1 else split.images,
+                                   split.labels) for name, split in splits.items()}
     shapes = {split.images.shape[1:] for split in splits.values()}
     if len(shapes) > 1:
         raise ValueError(f"{shown}: the splits' images differ in size ({', '.join(sorted(map(str, shapes)))}); "
@@ -99,7 +111,7 @@ def _assembled(splits: dict[str, ImageSplit], classes: tuple[str, ...], shown: s
 
 
 def read_image_folder(root: str | Path, shown: str | None = None, size: tuple[int, int] | None = None,
-                      channels: int = 1) -> ImageDataset:
+                      channels: int | None = None) -> ImageDataset:
     """``root/{train,test}/<class>/*`` (and optionally ``root/val``) as a dataset; ``shown``: ``root`` as the user gave it."""
     root, shown = _given(root, shown, channels)
     if not root.is_dir():
@@ -121,10 +133,10 @@ def read_image_folder(root: str | Path, shown: str | None = None, size: tuple[in
         for label, files in by_class.items():
             for path in files:
                 where = f"{shown}/{name}/{label}/{path.name}"
-                images.append(_read_image(path, where, size, channels))
+                images.append(read_image(path, where, size, channels))
                 labels.append(classes.index(label))
                 names.append(where)
-        splits[name] = ImageSplit(images=_stack(images, names), labels=np.asarray(labels, np.int32))
+        splits[name] = ImageSplit(images=_stack(_same_channels(images), names), labels=np.asarray(labels, np.int32))
     return _assembled(splits, classes, shown)
 
 
@@ -134,7 +146,7 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return ((weighted + 0x8000) >> 16).astype(np.uint8)[..., None]
 
 
-def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | None, channels: int) -> np.ndarray:
+def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | None, channels: int | None) -> np.ndarray:
     """An ``.npz`` array of images as uint8 (N, H, W, ``channels``)."""
     if array.ndim == 3:
         array = array[..., None]
@@ -147,6 +159,7 @@ def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | 
     elif not np.issubdtype(array.dtype, np.integer) or (array.size and (array.min() < 0 or array.max() > 255)):
         raise ValueError(f"{shown}: {key} must be integers 0..255 or floats in [0, 1], got {array.dtype}")
     images = array.astype(np.uint8)
+    channels = channels or images.shape[-1]
     if images.shape[-1] != channels:
         images = _luma(images) if channels == 1 else np.repeat(images, 3, axis=-1)
     if size is not None and images.shape[1:3] != size:
@@ -160,7 +173,7 @@ def _as_images(array: np.ndarray, key: str, shown: str, size: tuple[int, int] | 
 
 
 def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int, int] | None = None,
-                    channels: int = 1) -> ImageDataset:
+                    channels: int | None = None) -> ImageDataset:
     """An ``.npz`` of ``x_train, y_train, x_test, y_test`` (optionally ``x_val, y_val``, ``class_names``) as a dataset."""
     path, shown = _given(path, shown, channels)
     if not path.is_file():
@@ -197,7 +210,12 @@ def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int,
     return _assembled(splits, classes, shown)
 
 
-def read_own_images(given: str, size: tuple[int, int] | None = MODEL_IMAGE_SIZE, channels: int = MODEL_CHANNELS) -> ImageDataset | None:
+def is_own_images(source: str) -> bool:
+    """Whether ``data.source`` names your own images (a folder, or an ``.npz``) rather than an EMNIST source."""
+    return Path(source).is_dir() or Path(source).suffix.lower() == ".npz"
+
+
+def read_own_images(given: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ImageDataset | None:
     """``data.source`` as your own images: a folder of class folders, or an ``.npz`` of arrays; None for any other source."""
     path = Path(given)
     if path.is_dir():

@@ -16,6 +16,9 @@ student sees every training image once, as one of its K + 1 versions (the image 
 of its views), drawn at random (:func:`epoch_rows`; the batches: :mod:`distillation.training.view_batches`):
 an epoch costs what it costs without views, and the teacher's output always comes from the row
 of the version shown.
+
+Any size and RGB: an image of H × W turns about its centre; the channels of an RGB image move
+together. Grey views are stored (K·N, H, W), RGB views (K·N, H, W, 3).
 """
 from __future__ import annotations
 
@@ -32,7 +35,6 @@ from distillation.atomic import atomic_output, write_json
 from distillation.config.params import AugmentParams
 from distillation.data.prepared import PreparedSplit
 
-IMAGE_SIDE = 28
 CHUNK = 4096  # images drawn at a time: fixed, so a view never depends on how many are drawn
 IMAGES_FILE = "images.npy"
 INDEX_FILE = "views.json"
@@ -40,8 +42,20 @@ RERUN = "re-run `dvc repro augment`"
 
 
 def to_pixels(images: np.ndarray) -> np.ndarray:
-    """Prepared float images in [0, 1] (N, 28, 28, 1) → uint8 (N, 28, 28): what the converter read."""
-    return np.rint(np.clip(images[..., 0], 0.0, 1.0) * 255).astype(np.uint8)
+    """Prepared float images in [0, 1] (N, H, W, C) → uint8, (N, H, W) for grey, (N, H, W, C) otherwise."""
+    grey_or_colour = images[..., 0] if images.shape[-1] == 1 else images
+    return np.rint(np.clip(grey_or_colour, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def as_model_input(pixels: np.ndarray) -> np.ndarray:
+    """uint8 views (N, H, W) or (N, H, W, C) → float32 in [0, 1] (N, H, W, C), as prepared images are."""
+    images = pixels.astype(np.float32) / 255.0
+    return images[..., None] if images.ndim == 3 else images
+
+
+def pixel_shape(train: PreparedSplit) -> tuple[int, ...]:
+    """The shape of one stored view of ``train``'s images."""
+    return to_pixels(train.images[:0]).shape[1:]
 
 
 def _inverse_maps(count: int, settings: AugmentParams, random: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -60,19 +74,18 @@ def _inverse_maps(count: int, settings: AugmentParams, random: np.random.Generat
 
 
 def distort(pixels: np.ndarray, settings: AugmentParams, random: np.random.Generator) -> np.ndarray:
-    """One random view of each uint8 image (N, 28, 28), drawn from ``random``; uint8 out."""
-    count = pixels.shape[0]
+    """One random view of each uint8 image (N, H, W) or (N, H, W, C), drawn from ``random``; uint8 out."""
+    count, height, width = pixels.shape[:3]
     inverse, shift = _inverse_maps(count, settings, random)
-    centre = (IMAGE_SIDE - 1) / 2
-    offsets = np.arange(IMAGE_SIDE, dtype=np.float32) - centre
+    centre_row, centre_column = (height - 1) / 2, (width - 1) / 2
     # Where each output pixel reads from: inverse·(out − centre − shift) + centre.
-    row = offsets[None, :, None] - shift[:, 0, None, None].astype(np.float32)  # (N, 28, 1)
-    column = offsets[None, None, :] - shift[:, 1, None, None].astype(np.float32)  # (N, 1, 28)
+    row = (np.arange(height, dtype=np.float32) - centre_row)[None, :, None] - shift[:, 0, None, None].astype(np.float32)  # (N, H, 1)
+    column = (np.arange(width, dtype=np.float32) - centre_column)[None, None, :] - shift[:, 1, None, None].astype(np.float32)  # (N, 1, W)
     inverse = inverse.astype(np.float32)[..., None, None]
-    source_rows = inverse[:, 0, 0] * row + inverse[:, 0, 1] * column + centre
-    source_columns = inverse[:, 1, 0] * row + inverse[:, 1, 1] * column + centre
+    source_rows = inverse[:, 0, 0] * row + inverse[:, 0, 1] * column + centre_row
+    source_columns = inverse[:, 1, 0] * row + inverse[:, 1, 1] * column + centre_column
     if settings.elastic_alpha > 0:
-        field = random.uniform(-1, 1, (count, 2, IMAGE_SIDE, IMAGE_SIDE)).astype(np.float32)
+        field = random.uniform(-1, 1, (count, 2, height, width)).astype(np.float32)
         field = ndimage.gaussian_filter(field, sigma=(0, 0, settings.elastic_sigma, settings.elastic_sigma), mode="constant")
         # Simard et al. scale the smoothed field by α; normalising its largest value first keeps α in pixels at any σ.
         peak = np.abs(field).max(axis=(1, 2, 3), keepdims=True)
@@ -82,19 +95,23 @@ def distort(pixels: np.ndarray, settings: AugmentParams, random: np.random.Gener
 
 
 def bilinear(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Each image of ``pixels`` (N, H, W) read at (``rows``, ``columns``) (N, H, W), bilinearly; 0 outside.
+    """Each image of ``pixels`` (N, H, W) or (N, H, W, C) read at (``rows``, ``columns``) (N, H, W),
+    bilinearly, every channel at the same places; 0 outside.
 
     Vectorised over the whole chunk (scipy's ``map_coordinates`` would interpolate along the
     image axis too and took 25x as long).
     """
-    count, height, width = pixels.shape
-    padded = np.pad(pixels.astype(np.float32), ((0, 0), (1, 1), (1, 1)))  # a frame of zeros: outside is blank
+    count, height, width = pixels.shape[:3]
+    channel_axes = ((0, 0),) * (pixels.ndim - 3)
+    padded = np.pad(pixels.astype(np.float32), ((0, 0), (1, 1), (1, 1), *channel_axes))  # a frame of zeros: outside is blank
     top, left = np.floor(rows), np.floor(columns)
     down, right = (rows - top).astype(np.float32), (columns - left).astype(np.float32)
     top, left = top.astype(np.int64) + 1, left.astype(np.int64) + 1  # in the framed image
     bottom, far = np.clip(top + 1, 0, height + 1), np.clip(left + 1, 0, width + 1)
     top, left = np.clip(top, 0, height + 1), np.clip(left, 0, width + 1)
     image = np.arange(count)[:, None, None]
+    if pixels.ndim == 4:  # the same weights for every channel
+        down, right = down[..., None], right[..., None]
     upper = padded[image, top, left] * (1 - right) + padded[image, top, far] * right
     lower = padded[image, bottom, left] * (1 - right) + padded[image, bottom, far] * right
     return upper * (1 - down) + lower * down
@@ -189,7 +206,7 @@ def write_views(directory: str | Path, train: PreparedSplit, settings: AugmentPa
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     pixels = to_pixels(train.images)
-    shape = (settings.views * pixels.shape[0], IMAGE_SIDE, IMAGE_SIDE)
+    shape = (settings.views * pixels.shape[0], *pixels.shape[1:])
     target = directory / IMAGES_FILE
     digest = hashlib.sha256()  # of the rows' bytes in order: the views' fingerprint
     with atomic_output(target) as temporary, open(temporary, "wb") as stream:
@@ -208,7 +225,7 @@ def write_views(directory: str | Path, train: PreparedSplit, settings: AugmentPa
 
 @dataclass(frozen=True)
 class StoredViews:
-    images: StoredRows | np.ndarray  # uint8 (K·N, 28, 28), row v·N + i
+    images: StoredRows | np.ndarray  # uint8 (K·N, H, W) or (K·N, H, W, C), row v·N + i
     views: int
     fingerprint: str  # of the images, so teacher outputs can name the views they belong to
 
@@ -225,7 +242,7 @@ def load_views(directory: str | Path, train: PreparedSplit, views: int) -> Store
     if index.get("views") != views:
         raise ValueError(f"{directory}: {index.get('views')} views stored, augment.views is {views}; {RERUN}")
     images = StoredRows(images_path)
-    expected = (index["views"] * train.labels.shape[0], IMAGE_SIDE, IMAGE_SIDE)
+    expected = (index["views"] * train.labels.shape[0], *pixel_shape(train))
     if images.shape != expected or images.dtype != np.uint8:
         raise ValueError(f"{images_path}: views {images.shape} {images.dtype} where {expected} uint8 was recorded; {RERUN}")
     return StoredViews(images=images, views=int(index["views"]), fingerprint=index["views_fingerprint"])

@@ -69,8 +69,14 @@ def load_exportable(path: str | Path) -> keras.Model:
     return model
 
 
-def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.ndarray, classes: tuple[str, ...]) -> None:
-    """Write the three files and their model cards; on any failure none is left, not even an older one's rename."""
+def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.ndarray, classes: tuple[str, ...],
+                  own_images: bool = False) -> None:
+    """Write the three files and their model cards; on any failure none is left, not even an older one's rename.
+
+    ``own_images``: the model was trained on your own images, and its card says how to prepare an
+    image as they were (:func:`distillation.export.model_card.model_card`).
+    """
+    own_images_shape = tuple(int(side) for side in model.input_shape[1:]) if own_images else None
     import tensorflow as tf
 
     def representative() -> Any:
@@ -94,7 +100,7 @@ def write_exports(model: keras.Model, paths: dict[str, Path], calibration: np.nd
                 else:
                     model.export(str(target), format="litert", verbose=False, **(int8 if kind == "litert_int8" else {}))
                 quantization = _quantization(target) if kind == "litert_int8" else (None, None)
-                write_card(target, model_card(classes, *quantization))
+                write_card(target, model_card(classes, *quantization, own_images_shape=own_images_shape))
                 written[kind] = target
             for kind, target in written.items():  # all made: only now do they replace what was there
                 os.replace(card_path(target), card_path(paths[kind]))

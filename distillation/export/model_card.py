@@ -2,9 +2,10 @@
 
 Each exported file gets a card, ``<file>.json`` beside it, and the same JSON in the file's own
 metadata under ``model_card`` (ONNX ``metadata_props``; a LiteRT flatbuffer's ``metadata``): the class characters by output index, from
-the data source's ``mapping`` (26 letters by default), and the input contract — shape, dtype,
-value range, polarity, orientation, and for an int8 file the scale and zero point of its input
-and output. :func:`read_card` is what ``scripts.predict`` uses; it needs neither Keras nor
+the prepared data's classes (26 letters by default; your own images' class names), and the input
+contract — shape, dtype, value range, polarity, orientation, and for an int8 file the scale and
+zero point of its input and output. A model trained on your own images (a folder or an ``.npz``)
+says instead how they were made: ``resize`` (height, width) and ``mode`` (Pillow's ``L`` or ``RGB``). :func:`read_card` is what ``scripts.predict`` uses; it needs neither Keras nor
 TensorFlow.
 """
 from __future__ import annotations
@@ -18,14 +19,18 @@ PREPROCESSING = ("EMNIST's (Cohen et al. 2017): grey, white ink on black, Gaussi
                  "box, centred in a square frame, scaled to 24 × 24 inside a 2-pixel margin, 28 × 28, upright")
 
 
+OWN_IMAGE_MODES = {1: "L", 3: "RGB"}
+
+
 def card_path(model_path: Path) -> Path:
     """``student.onnx`` → ``student.onnx.json``."""
     return model_path.with_name(model_path.name + ".json")
 
 
 def model_card(classes: tuple[str, ...], input_quantization: tuple[float, int] | None = None,
-               output_quantization: tuple[float, int] | None = None) -> dict[str, Any]:
-    """The card of one file; quantization ``(scale, zero_point)`` for an int8 file's input and output."""
+               output_quantization: tuple[float, int] | None = None, own_images_shape: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """The card of one file; quantization ``(scale, zero_point)`` for an int8 file's input and output;
+    ``own_images_shape`` (H, W, C) for a model of your own images, else the EMNIST contract."""
     def tensor(dtype: str, quantization: tuple[float, int] | None) -> dict[str, Any]:
         described: dict[str, Any] = {"dtype": "int8" if quantization else dtype}
         if quantization:
@@ -33,12 +38,21 @@ def model_card(classes: tuple[str, ...], input_quantization: tuple[float, int] |
                                          "real_value": "scale × (stored − zero_point)"}
         return described
 
+    if own_images_shape is None:
+        taken = {"shape": [None, 28, 28, 1], **tensor("float32", input_quantization), "range": [0.0, 1.0],
+                 "foreground": "ink 1.0 (white) on background 0.0 (black)",
+                 "orientation": "upright: row 0 is the top of the letter (the EMNIST .mat files store it transposed)",
+                 "preprocessing": PREPROCESSING}
+    else:
+        height, width, channels = own_images_shape
+        mode = OWN_IMAGE_MODES[channels]
+        taken = {"shape": [None, height, width, channels], **tensor("float32", input_quantization), "range": [0.0, 1.0],
+                 "preprocessing": f"as the training images were: Pillow's convert('{mode}'), a bilinear resize to "
+                                  f"{height} × {width} where the size differs, values / 255",
+                 "resize": [height, width], "mode": mode}
     return {
         "classes": list(classes),
-        "input": {"shape": [None, 28, 28, 1], **tensor("float32", input_quantization), "range": [0.0, 1.0],
-                  "foreground": "ink 1.0 (white) on background 0.0 (black)",
-                  "orientation": "upright: row 0 is the top of the letter (the EMNIST .mat files store it transposed)",
-                  "preprocessing": PREPROCESSING},
+        "input": taken,
         "output": {"shape": [None, len(classes)], **tensor("float32", output_quantization),
                    "meaning": "logits; softmax gives each class's probability, in the order of classes"},
     }

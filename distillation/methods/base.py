@@ -25,6 +25,7 @@ class TrainingContext:
     steps_per_epoch: int  # DKD's warm-up is counted in optimizer steps
     hidden_units: int | tuple[int, ...]  # DML builds its MLP peers like the student (models.networks.HiddenWidths)
     dropout: float
+    input_shape: tuple[int, int, int] = (28, 28, 1)  # the prepared images' (H, W, C): DML builds its peers for it
     teacher_hidden_width: int | None = None  # FitNets' regressor maps onto it (after prepare_teacher_outputs)
 
 

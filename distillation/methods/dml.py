@@ -29,11 +29,12 @@ def deep_mutual_learning_trainer() -> type:
         def __init__(self, student, settings, context):
             super().__init__(student, settings, context)
             self.other_peers = [
-                build_mlp(context.num_classes, context.hidden_units, context.dropout, name=f"peer_{index}")
+                build_mlp(context.num_classes, context.hidden_units, context.dropout, name=f"peer_{index}",
+                          input_shape=context.input_shape)
                 for index in range(1, settings.peers)
             ]
             if settings.cnn_peer:
-                self.other_peers.append(build_teacher(context.num_classes, context.dropout))
+                self.other_peers.append(build_teacher(context.num_classes, context.dropout, context.input_shape))
 
         def call(self, images, training: bool = False):
             return [self.student(images, training=training)] + [peer(images, training=training) for peer in self.other_peers]

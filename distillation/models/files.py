@@ -13,6 +13,22 @@ import numpy as np
 from distillation.atomic import atomic_output
 
 EVALUATION_BATCH = 1024
+SMALLEST_PROBABILITY = 1e-12  # log(0) would make every loss on it NaN
+
+
+@keras.saving.register_keras_serializable(package="distillation")
+class ProbabilitiesToLogits(keras.layers.Layer):
+    """``log p``: a teacher of yours that gives probabilities, as logits (models.given_teacher).
+
+    A registered layer, not a ``Lambda``, so the file loads in safe mode; registered here, where
+    every stage loads its models.
+    """
+
+    def call(self, probabilities):
+        return keras.ops.log(keras.ops.clip(keras.ops.cast(probabilities, "float32"), SMALLEST_PROBABILITY, 1.0))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def save_model(model: keras.Model, path: str | Path) -> None:

@@ -10,9 +10,19 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-INPUT_SHAPE = (28, 28, 1)
+INPUT_SHAPE = (28, 28, 1)  # EMNIST's; your own images' shape is the prepared images' (data.image_size, data.channels)
 HIDDEN_LAYER = "hidden"
 HiddenWidths = int | tuple[int, ...]  # one hidden layer's units, or each layer's in order (baseline.hidden_units)
+# Two 3 × 3 valid convolutions, each followed by a 2 × 2 pool, leave a 1 × 1 map from 10 × 10.
+TEACHER_MIN_SIDE = 10
+
+
+def check_teacher_input(input_shape: tuple[int, int, int]) -> None:
+    """A ``ValueError`` naming ``data.image_size`` if the seed CNN cannot take images of this shape."""
+    height, width = input_shape[:2]
+    if min(height, width) < TEACHER_MIN_SIDE:
+        raise ValueError(f"data.image_size: the teacher CNN needs images of at least {TEACHER_MIN_SIDE} × {TEACHER_MIN_SIDE} "
+                         f"pixels, the prepared images are {height} × {width}; set data.image_size (e.g. 28) or teacher.model")
 
 
 def logits_dtype() -> str | None:
@@ -21,11 +31,12 @@ def logits_dtype() -> str | None:
     return "float32" if keras.mixed_precision.global_policy().name.startswith("mixed") else None
 
 
-def build_teacher(num_classes: int, dropout: float = 0.0) -> keras.Sequential:
-    """The seed CNN: conv 64 → pool → conv 128 → pool → dense 1024 → K (3,378,970 weights for K=26)."""
+def build_teacher(num_classes: int, dropout: float = 0.0, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
+    """The seed CNN: conv 64 → pool → conv 128 → pool → dense 1024 → K (3,378,970 weights for K=26 at 28 × 28 × 1)."""
+    check_teacher_input(input_shape)
     return keras.Sequential(
         [
-            keras.Input(shape=INPUT_SHAPE),
+            keras.Input(shape=input_shape),
             layers.Conv2D(64, 3, activation="relu"),
             layers.MaxPooling2D(2),
             layers.Conv2D(128, 3, activation="relu"),
@@ -40,8 +51,9 @@ def build_teacher(num_classes: int, dropout: float = 0.0) -> keras.Sequential:
     )
 
 
-def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float = 0.0, name: str = "mlp") -> keras.Sequential:
-    """The seed MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units).
+def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float = 0.0, name: str = "mlp",
+              input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
+    """The seed MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units, 28 × 28 × 1).
 
     ``hidden_units`` a tuple of widths stacks that many ReLU layers, each followed by dropout; the
     last is named ``hidden`` (FitNets guides it), the ones before ``hidden_1``, ``hidden_2``, ….
@@ -53,7 +65,7 @@ def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float
                    layers.Dropout(dropout)]
     return keras.Sequential(
         [
-            keras.Input(shape=INPUT_SHAPE),
+            keras.Input(shape=input_shape),
             layers.Flatten(),
             *hidden,
             layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
@@ -62,6 +74,19 @@ def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float
     )
 
 
-def with_hidden_output(model: keras.Model) -> keras.Model:
-    """A view of ``model`` (same weights) that returns ``(hidden activations, logits)``."""
-    return keras.Model(model.inputs, [model.get_layer(HIDDEN_LAYER).output, model.outputs[0]], name=f"{model.name}_with_hidden")
+def with_hidden_output(model: keras.Model, hidden_layer: str = HIDDEN_LAYER) -> keras.Model:
+    """A view of ``model`` (same weights) that returns ``(hidden activations, logits)``, the activations
+    flattened to one row per image; a ``ValueError`` naming ``teacher.hidden_layer`` if there is no such layer."""
+    names = [layer.name for layer in model.layers]
+    if hidden_layer not in names:
+        raise ValueError(f"teacher.hidden_layer '{hidden_layer}': the teacher has no such layer; name the one FitNets "
+                         f"reads hints from, one of: {', '.join(names)}")
+    hidden = model.get_layer(hidden_layer).output
+    if len(hidden.shape) != 2:
+        hidden = layers.Flatten(name=f"{hidden_layer}_flat")(hidden)
+    return keras.Model(model.inputs, [hidden, model.outputs[0]], name=f"{model.name}_with_hidden")
+
+
+def input_shape_of(images) -> tuple[int, int, int]:
+    """The models' input shape for prepared images (N, H, W, C)."""
+    return tuple(int(side) for side in images.shape[1:])

@@ -17,7 +17,10 @@ def _save_letter_grid(classes: tuple[str, ...], rows: list[list[np.ndarray]], pa
     for index, (characters, images) in enumerate(zip(classes, rows)):
         axes[index, 0].text(0.5, 0.5, characters, ha="center", va="center", fontsize=14)
         for column, image in enumerate(images):
-            axes[index, column + 1].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            if image.ndim == 2:  # grey: ink dark on white, as on paper
+                axes[index, column + 1].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            else:
+                axes[index, column + 1].imshow(np.clip(image, 0, 1))
         for axis in axes[index]:
             axis.axis("off")
     figure.tight_layout(pad=0.1)
@@ -26,9 +29,14 @@ def _save_letter_grid(classes: tuple[str, ...], rows: list[list[np.ndarray]], pa
     plt.close(figure)
 
 
+def _picture(image: np.ndarray) -> np.ndarray:
+    """A prepared image (H, W, C) as pyplot shows it: (H, W) for grey, (H, W, 3) for RGB."""
+    return image[:, :, 0] if image.shape[-1] == 1 else image
+
+
 def save_sample_grid(split: PreparedSplit, path: str | Path, per_class: int = 8) -> None:
     """One row per class: its characters, then the first ``per_class`` images, upright."""
-    rows = [[split.images[example, :, :, 0] for example in np.flatnonzero(split.labels == index)[:per_class]]
+    rows = [[_picture(split.images[example]) for example in np.flatnonzero(split.labels == index)[:per_class]]
             for index in range(len(split.classes))]
     _save_letter_grid(split.classes, rows, path)
 
@@ -41,5 +49,5 @@ def save_view_grid(split: PreparedSplit, views: np.ndarray, path: str | Path, pe
     for index in range(len(split.classes)):
         first = np.flatnonzero(split.labels == index)[:1]
         rows.append([] if not first.size else
-                    [split.images[first[0], :, :, 0], *(views[view * count + first[0]] / 255 for view in range(shown))])
+                    [_picture(split.images[first[0]]), *(views[view * count + first[0]] / 255 for view in range(shown))])
     _save_letter_grid(split.classes, rows, path)

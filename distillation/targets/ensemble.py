@@ -22,7 +22,7 @@ import numpy as np
 
 from distillation.data.prepared import PreparedSplit
 from distillation.models.files import EVALUATION_BATCH, load_model
-from distillation.models.networks import with_hidden_output
+from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
 
 MEMBER_FILE = "member-{index}.keras"
 _MEMBER_NAME = re.compile(r"member-(\d+)\.keras")
@@ -76,11 +76,11 @@ def ensemble_logits_on_batch(first_logits: np.ndarray, others: list[keras.Model]
 
 
 def teacher_outputs(
-    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = ()
+    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = (), hidden_layer: str = HIDDEN_LAYER
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The teacher's logits (N, K) and hidden activations (N, 1024) for each split; with ``members``
     (the ensemble's others), the logits are the mean of all."""
-    view = with_hidden_output(teacher)
+    view = with_hidden_output(teacher, hidden_layer)
     logits, hidden = {}, {}
     for name, split in splits.items():
         hidden[name], logits[name] = view.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)

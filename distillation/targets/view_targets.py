@@ -19,8 +19,8 @@ import numpy as np
 from distillation.atomic import atomic_output, write_json, write_npz
 from distillation.targets.ensemble import ensemble_logits_on_batch
 from distillation.training.hints import principal_hint_basis, project_hints
-from distillation.models.networks import with_hidden_output
-from distillation.data.views import StoredRows, StoredViews
+from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
+from distillation.data.views import StoredRows, StoredViews, as_model_input
 
 LOGITS_FILE = "logits.npy"
 HIDDEN_FILE = "hidden.npy"
@@ -33,7 +33,7 @@ RERUN = "re-run `dvc repro view_targets`"
 
 def write_view_targets(
     directory: str | Path, teacher: keras.Model, views: StoredViews, train_hidden: np.ndarray, hint_components: int,
-    members: list[keras.Model] = (),
+    members: list[keras.Model] = (), hidden_layer: str = HIDDEN_LAYER,
 ) -> dict[str, float]:
     """Run ``teacher`` over every view in batches; store logits and hints; return summary figures.
 
@@ -43,7 +43,7 @@ def write_view_targets(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with_hidden = with_hidden_output(teacher)
+    with_hidden = with_hidden_output(teacher, hidden_layer)
     classes = int(teacher.output_shape[-1])
     rows = views.images.shape[0]
     basis = None
@@ -59,7 +59,7 @@ def write_view_targets(
         hidden = np.lib.format.open_memmap(hidden_path, mode="w+", dtype=np.float16, shape=(rows, width))
         active = np.zeros(train_hidden.shape[1], dtype=bool)
         for start in range(0, rows, BATCH):
-            images = views.images[start:start + BATCH].astype(np.float32)[..., None] / 255.0
+            images = as_model_input(views.images[start:start + BATCH])
             batch_hidden, batch_logits = with_hidden.predict_on_batch(images)
             active |= (batch_hidden > 0).any(axis=0)
             logits[start:start + BATCH] = ensemble_logits_on_batch(np.asarray(batch_logits), members, images)

@@ -12,7 +12,7 @@ from distillation.data.prepared import PreparedSplit
 from distillation.data.views import StoredViews, epoch_rows, to_pixels
 from distillation.methods import method_spec, method_trainer
 from distillation.methods.base import StudentTrainer, TrainingContext
-from distillation.models.networks import HiddenWidths, build_mlp
+from distillation.models.networks import HiddenWidths, build_mlp, input_shape_of
 from distillation.paths import TEACHER_HIDDEN, TEACHER_LOGITS, VIEW_TARGETS_DIR
 from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits
 from distillation.targets.view_targets import load_view_targets
@@ -59,9 +59,10 @@ def build_trainer(splits: dict[str, PreparedSplit], teacher: TeacherOutputs, dis
         steps_per_epoch=steps_per_epoch(train.labels.shape[0], distill.batch_size),
         hidden_units=hidden_units,
         dropout=distill.dropout,
+        input_shape=input_shape_of(train.images),
         teacher_hidden_width=teacher["hidden"]["train"].shape[1] if "hidden" in teacher else None,
     )
-    student = build_mlp(context.num_classes, hidden_units, distill.dropout, name="student")
+    student = build_mlp(context.num_classes, hidden_units, distill.dropout, name="student", input_shape=context.input_shape)
     trainer_class = method_trainer(distill.method)
     if mixup_alpha(distill.settings):
         trainer_class = with_mixed_targets(trainer_class)

@@ -47,7 +47,7 @@ def versions_batches(
 ) -> EpochBatches:
     """Batches of the versions ``rows`` names (see :func:`distillation.data.views.epoch_rows`).
 
-    Images are uint8 (N, 28, 28) and (K·N, 28, 28) and reach the model as float32 in [0, 1]
+    Images are uint8 (N, H, W[, C]) and (K·N, H, W[, C]) and reach the model as float32 in [0, 1]
     with a channel axis, as prepared images do. Each target is gathered with the same rows as
     the images, so a view always comes with the teacher's outputs for that view.
 
@@ -94,7 +94,9 @@ def versions_batches(
     def to_model(index):
         mixing = [tf.float32, tf.int64] if mixup else []
         images, *targets = tf.numpy_function(batch, [index], [tf.uint8, *dtypes, *mixing], stateful=True)
-        images = tf.ensure_shape(tf.cast(images, tf.float32) / 255.0, [None, *original_images.shape[1:]])[..., None]
+        images = tf.ensure_shape(tf.cast(images, tf.float32) / 255.0, [None, *original_images.shape[1:]])
+        if len(original_images.shape) == 3:  # grey pixels carry no channel axis
+            images = images[..., None]
         shaped = {name: tf.ensure_shape(target, [None, *original_targets[name].shape[1:]]) for name, target in zip(names, targets)}
         if mixup:
             weight, partner = tf.ensure_shape(targets[-2], [None]), tf.ensure_shape(targets[-1], [None])
