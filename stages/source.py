@@ -26,11 +26,10 @@ from distillation.cli import run_stage
 from distillation.data.download import EmnistRelease, fetch_emnist
 from distillation.data.emnist import describe_user_path, read_emnist_mat, write_emnist_mat
 from distillation.config.params import DataParams, EmnistByclassParams, load_params
-from distillation.data.own_images import read_own_images, write_image_dataset
+from distillation.data.own_images import NAMED_SOURCES, read_own_images, write_image_dataset
 from distillation.paths import RAW_IMAGES, RAW_MAT
 from distillation.data.synthetic import generate_letters, letters_mapping
 
-NAMED_SOURCES = ("synthetic", "emnist", BYCLASS_LETTERS)
 EMNIST_SIZE = (28, 28)
 
 

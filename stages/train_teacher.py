@@ -13,7 +13,6 @@ Its SHA-256 goes into ``metrics/teacher.json``.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ import keras
 from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.targets.ensemble import member_path, member_seeds
+from distillation.fingerprints import file_sha256
 from distillation.models.given_teacher import adopt_teacher
 from distillation.models.networks import build_teacher, input_shape_of
 from distillation.config.params import TeacherParams, load_params
@@ -57,14 +57,6 @@ def given_teacher(splits: dict[str, PreparedSplit], teacher: TeacherParams, log_
         shutil.rmtree(log_dir, ignore_errors=True)
         log_dir.mkdir(parents=True)
     return model, {**metrics, "sha256": file_sha256(Path(teacher.model))}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def train_members(splits: dict[str, PreparedSplit], teacher: TeacherParams, seed: int, directory: Path) -> dict[str, Any]:

@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from distillation.atomic import write_npz
+from distillation.data.byclass_letters import SOURCE_NAME as BYCLASS_LETTERS
+
+NAMED_SOURCES = ("synthetic", "emnist", BYCLASS_LETTERS)  # data.source values that name no path of yours
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 FOLDER_SPLITS = ("train", "val", "test")  # val is optional
@@ -212,7 +215,7 @@ def read_arrays_npz(path: str | Path, shown: str | None = None, size: tuple[int,
 
 def is_own_images(source: str) -> bool:
     """Whether ``data.source`` names your own images (a folder, or an ``.npz``) rather than an EMNIST source."""
-    return Path(source).is_dir() or Path(source).suffix.lower() == ".npz"
+    return source not in NAMED_SOURCES and (Path(source).is_dir() or Path(source).suffix.lower() == ".npz")
 
 
 def read_own_images(given: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ImageDataset | None:
