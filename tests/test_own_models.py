@@ -188,3 +188,23 @@ def test_an_emnist_source_refuses_a_size_for_your_own_images(project, capsys):
     assert error_of(source.main, capsys) == ("error: data.image_size: (32, 32) resizes your own images (a folder or an .npz as "
                                              "data.source); data.source 'synthetic' is EMNIST, 28 × 28 grey: set it to null")
     assert not (root / "data").exists()
+
+
+def test_a_teacher_narrower_than_the_hint_components_gives_views_to_every_method_and_fitnets_refuses(tmp_path):
+    from distillation.config.params import AugmentParams
+    from distillation.data.views import load_views, write_views
+    from distillation.targets.ensemble import teacher_outputs
+    from distillation.targets.view_targets import load_view_targets, write_view_targets
+
+    splits = tiny_splits(shape=(12, 10, 1))
+    teacher = user_teacher((12, 10, 1), 3, softmax=False, name="hidden")  # 16 hidden units
+    settings = AugmentParams(views=2, rotation_degrees=12, scale=0.1, shear=0.15, shift_pixels=2, elastic_alpha=0, elastic_sigma=4)
+    write_views(tmp_path / "views", splits["train"], settings, seed=0)
+    views = load_views(tmp_path / "views", splits["train"], 2)
+    _, hidden = teacher_outputs(teacher, splits)
+    write_view_targets(tmp_path / "targets", teacher, views, hidden["train"], hint_components=128)
+    stored = load_view_targets(tmp_path / "targets", views, ("logits",), 128)
+    assert stored["logits"]["views"].shape == (2 * splits["train"].labels.size, 3)  # kd and the rest train on the views
+    with pytest.raises(ValueError, match=r"^params\.yaml: distill\.fitnets\.hint_components must be 0 \(the full hint\) "
+                                         r"or 1\.\.16 \(the teacher's hidden units\), got 128$"):
+        load_view_targets(tmp_path / "targets", views, ("logits", "hidden"), 128)

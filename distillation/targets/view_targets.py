@@ -18,7 +18,7 @@ import numpy as np
 
 from distillation.atomic import atomic_output, write_json, write_npz
 from distillation.targets.ensemble import ensemble_logits_on_batch
-from distillation.training.hints import principal_hint_basis, project_hints
+from distillation.training.hints import check_hint_components, principal_hint_basis, project_hints
 from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
 from distillation.data.views import StoredRows, StoredViews, as_model_input
 
@@ -38,7 +38,9 @@ def write_view_targets(
     """Run ``teacher`` over every view in batches; store logits and hints; return summary figures.
 
     ``train_hidden`` is the teacher's hidden activations on the original train images
-    (``data/teacher_hidden.npz``): the principal directions are fitted on them. With ``members``
+    (``data/teacher_hidden.npz``): the principal directions are fitted on them. A teacher of yours
+    whose hint layer has fewer units than ``hint_components`` gets no hints stored (only FitNets
+    reads them, and it then refuses in one line): every other method trains on its views. With ``members``
     (an ensemble's others) the stored logits are the mean of all, the hints still ``teacher``'s.
     """
     directory = Path(directory)
@@ -47,13 +49,15 @@ def write_view_targets(
     classes = int(teacher.output_shape[-1])
     rows = views.images.shape[0]
     basis = None
-    if hint_components:
+    units = train_hidden.shape[1]
+    hints_usable = hint_components <= units
+    if hint_components and hints_usable:
         mean, directions, kept = principal_hint_basis(train_hidden, hint_components)
         basis = (mean, directions)
         write_npz(directory / BASIS_FILE, {"mean": mean, "basis": directions, "kept": np.array(kept)})
     else:
         (directory / BASIS_FILE).unlink(missing_ok=True)
-    width = hint_components or train_hidden.shape[1]
+    width = (hint_components or units) if hints_usable else 0
     with atomic_output(directory / LOGITS_FILE) as logits_path, atomic_output(directory / HIDDEN_FILE) as hidden_path:
         logits = np.lib.format.open_memmap(logits_path, mode="w+", dtype=np.float32, shape=(rows, classes))
         hidden = np.lib.format.open_memmap(hidden_path, mode="w+", dtype=np.float16, shape=(rows, width))
@@ -63,11 +67,13 @@ def write_view_targets(
             batch_hidden, batch_logits = with_hidden.predict_on_batch(images)
             active |= (batch_hidden > 0).any(axis=0)
             logits[start:start + BATCH] = ensemble_logits_on_batch(np.asarray(batch_logits), members, images)
-            hidden[start:start + BATCH] = project_hints(batch_hidden, *basis) if basis else batch_hidden
+            if hints_usable:
+                hidden[start:start + BATCH] = project_hints(batch_hidden, *basis) if basis else batch_hidden
         logits.flush()
         hidden.flush()
         del logits, hidden
-    write_json(directory / INDEX_FILE, {"views_fingerprint": views.fingerprint, "rows": rows, "hint_components": hint_components})
+    write_json(directory / INDEX_FILE, {"views_fingerprint": views.fingerprint, "rows": rows, "hint_components": hint_components,
+                                        **({} if hints_usable else {"teacher_hidden_units": units})})
     return {"rows": rows, "active_hidden_fraction": round(float(active.mean()), 6) if rows else 0.0}
 
 
@@ -87,6 +93,8 @@ def load_view_targets(
     index = json.loads(index_path.read_text())
     if index.get("views_fingerprint") != views.fingerprint:
         raise ValueError(f"{directory}: stale teacher outputs: computed for other views; {RERUN}")
+    if "hidden" in kinds and "teacher_hidden_units" in index:  # too few units for the components asked: none stored
+        check_hint_components(hint_components, index["teacher_hidden_units"])
     if "hidden" in kinds and index.get("hint_components") != hint_components:
         raise ValueError(f"{directory}: the views' hints have {index.get('hint_components')} components but "
                          f"distill.fitnets.hint_components is {hint_components}; {RERUN}")

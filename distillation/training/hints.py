@@ -10,6 +10,17 @@ import numpy as np
 _CHUNK = 8192  # rows at a time: the covariance is accumulated without a float64 copy of the split
 
 
+def hint_components_error(components: int, width: int) -> ValueError:
+    return ValueError(f"params.yaml: distill.fitnets.hint_components must be 0 (the full hint) or 1..{width} "
+                      f"(the teacher's hidden units), got {components}")
+
+
+def check_hint_components(components: int, width: int) -> None:
+    """A one-line ``ValueError`` unless ``components`` is 0 (the full hint) or 1..``width``."""
+    if not 0 <= components <= width:
+        raise hint_components_error(components, width)
+
+
 def principal_hint_basis(train: np.ndarray, components: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The train hints' mean, their ``components`` leading principal directions, and the variance kept.
 
@@ -17,9 +28,8 @@ def principal_hint_basis(train: np.ndarray, components: int) -> tuple[np.ndarray
     coordinates equals the full mean squared error's part within those directions.
     """
     width = train.shape[1]
-    if not 0 < components <= width:
-        raise ValueError(f"params.yaml: distill.fitnets.hint_components must be 0 (the full hint) or 1..{width} "
-                         f"(the teacher's hidden units), got {components}")
+    if not 0 < components <= width:  # 0, the full hint, needs no basis
+        raise hint_components_error(components, width)
     mean = train.mean(axis=0, dtype=np.float64).astype(np.float32)
     covariance = np.zeros((width, width))
     for start in range(0, len(train), _CHUNK):
