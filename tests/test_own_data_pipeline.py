@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from conftest import PROJECT_ROOT
 from project import clone_trained, dvc, stages_run, stages_to_run
 
 RNG = np.random.default_rng(11)
@@ -66,7 +67,9 @@ def test_scikit_learns_digits_as_a_folder_run_end_to_end_and_predict_names_their
     card = json.loads((project / "models" / "export" / "student-int8" / "student_int8.tflite.json").read_text())
     assert card["classes"] == [str(label) for label in range(10)] and card["input"]["shape"] == [None, 16, 16, 1]
     sevens = sorted((digits / "test" / "7").iterdir())[:3]
-    predicted = subprocess.run(["make", "--no-print-directory", "predict", f"BIN={Path(sys.executable).parent}",
+    # The project's own Makefile and environment, run in the clone (which holds the pipeline, not them).
+    predicted = subprocess.run(["make", "--no-print-directory", "-f", str(PROJECT_ROOT / "Makefile"), "predict",
+                                f"BIN={Path(sys.executable).parent}", f"LOCK={PROJECT_ROOT / 'requirements.txt'}",
                                 "MODEL=models/export/student-int8", f"IMAGES={' '.join(map(str, sevens))}"],
                                cwd=project, capture_output=True, text=True, timeout=300)
     assert predicted.returncode == 0, predicted.stderr[-2000:]
