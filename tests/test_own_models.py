@@ -208,3 +208,22 @@ def test_a_teacher_narrower_than_the_hint_components_gives_views_to_every_method
     with pytest.raises(ValueError, match=r"^params\.yaml: distill\.fitnets\.hint_components must be 0 \(the full hint\) "
                                          r"or 1\.\.16 \(the teacher's hidden units\), got 128$"):
         load_view_targets(tmp_path / "targets", views, ("logits", "hidden"), 128)
+
+
+def test_the_route_table_renders_each_models_mean_spread_and_welch_interval(tmp_path):
+    from scipy import stats
+
+    from distillation.reporting.metrics_tables import own_data_route_table
+
+    runs = {"mat": [{"teacher": 0.93, "baseline": 0.90, "student": 0.91}, {"teacher": 0.94, "baseline": 0.89, "student": 0.90},
+                    {"teacher": 0.95, "baseline": 0.91, "student": 0.92}],
+            "folder": [{"teacher": 0.92, "baseline": 0.90, "student": 0.91}, {"teacher": 0.94, "baseline": 0.90, "student": 0.91}]}
+    record = {"command": "python bench/own_data_route.py", "images": {"train": 8, "val": 1, "test": 3}, "machine": "a CPU",
+              "checks": {"npz_splits_identical": True, "folder_test_pairs_identical": True,
+                         "folder_train_val_images_identical": False, "folder_classes_identical": True}, "runs": runs}
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "results-route.json").write_text(json.dumps(record))
+    table = own_data_route_table(tmp_path, "route")
+    interval = stats.ttest_ind([92, 94], [93, 94, 95], equal_var=False).confidence_interval(0.95)
+    assert f"| teacher CNN | 94.00 ± 1.00 | 93.00 ± 1.41 | -1.00 [{interval.low:+.2f}, {interval.high:+.2f}] |" in table
+    assert "its train + val the same images: NO" in table and "12 real letters" in table

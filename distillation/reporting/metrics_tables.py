@@ -7,7 +7,8 @@ names (``reports/export/{model}-emnist-byclass-letters.json``: a run on other da
 Paths are relative to the project root; ``metrics`` is the committed run on the default data.
 ``bench NAME`` is what a benchmark wrote to ``bench/results-NAME.md`` (its command, tables and
 notes), below that file's own title. ``recipe PARAMS`` is each training section's recipe in a
-params file (``params.yaml``).
+params file (``params.yaml``). ``route NAME`` is what ``bench/own_data_route.py`` wrote to
+``bench/results-NAME.json``: the real letters through your own data's routes.
 """
 from __future__ import annotations
 
@@ -103,8 +104,45 @@ def recipe_table(root: Path, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+ROUTE_MODELS = {"teacher": "teacher CNN", "baseline": "MLP alone", "student": "KD student"}
+ROUTE_CHECKS = {
+    "npz_splits_identical": "the `.npz` route's prepared splits equal the `.mat` route's, array for array",
+    "folder_test_pairs_identical": "the folder's test split holds the same (image, label) pairs",
+    "folder_train_val_images_identical": "its train + val the same images",
+    "folder_classes_identical": "its classes the same, in the same order",
+}
+
+
+def own_data_route_table(root: Path, name: str) -> str:
+    """The ``.mat`` and the folder routes' test accuracies per model over their seeds, and the
+    folder's difference from the ``.mat`` route with Welch's 95 % interval (each seed one run)."""
+    import numpy as np
+    from scipy import stats
+
+    path = root / "bench" / f"results-{name}.json"
+    record = _read(path)
+    checks = "; ".join(f"{text}: {'yes' if record['checks'][key] else 'NO'}" for key, text in ROUTE_CHECKS.items())
+    runs = record["runs"]
+    seeds = len(runs["mat"])
+    lines = [f"`{record['command']}` — {sum(record['images'].values()):,} real letters "
+             f"({', '.join(f'{split} {count:,}' for split, count in record['images'].items())}), on {record['machine']}.",
+             "", f"Read back: {checks}.", "",
+             f"| model | `.mat` route, {seeds} seeds: test % (mean ± sd) | folder route, {len(runs['folder'])} seeds | "
+             "folder − `.mat` [95 % CI, Welch] |", "|---|---:|---:|---:|"]
+    for model, label in ROUTE_MODELS.items():
+        mat = np.array([run[model] for run in runs["mat"]]) * 100
+        folder = np.array([run[model] for run in runs["folder"]]) * 100
+        interval = stats.ttest_ind(folder, mat, equal_var=False).confidence_interval(0.95)
+        lines.append(f"| {label} | {mat.mean():.2f} ± {mat.std(ddof=1):.2f} | {folder.mean():.2f} ± {folder.std(ddof=1):.2f} | "
+                     f"{folder.mean() - mat.mean():+.2f} [{interval.low:+.2f}, {interval.high:+.2f}] |")
+    lines += ["", f"Run *s* seeds its teacher and its MLPs with `seed + s`; the shipped params otherwise. "
+              f"From `bench/results-{name}.json`."]
+    return "\n".join(lines) + "\n"
+
+
 def metrics_renderers(root: Path) -> dict[str, Callable[[str], str]]:
     """The block kinds of this module, reading files below ``root``."""
     return {"models": lambda name: models_table(root, name),
             "exports": lambda name: exports_table(export_files(root, name), root),
-            "bench": lambda name: bench_results(root, name), "recipe": lambda name: recipe_table(root, name)}
+            "bench": lambda name: bench_results(root, name), "recipe": lambda name: recipe_table(root, name),
+            "route": lambda name: own_data_route_table(root, name)}
