@@ -11,7 +11,8 @@ from scipy import stats
 from conftest import PROJECT_ROOT
 from distillation.comparison import stats as comparison
 from distillation.comparison.calibration import (
-    CALIBRATION, RECORDS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, pairs_per_teacher_and_seed, simulated_sides,
+    CALIBRATION, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, calibrate_reach,
+    pairs_per_teacher_and_seed, simulated_reach, simulated_sides, teachers_as_constant,
 )
 
 
@@ -62,3 +63,33 @@ def test_paired_difference_is_the_t_interval_over_the_per_seed_differences():
     assert result["mean"] == pytest.approx(per_seed.mean())
     half_width = stats.t.ppf(0.975, 4) * per_seed.std(ddof=1) / np.sqrt(5)
     assert (result["low"], result["high"]) == pytest.approx((per_seed.mean() - half_width, per_seed.mean() + half_width))
+
+
+@pytest.mark.parametrize("design", REACH_DESIGNS, ids=lambda design: "{}x{}-teacher-sd{}".format(*design))
+def test_the_reach_interval_counts_the_teachers_spread_and_holds_its_level(design):
+    # Through the very function the ensemble study (the README's reach block) uses.
+    result = calibrate_reach(None, *design, records=RECORDS)
+    assert result["called"] <= 0.065 and result["covered"] >= 0.93, result
+    rows = json.loads((PROJECT_ROOT / "reports" / CALIBRATION).read_text())["rows"]
+    [committed] = [row for row in rows if (row["teachers"], row["seeds"], row["teacher_points"]) == design
+                   and row["pairing"].startswith("reach: students")]
+    assert (committed["called"], committed["covered"]) == pytest.approx((result["called"], result["covered"]))
+
+
+def test_the_teachers_mean_taken_as_a_constant_fails_the_same_bar():
+    # What the reach comparison did before: at a teacher sd of 0.15 points it covers the gap far too rarely.
+    result = calibrate_reach(teachers_as_constant, 3, 5, 0.15, records=RECORDS)
+    assert result["covered"] < 0.9 and result["called"] > 0.1, result
+
+
+def test_the_reach_interval_is_welchs_over_the_seeds_and_the_teachers():
+    per_seed, teachers = simulated_reach(np.random.default_rng(2), 3, 5, 0.15)
+    from distillation.comparison.studies import to_teachers_mean
+
+    result = to_teachers_mean(per_seed, teachers, "gap")
+    variances = per_seed.var(ddof=1) / 5, np.var(teachers, ddof=1) / 3
+    freedom = sum(variances) ** 2 / (variances[0] ** 2 / 4 + variances[1] ** 2 / 2)
+    half_width = stats.t.ppf(0.975, freedom) * np.sqrt(sum(variances))
+    difference = per_seed.mean() - teachers.mean()
+    assert (result["gap"], result["gap_low"], result["gap_high"]) == pytest.approx(
+        (difference, difference - half_width, difference + half_width))

@@ -22,7 +22,7 @@ ensembles, levers) and :mod:`~distillation.comparison.calibration` (the tests ho
    (:func:`scipy.stats.false_discovery_control`); the verdict follows the adjusted p-value, and
    the adjusted interval is Benjamini–Yekutieli's false-coverage-rate interval (level 1 − R·α/m
    for R of m comparisons declared). :mod:`distillation.comparison.calibration` shows the test holds its
-   level; :func:`~distillation.comparison.stats.mixed_model_check` is a crossed mixed model beside it.
+   level, and so does the reach comparison, which counts the teachers' own spread (Welch).
 
 The comparison writes what it chose and which runs it used to a **record**
 (``reports/comparison-<source>.json``); the reports are made from records only, so ``make

@@ -9,6 +9,14 @@ accuracy points): a method run of teacher t and MLP seed s is
 seed noise is most of it), teacher effects ``v_t`` drawn afresh for each record (teachers are
 random), and run noise ``e``. The baseline trains once per seed, so all T of a seed's method runs
 face the same baseline run: the design of every record.
+
+The reach comparison (can the MLP reach its teachers?) is simulated apart: T teachers whose test
+accuracies spread by ``teacher_sd`` (a sample of the recipe's teachers), and a student per teacher
+and seed whose own teacher effect is independent of its teacher's accuracy (the case where the
+teachers' sampling error does not cancel: the hardest for the interval). The estimand is the
+recipe-level gap, students' mean minus teachers' mean, 0 under the null; rows at a teacher sd of
+0.04 and 0.15 points, for the report's Welch interval and, as it was before, the teachers' mean
+taken as a known constant.
 """
 from __future__ import annotations
 
@@ -36,6 +44,9 @@ CALIBRATION_SEED = 20261203
 # under the null, and the headline design with a 0.4-point gain, where the power is near the
 # middle of its range (about 0.6), so an interval too wide or too narrow moves it visibly.
 DESIGNS = ((3, 5, 0.0), (2, 3, 0.0), (3, 5, 0.4))
+# (teachers, seeds, the teachers' accuracy sd in points) of the reach comparison, under the null.
+REACH_DESIGNS = ((3, 5, 0.04), (3, 5, 0.15))
+TEACHER_LEVEL = 93.5  # points: about the real letters' teachers (only differences matter)
 
 
 def simulated_sides(rng: np.random.Generator, teachers: int, seeds: int, gain_points: float,
@@ -102,6 +113,44 @@ def calibrate(test: Callable[[pd.DataFrame, pd.DataFrame], dict[str, Any]] | Non
     return {"called": called / records, "covered": covered / records}
 
 
+def simulated_reach(rng: np.random.Generator, teachers: int, seeds: int, teacher_sd: float,
+                    gap_points: float = 0.0) -> tuple[pd.Series, np.ndarray]:
+    """One simulated reach comparison: the students' per-seed means (each over the T teachers) and
+    the T teachers' test accuracies, as fractions; the recipe's students trail its teachers by ``gap_points``."""
+    teacher_tests = (TEACHER_LEVEL + rng.normal(0, teacher_sd, teachers)) / 100
+    student_teacher = rng.normal(0, TEACHER_POINTS, teachers)
+    student_seed = rng.normal(0, SEED_POINTS, seeds)
+    runs = (TEACHER_LEVEL + gap_points + student_teacher[:, None] + student_seed[None, :]
+            + rng.normal(0, RUN_POINTS, (teachers, seeds)))
+    return pd.Series(runs.mean(axis=0) / 100, index=pd.RangeIndex(seeds, name="replicate")), teacher_tests
+
+
+def teachers_as_constant(per_seed: pd.Series, teachers: np.ndarray, column: str) -> dict[str, float]:
+    """The reach comparison as it was: the seeds' mean against the teachers' mean taken as known
+    (``ttest_1samp``). Kept only to show its miscalibration beside the report's."""
+    reference = float(np.mean(teachers))
+    interval = stats.ttest_1samp(per_seed.to_numpy(), reference).confidence_interval(CONFIDENCE)
+    return {column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
+            f"{column}_high": float(interval.high - reference)}
+
+
+def calibrate_reach(reference: Callable[[pd.Series, np.ndarray, str], dict[str, float]] | None, teachers: int, seeds: int,
+                    teacher_sd: float, records: int = RECORDS, seed: int = CALIBRATION_SEED) -> dict[str, float]:
+    """The share of ``records`` null reach comparisons whose 95 % interval excludes 0 (called) and
+    covers the true gap, 0 (covered). ``reference``: the report's (looked up at the call) or another."""
+    from distillation.comparison import studies
+
+    reference = reference or studies.to_teachers_mean
+    rng = np.random.default_rng(seed)
+    called = covered = 0
+    for _ in range(records):
+        result = reference(*simulated_reach(rng, teachers, seeds, teacher_sd), "gap")
+        inside = result["gap_low"] <= 0 <= result["gap_high"]
+        called += not inside
+        covered += inside
+    return {"called": called / records, "covered": covered / records}
+
+
 def save_calibration(table: pd.DataFrame, path: str | Path) -> None:
     """The calibration as a record (``reports/calibration.json``), which ``make report`` renders."""
     with atomic_output(path) as temporary:
@@ -122,12 +171,20 @@ def load_calibration(path: str | Path) -> pd.DataFrame | None:
 
 
 def calibration_table(records: int = RECORDS) -> pd.DataFrame:
-    """:func:`calibrate` for each of ``DESIGNS``, with the seed pairing and the old per-run pairing."""
+    """:func:`calibrate` for each of ``DESIGNS``, with the seed pairing and the old per-run pairing;
+    :func:`calibrate_reach` for each of ``REACH_DESIGNS``, Welch's and the constant teachers' mean."""
     rows = []
     for teachers, seeds, gain in DESIGNS:
         for pairing, test in (("per seed (the comparison's)", None),
                               ("per teacher and seed (before)", pairs_per_teacher_and_seed)):
             exact = analytic_called(teachers, seeds, gain) if test is None else math.nan
-            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": gain, "records": records,
-                         "pairing": pairing, **calibrate(test, teachers, seeds, gain, records), "called_exact": exact})
+            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": gain, "teacher_points": TEACHER_POINTS,
+                         "records": records, "pairing": pairing, **calibrate(test, teachers, seeds, gain, records),
+                         "called_exact": exact})
+    for teachers, seeds, teacher_sd in REACH_DESIGNS:
+        for procedure, reference in (("reach: students against the teachers' mean, Welch (the report's)", None),
+                                     ("reach: the teachers' mean as a constant (before)", teachers_as_constant)):
+            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": 0.0, "teacher_points": teacher_sd,
+                         "records": records, "pairing": procedure,
+                         **calibrate_reach(reference, teachers, seeds, teacher_sd, records), "called_exact": math.nan})
     return pd.DataFrame(rows)

@@ -43,45 +43,6 @@ def paired_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]
     return result
 
 
-def mixed_model_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, float]:
-    """A check beside :func:`paired_difference`: ``left`` − ``right`` from a linear mixed model with
-    crossed random effects for the MLP seed and the teacher (statsmodels ``MixedLM``, REML), every
-    run a row; the estimate and its Wald 95 % interval. NaN where the model cannot be fitted."""
-    import warnings
-
-    import statsmodels.formula.api as smf  # slow to import: only the report pays it
-
-    rows = pd.concat([left.assign(side=1.0), right.assign(side=0.0)], ignore_index=True)
-    # In points, so the variances are not near the optimiser's tolerance; a teacherless run is its own level.
-    rows = rows.assign(points=100 * rows["accuracy"], seed=rows["replicate"].astype(str),
-                       teacher=rows["teacher_replicate"].map(lambda value: "none" if pd.isna(value) else str(int(value))),
-                       group=1)
-    result = {"mixed_mean": math.nan, "mixed_low": math.nan, "mixed_high": math.nan}
-    if rows["seed"].nunique() < 2 or rows["side"].nunique() < 2:
-        return result
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a variance estimated at its boundary (zero) is a fit, not an error
-        try:
-            fit = smf.mixedlm("points ~ side", rows, groups="group", re_formula="0",
-                              vc_formula={"seed": "0 + C(seed)", "teacher": "0 + C(teacher)"}).fit(reml=True)
-        except (ValueError, np.linalg.LinAlgError):
-            return result
-    low, high = fit.conf_int(alpha=ALPHA).loc["side"]
-    if not np.isfinite(fit.params["side"]):
-        return result
-    return {"mixed_mean": fit.params["side"] / 100, "mixed_low": low / 100, "mixed_high": high / 100}
-
-
-def mixed_model_check(record: Record) -> pd.DataFrame:
-    """:func:`mixed_model_difference` for every comparison that :func:`summarise` makes of ``record``."""
-    summary = summarise(record)
-    rows = []
-    for _, row in summary.comparisons.iterrows():
-        rows.append({"method": row["method"], "against": row["against"],
-                     **mixed_model_difference(summary.sides[row["method"]], summary.sides[row["against"]])})
-    return pd.DataFrame(rows, columns=["method", "against", "mixed_mean", "mixed_low", "mixed_high"])
-
-
 def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
     """A description, not a test: per teacher of ``left``, its runs' mean difference to the other side's
     replicate means (empty with fewer than two teachers)."""

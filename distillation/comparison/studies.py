@@ -65,13 +65,17 @@ def series_label(fixed: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(fixed.items()) if key != VIEWS_KEY)
 
 
-def _to_reference(per_seed: pd.Series, reference: float, column: str) -> dict[str, float]:
-    """The seeds' mean student against a teachers' mean taken as known (``ttest_1samp`` over the seeds)."""
-    if len(per_seed) < 2 or math.isnan(reference):
+def to_teachers_mean(per_seed: pd.Series, teachers: np.ndarray, column: str) -> dict[str, float]:
+    """The seeds' mean student against the mean of ``teachers``, both estimates: Welch's interval
+    (``scipy.stats.ttest_ind``, unequal variances) with the students' seed spread over R and the
+    teachers' own spread over T. The teachers are a sample of the recipe's teachers; taken as a
+    known constant their mean would make the interval too narrow (docs/comparison.md, calibration)."""
+    teachers = np.asarray(teachers, dtype=float)
+    if len(per_seed) < 2 or len(teachers) < 2 or np.isnan(teachers).any():
         return {column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan}
-    interval = stats.ttest_1samp(per_seed.to_numpy(), reference).confidence_interval(CONFIDENCE)
-    return {column: float(per_seed.mean() - reference), f"{column}_low": float(interval.low - reference),
-            f"{column}_high": float(interval.high - reference)}
+    interval = stats.ttest_ind(per_seed.to_numpy(), teachers, equal_var=False).confidence_interval(CONFIDENCE)
+    return {column: float(per_seed.mean() - teachers.mean()), f"{column}_low": float(interval.low),
+            f"{column}_high": float(interval.high)}
 
 
 def _recorded_comparison(comparisons: pd.DataFrame, method: str, against: str, column: str) -> dict[str, Any]:
@@ -90,8 +94,8 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
     With the MLP seed as the unit (each seed's runs averaged over its T teachers or ensembles):
     the student's test mean against the mean of the single teachers it is compared with (each
     ensemble's first member, so the same teachers in every record of the study) and, for N > 1,
-    against the ensembles' own mean — ``scipy.stats.ttest_1samp`` over the seeds, the teachers'
-    mean taken as known; and, for N > 1, the seed-paired difference to the same method taught by
+    against the ensembles' own mean — Welch's interval (:func:`to_teachers_mean`): the teachers' mean
+    is an estimate, its spread counted; and, for N > 1, the seed-paired difference to the same method taught by
     one teacher (the study's N = 1 record). ``hard_labels`` and the MLP alone come from each
     record's own comparisons; ``closure_teachers`` (``closure_ensembles``) is the share of the gap
     from the MLP alone to the teachers' (the ensembles') mean that the student's gain closes.
@@ -122,8 +126,9 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
                        "setting": choice_label(record.chosen[method].setting, record.chosen[method].recipe),
                        "runs": len(own), "replicates": len(per_seed), "test_mean": float(own["student"].mean()),
                        "teachers_mean": teachers_mean, "ensembles_mean": ensembles_mean}
-                for column, reference in (("to_teachers", teachers_mean), ("to_ensembles", ensembles_mean)):
-                    row.update(_to_reference(per_seed, reference, column))
+                row.update(to_teachers_mean(per_seed, summary.teacher_tests, "to_teachers"))
+                row.update(to_teachers_mean(per_seed, summary.ensemble_tests if len(summary.ensemble_tests) else np.array([math.nan]),
+                                            "to_ensembles"))
                 row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
                 if single is not None and size > 1 and method in single.chosen:
                     alone = pd.DataFrame([run for run in single.runs if run["phase"] == "reported" and run["method"] == method])
