@@ -11,7 +11,7 @@ from scipy import stats
 from conftest import PROJECT_ROOT
 from distillation.comparison import stats as comparison
 from distillation.comparison.calibration import (
-    CALIBRATION, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, calibrate_reach,
+    CALIBRATION, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, SHARE, analytic_called, calibrate, calibrate_reach, calibrate_share,
     pairs_per_teacher_and_seed, simulated_reach, simulated_sides, teachers_as_constant,
 )
 
@@ -93,3 +93,34 @@ def test_the_reach_interval_is_welchs_over_the_seeds_and_the_teachers():
     difference = per_seed.mean() - teachers.mean()
     assert (result["gap"], result["gap_low"], result["gap_high"]) == pytest.approx(
         (difference, difference - half_width, difference + half_width))
+
+
+@pytest.mark.parametrize("design", REACH_DESIGNS, ids=lambda design: "{}x{}-teacher-sd{}".format(*design))
+def test_fiellers_interval_for_the_share_of_the_gap_covers_the_true_share(design):
+    result = calibrate_share(*design, records=RECORDS)
+    assert result["covered"] >= 0.93 and result["called"] <= 0.065, result
+    rows = json.loads((PROJECT_ROOT / "reports" / CALIBRATION).read_text())["rows"]
+    [committed] = [row for row in rows if (row["teachers"], row["seeds"], row["teacher_points"]) == design
+                   and row["pairing"].startswith("share of the gap")]
+    assert committed["covered"] == pytest.approx(result["covered"])
+
+
+def test_the_share_interval_solves_fiellers_inequality_and_is_unbounded_without_a_gap():
+    method, baseline = simulated_sides(np.random.default_rng(3), 3, 5, 3.0)
+    teachers = np.array([0.934, 0.936, 0.935])
+    result = comparison.gap_share_interval(method, baseline, teachers)
+    gains = method.groupby("replicate")["accuracy"].mean() - baseline.set_index("replicate")["accuracy"]
+    base = baseline.set_index("replicate")["accuracy"]
+    assert result["share"] == pytest.approx(gains.mean() / (teachers.mean() - base.mean()))
+
+    def excess(theta: float) -> float:  # (gain − θ·gap)² − q²·Var(gain − θ·gap), 0 at either end
+        variance = (gains + theta * base).var(ddof=1) / 5 + theta**2 * teachers.var(ddof=1) / 3
+        seed_part, teacher_part = (gains + result["share"] * base).var(ddof=1) / 5, result["share"] ** 2 * teachers.var(ddof=1) / 3
+        freedom = (seed_part + teacher_part) ** 2 / (seed_part**2 / 4 + teacher_part**2 / 2)
+        return (gains.mean() - theta * (teachers.mean() - base.mean())) ** 2 - stats.t.ppf(0.975, freedom) ** 2 * variance
+
+    assert excess(result["low"]) == pytest.approx(0, abs=1e-12) and excess(result["high"]) == pytest.approx(0, abs=1e-12)
+    assert result["low"] < result["share"] < result["high"]
+    # Teachers no better than the MLP alone, within their spread: no bounded share.
+    flat = comparison.gap_share_interval(method, baseline, base.mean() + np.array([-0.002, 0.0, 0.0025]))
+    assert np.isnan(flat["share"]) or np.isinf(flat["low"])

@@ -13,7 +13,7 @@ from distillation.comparison.config import ComparisonConfig, grid_points, load_c
 from distillation.comparison.records import BaselineChoice, Record
 from distillation.comparison.plan import choose_baseline, choose_settings, find_run, planned_run, reported_runs, selection_runs
 from distillation.comparison.records import comparison_record, load_records, save_record
-from distillation.comparison.stats import summarise
+from distillation.comparison.stats import gap_share_interval, summarise
 from distillation.comparison.studies import views_curve
 from distillation.reporting.comparison import methods_markdown, save_views_chart
 from distillation.experiments.queue import set_arguments
@@ -329,8 +329,11 @@ def test_summarise_gives_every_figure_of_the_methods_table_and_of_each_compariso
     assert summary.gap == pytest.approx(gap)
     for method in ("kd", "label_smoothing", "hard_labels"):
         row = comparisons.loc[(method, "baseline")]
+        # Fieller's interval for gain / gap, both estimates (tests/test_calibration.py checks its inequality).
+        fieller = gap_share_interval(summary.sides[method], summary.sides["baseline"], summary.teacher_tests)
+        assert row["closure"] == pytest.approx(row["mean"] / gap)
         assert (row["closure"], row["closure_low"], row["closure_high"]) == pytest.approx(
-            (row["mean"] / gap, row["low"] / gap, row["high"] / gap))
+            (fieller["share"], fieller["low"], fieller["high"]))
     assert comparisons.loc[("kd", "hard_labels"), ["closure", "closure_low", "closure_high"]].isna().all()
     assert list(summary.teacher_tests) == pytest.approx([0.95, 0.96]) and not len(summary.ensemble_tests)
 
@@ -549,7 +552,8 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
     assert curve.loc[("kd", 4), "test_low"] < 0.032 < curve.loc[("kd", 4), "test_high"]
     gap = 0.94 - np.mean(baselines)
     assert curve.loc[("kd", 4), "teacher_on_views"] == pytest.approx(0.89) and np.isnan(curve.loc[("kd", 0), "teacher_on_views"])
-    assert curve.loc[("kd", 4), "closure_low"] == pytest.approx(curve.loc[("kd", 4), "test_low"] / gap)
+    assert curve.loc[("kd", 4), "closure_low"] < curve.loc[("kd", 4), "closure"] < curve.loc[("kd", 4), "closure_high"]
+    assert curve.loc[("kd", 4), "closure"] == pytest.approx(curve.loc[("kd", 4), "test_gain"] / gap)
     # Over the augmented MLP, kd keeps what the teacher adds: 0.010 + 0.002 · replicate on average.
     assert curve.loc[("kd", 4), "augmented_gain"] == pytest.approx(0.014)
     assert curve.loc[("kd", 4), "augmented_low"] < 0.014 < curve.loc[("kd", 4), "augmented_high"]
@@ -805,7 +809,10 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
     # The gap from the MLP alone (90.0 %) to the teachers (93.5 %) or to the ensembles (95.2 %): the share closed.
     assert study.loc[3, "closure_teachers"] == pytest.approx((per_seed.mean() - 0.900) / 0.035)
     assert study.loc[3, "closure_ensembles"] == pytest.approx((per_seed.mean() - 0.900) / 0.052)
-    assert study.loc[3, "closure_teachers_low"] == pytest.approx(study.loc[3, "over_baseline_low"] / 0.035)
+    summary = summarise(records[1])
+    fieller = gap_share_interval(summary.sides["kd"], summary.sides["baseline"], summary.teacher_tests)
+    assert (study.loc[3, "closure_teachers_low"], study.loc[3, "closure_teachers_high"]) == pytest.approx(
+        (fieller["low"], fieller["high"]))
     assert np.isnan(study.loc[1, "closure_ensembles"])
     table = ensemble_table(ensemble_study(records), "synthetic ensemble")
     assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table

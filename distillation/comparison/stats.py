@@ -58,9 +58,53 @@ def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
 
 
 def gap_share(gain: Any, gap: float) -> Any:
-    """The share of the gap from the MLP alone up to a teacher (``gap``) that ``gain`` closes, the gap
-    taken as known; NaN where there is no gap to close. ``gain`` a number, an array or a column."""
+    """The share of the gap from the MLP alone up to a teacher (``gap``) that ``gain`` closes; NaN
+    where there is no gap to close. ``gain`` a number, an array or a column."""
     return gain / gap if gap > 0 else gain * math.nan
+
+
+def gap_share_interval(method: pd.DataFrame, baseline: pd.DataFrame, teachers: np.ndarray) -> dict[str, float]:
+    """The share of the gap from the MLP alone up to the teachers that the method's gain closes, and
+    Fieller's 95 % interval for that ratio: both its numerator (the seed-paired gain) and its
+    denominator (the teachers' mean − the MLP alone's) are estimates.
+
+    With the MLP seed as the unit (``accuracy`` averaged within each ``replicate``) and the teachers
+    a separate sample: θ is in the interval where (gain − θ·gap)² ≤ q²·Var(gain − θ·gap), with
+    Var = Var_s(u + θ·b)/R + θ²·Var(teachers)/T (u the per-seed gain, b the MLP alone's accuracy)
+    and q Student's t at Satterthwaite's degrees of freedom at the estimate. When the gap itself is
+    not distinguishable from 0 the set is unbounded: ``low`` −∞ and ``high`` +∞ (or NaN for too few
+    runs). One teacher: its accuracy taken as known (the inference is about that teacher).
+    """
+    nothing = {"share": math.nan, "low": math.nan, "high": math.nan}
+    ours = method.groupby("replicate")["accuracy"].mean()
+    alone = baseline.groupby("replicate")["accuracy"].mean()
+    seeds = ours.index.intersection(alone.index)
+    teachers = np.asarray(teachers, dtype=float)
+    if len(seeds) < 2 or not len(teachers):
+        return nothing
+    gains, base = (ours.loc[seeds] - alone.loc[seeds]).to_numpy(), alone.loc[seeds].to_numpy()
+    seeds_count, teachers_count = len(seeds), len(teachers)
+    gain, gap = gains.mean(), teachers.mean() - base.mean()
+    if not gap > 0:
+        return nothing
+    share = gain / gap
+    covariance = np.cov(gains, base, ddof=1)
+    s_uu, s_ub, s_bb = covariance[0, 0], covariance[0, 1], covariance[1, 1]
+    s_tt = teachers.var(ddof=1) if teachers_count > 1 else 0.0
+    seed_part = (s_uu + 2 * share * s_ub + share**2 * s_bb) / seeds_count
+    teacher_part = share**2 * s_tt / teachers_count
+    freedom = seeds_count - 1
+    if teacher_part > 0:
+        freedom = (seed_part + teacher_part) ** 2 / (seed_part**2 / (seeds_count - 1) + teacher_part**2 / (teachers_count - 1))
+    q2 = stats.t.ppf(1 - ALPHA / 2, freedom) ** 2
+    quadratic = gap**2 - q2 * (s_bb / seeds_count + s_tt / teachers_count)
+    linear = -2 * (gain * gap + q2 * s_ub / seeds_count)
+    constant = gain**2 - q2 * s_uu / seeds_count
+    discriminant = linear**2 - 4 * quadratic * constant
+    if quadratic <= 0 or discriminant < 0:
+        return {"share": share, "low": -math.inf, "high": math.inf}
+    root = math.sqrt(discriminant)
+    return {"share": share, "low": (-linear - root) / (2 * quadratic), "high": (-linear + root) / (2 * quadratic)}
 
 
 def _verdict(mean: float, p_adjusted: float) -> str:
@@ -158,12 +202,13 @@ def summarise(record: Record) -> Summary:
     teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
     if teacher_tests.empty:
         teacher_tests = runs["teacher"].iloc[:1]
-    # The share of the teacher–baseline test gap that a method's gain closes, its interval the
-    # gain's (unadjusted) over the gap, the gap taken as known.
+    # The share of the teacher–baseline test gap that a method's gain closes, with Fieller's interval
+    # (the gap is an estimate too): only for the comparisons with the MLP alone.
     gap = teacher_tests.mean() - baseline["baseline"].mean()
-    over_baseline = comparisons["against"] == "baseline" if not comparisons.empty else []
-    for column, source in (("closure", "mean"), ("closure_low", "low"), ("closure_high", "high")):
-        comparisons[column] = np.where(over_baseline, gap_share(comparisons[source], gap), np.nan) if not comparisons.empty else []
+    shares = [gap_share_interval(sides[row.method], sides["baseline"], teacher_tests.to_numpy()) if row.against == "baseline"
+              else {"share": math.nan, "low": math.nan, "high": math.nan} for row in comparisons.itertuples()]
+    for column, source in (("closure", "share"), ("closure_low", "low"), ("closure_high", "high")):
+        comparisons[column] = [share[source] for share in shares] if not comparisons.empty else []
     # An ensemble's own accuracy, each once (records of one teacher have none).
     ensembles = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
     ensemble_tests = pd.to_numeric(ensembles.get("ensemble", pd.Series(dtype=float)), errors="coerce").dropna()

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
-from distillation.comparison.stats import CONFIDENCE, gap_share, paired_difference, summarise
+from distillation.comparison.stats import CONFIDENCE, gap_share_interval, paired_difference, summarise
 from distillation.config.identity import ENSEMBLE_KEY, EPOCHS_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
@@ -22,8 +22,8 @@ def views_curve(records: list[Record]) -> pd.DataFrame:
     From the records whose comparison fixed ``augment.views`` (a K curve: one record per K).
     ``series`` names what else a record fixed (``baseline.epochs=120``; empty for none): records
     that differ in it are separate curves, never two points of one.
-    ``closure`` is the share of the teacher–baseline test gap that the method's mean closes, with the
-    test gain's interval divided by that gap (the gap taken as known). ``augmented_gain`` (with
+    ``closure`` is the share of the teacher–baseline test gap that the method's mean closes, with
+    Fieller's interval (:func:`~distillation.comparison.stats.gap_share_interval`). ``augmented_gain`` (with
     ``augmented_low``, ``augmented_high``) is a method's paired test gain over ``hard_labels``, the MLP on
     the same views with labels only: what the teacher adds beyond the augmentation.
     """
@@ -46,11 +46,13 @@ def views_curve(records: list[Record]) -> pd.DataFrame:
                    "views": record.params[VIEWS_KEY], "method": method,
                    "setting": record.chosen[method].setting, "control": method in CONTROLS,
                    "teacher_on_views": float(on_views),
-                   "test_mean": own["student"].mean(), "closure": gap_share(own["student"].mean() - baseline["baseline"].mean(), gap)}
+                   "test_mean": own["student"].mean()}
             for split, student, reference in (("val", "student_val", "baseline_val"), ("test", "student", "baseline")):
                 test = paired_difference(own.assign(accuracy=own[student]), baseline.assign(accuracy=baseline[reference]))
                 row.update({f"{split}_gain": test["mean"], f"{split}_low": test["low"], f"{split}_high": test["high"]})
-            row.update(closure_low=gap_share(row["test_low"], gap), closure_high=gap_share(row["test_high"], gap),
+            share = gap_share_interval(own.assign(accuracy=own["student"]), baseline.assign(accuracy=baseline["baseline"]),
+                                       teachers["teacher"].to_numpy())
+            row.update(closure=share["share"], closure_low=share["low"], closure_high=share["high"],
                        augmented_gain=math.nan, augmented_low=math.nan, augmented_high=math.nan, augmented_verdict="")
             augmented = over_hard_labels[over_hard_labels["method"] == method]
             if not augmented.empty:
@@ -137,11 +139,11 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
                 for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
                     row.update(_recorded_comparison(comparisons, method, against, column))
                 # The share of the gap from the MLP alone to the teachers (or the ensembles) that the
-                # student closes, the gain's interval over the gap, the gap taken as known (as summarise).
+                # student closes, with Fieller's interval (as summarise): the gap is an estimate too.
                 baseline_mean = teachers_mean - summary.gap
-                for column, reference in (("closure_teachers", teachers_mean), ("closure_ensembles", ensembles_mean)):
-                    row.update({f"{column}{end}": gap_share(row[f"over_baseline{end}"], reference - baseline_mean)
-                                for end in ("", "_low", "_high")})
+                for column, references in (("closure_teachers", summary.teacher_tests), ("closure_ensembles", summary.ensemble_tests)):
+                    share = gap_share_interval(summary.sides[method], summary.sides["baseline"], references)
+                    row.update({column: share["share"], f"{column}_low": share["low"], f"{column}_high": share["high"]})
                 row["baseline_mean"] = baseline_mean
                 rows.append(row)
     return pd.DataFrame(rows)

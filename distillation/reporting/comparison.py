@@ -38,7 +38,11 @@ def _share(row: pd.Series, column: str = "closure") -> str:
     if pd.isna(row[column]):
         return ""
     low, high = row[f"{column}_low"], row[f"{column}_high"]
-    return f"{100 * row[column]:.0f} %" + ("" if pd.isna(low) else f" [{100 * low:.0f}, {100 * high:.0f}]")
+    if pd.isna(low):
+        return f"{100 * row[column]:.0f} %"
+    if math.isinf(low) or math.isinf(high):
+        return f"{100 * row[column]:.0f} % [unbounded]"  # the gap itself is not distinguishable from 0
+    return f"{100 * row[column]:.0f} % [{100 * low:.0f}, {100 * high:.0f}]"
 
 
 def _name(method: str, control: bool) -> str:
@@ -68,7 +72,9 @@ def methods_markdown(records: list[Record], calibration: pd.DataFrame | None = N
         "false-coverage-rate interval (Benjamini & Yekutieli 2005). With 2–3 teachers the inference is",
         "about these teachers, not teachers in general. *Per teacher*: each teacher's mean gain, a",
         "description, not a test. *Controls* learn from no real teacher. Closure: the share of the",
-        "teacher–baseline test gap that a method's gain closes, its interval the gain's over the gap.",
+        "teacher–baseline test gap that a method's gain closes, with Fieller's interval for the ratio (the gap",
+        "is an estimate too: the teachers' and the MLP alone's spread count); unbounded where the gap itself is",
+        "not distinguishable from 0.",
     ]
     for record in records:
         lines += _record_markdown(record)
@@ -145,7 +151,8 @@ def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
              "within 3.5 binomial standard errors, the false-positive rate to ≤ 6.5 % and coverage to ≥ 93 %.",
              "The reach comparison (the students against their teachers' mean) is simulated with the teachers' own",
              "accuracy spread at 0.04 and 0.15 points: Welch's interval, which counts the teachers' mean as the",
-             "estimate it is, beside the teachers' mean taken as a known constant (before).",
+             "estimate it is, beside the teachers' mean taken as a known constant (before); and Fieller's interval",
+             "for the share of the gap closed, scored on the recipe's true share.",
              ""] + calibration_rows(table).splitlines()
     return lines
 
@@ -186,7 +193,7 @@ def views_markdown(curve: pd.DataFrame) -> list[str]:
              "Each K is its own comparison (its record above): settings re-chosen on val at that K, the same",
              "replicates and teachers. Gains over the plain baseline MLP in points (paired, 95 % CI);",
              "closure: the share of the teacher–baseline test gap that the method's mean closes (its interval:",
-             "the test gain's over the gap). Over hard_labels: the test gain over the MLP trained on the same",
+             "Fieller's, for the ratio of two estimates). Over hard_labels: the test gain over the MLP trained on the same",
              "views with labels only, what the teacher adds beyond the augmentation. Teacher on views: the",
              "teachers' mean accuracy on the stored views (`metrics/view_targets.json`). Val gains are affected",
              "by the selection (each setting was chosen for its val); test gains only report.", ""]
@@ -239,7 +246,9 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
                 continue
             control = bool(own["control"].iloc[0])
             mean = 100 * own[centre].to_numpy()
-            error = [mean - 100 * own[low].to_numpy(), 100 * own[high].to_numpy() - mean]
+            # An unbounded interval (a share whose gap is not distinguishable from 0) gets no bar.
+            bounds = [100 * own[side].replace([np.inf, -np.inf], np.nan).to_numpy() for side in (low, high)]
+            error = [mean - bounds[0], bounds[1] - mean]
             axis.errorbar(own["views"].to_numpy(), mean, yerr=error, marker="s" if series else "o", capsize=3,
                           label=_name(method, control) + (f", {series}" if series else ""),
                           linestyle="--" if control else "-", color=colours[method])
@@ -363,7 +372,7 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
               "between the seeds' and the teachers' (the ensembles') accuracies, their mean an estimate with its own spread; "
               "against one teacher, paired by seed; against hard_labels, "
               "the record's own test (its verdict Benjamini–Hochberg adjusted); the share of the gap closed, the gain over the MLP "
-              "alone and its interval over the gap, the gap taken as known."]
+              "alone over the gap, with Fieller's interval for that ratio (the gap an estimate too)."]
     return "\n".join(lines)
 
 
