@@ -40,10 +40,12 @@ RUN_POINTS = 0.13
 RECORDS = 2000
 CALIBRATION = "calibration.json"  # in reports/
 CALIBRATION_SEED = 20261203
-# (teachers, seeds, true gain in points): the headline design and the views records' design,
-# under the null, and the headline design with a 0.4-point gain, where the power is near the
-# middle of its range (about 0.6), so an interval too wide or too narrow moves it visibly.
-DESIGNS = ((3, 5, 0.0), (2, 3, 0.0), (3, 5, 0.4))
+# (teachers, seeds, true gain in points, teacher sd in points): the headline design and the views
+# records' design under the null, at the measured teacher sd and at 0.15, and the headline design
+# with a 0.4-point gain, where the power is near the middle of its range (about 0.6), so an
+# interval too wide or too narrow moves it visibly.
+DESIGNS = ((3, 5, 0.0, TEACHER_POINTS), (2, 3, 0.0, TEACHER_POINTS), (3, 5, 0.4, TEACHER_POINTS),
+           (3, 5, 0.0, 0.15), (2, 3, 0.0, 0.15))
 # (teachers, seeds, the teachers' accuracy sd in points) of the reach comparison, under the null.
 REACH_DESIGNS = ((3, 5, 0.04), (3, 5, 0.15))
 # The share of the gap closed (Fieller's interval), at the real letters' kind of result: the MLP
@@ -54,10 +56,12 @@ TEACHER_LEVEL = 93.5  # points: about the real letters' teachers (only differenc
 
 def simulated_sides(rng: np.random.Generator, teachers: int, seeds: int, gain_points: float,
                     seed_points: float = SEED_POINTS, teacher_points: float = TEACHER_POINTS,
-                    run_points: float = RUN_POINTS) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    run_points: float = RUN_POINTS, teacher_effect: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One simulated record's two sides as :func:`summarise` passes them: the method's runs (one per
-    teacher and seed) and the baseline's (one per seed), accuracies as fractions."""
-    teacher_effect = rng.normal(0, teacher_points, teachers)
+    teacher and seed) and the baseline's (one per seed), accuracies as fractions. ``teacher_effect``:
+    the record's teachers' effects in points (drawn here with ``teacher_points`` if not given)."""
+    if teacher_effect is None:
+        teacher_effect = rng.normal(0, teacher_points, teachers)
     method_seed, baseline_seed = rng.normal(0, seed_points, seeds), rng.normal(0, seed_points, seeds)
     teacher_index, seed_index = np.meshgrid(np.arange(teachers), np.arange(seeds), indexing="ij")
     method_points = (90 + gain_points + method_seed[seed_index] + teacher_effect[teacher_index]
@@ -90,6 +94,11 @@ def analytic_called(teachers: int, seeds: int, gain_points: float, seed_points: 
     return float(np.sum(weights * called) / np.sqrt(2 * np.pi))
 
 
+def exact_called(teachers: int, seeds: int, gain_points: float, teacher_points: float) -> float:
+    """:func:`analytic_called` for :func:`calibrate`'s records: under the null these teachers' mean effect is 0."""
+    return analytic_called(teachers, seeds, gain_points, teacher_points=teacher_points if gain_points else 0.0)
+
+
 def pairs_per_teacher_and_seed(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
     """The pairing the comparison used before: one pair per (teacher, seed), a teacherless side's run
     reused as the partner of every teacher's run of its seed, T·R pairs tested as if independent.
@@ -102,18 +111,27 @@ def pairs_per_teacher_and_seed(left: pd.DataFrame, right: pd.DataFrame) -> dict[
 
 
 def calibrate(test: Callable[[pd.DataFrame, pd.DataFrame], dict[str, Any]] | None, teachers: int, seeds: int, gain_points: float,
-              records: int = RECORDS, seed: int = CALIBRATION_SEED) -> dict[str, float]:
+              records: int = RECORDS, seed: int = CALIBRATION_SEED, teacher_points: float = TEACHER_POINTS) -> dict[str, float]:
     """The share of ``records`` simulated records in which ``test`` calls a difference (p < 0.05) and
     the share whose 95 % interval covers the true gain. ``test``: the comparison's own (looked up at
-    the call, so what :func:`~distillation.comparison.stats.summarise` uses now is what is measured)."""
+    the call, so what :func:`~distillation.comparison.stats.summarise` uses now is what is measured).
+
+    The truth is the estimand the reports state: the gain **with these teachers**, ``gain + v̄`` (the
+    record's teachers' mean effect). Under the null (``gain_points`` 0) these teachers give no gain
+    on average: their effects are drawn, then centred (``v̄`` = 0), so a call is a false positive.
+    """
     test = test or comparison_stats.paired_difference
     rng = np.random.default_rng(seed)
     called = covered = 0
     for _ in range(records):
-        result = test(*simulated_sides(rng, teachers, seeds, gain_points))
+        teacher_effect = rng.normal(0, teacher_points, teachers)
+        if gain_points == 0:
+            teacher_effect -= teacher_effect.mean()
+        truth = (gain_points + teacher_effect.mean()) / 100
+        result = test(*simulated_sides(rng, teachers, seeds, gain_points, teacher_effect=teacher_effect))
         called += result["p"] < 1 - CONFIDENCE
-        covered += result["low"] <= gain_points / 100 <= result["high"]
-    return {"called": called / records, "covered": covered / records}
+        covered += result["low"] <= truth <= result["high"]
+    return {"called": float(called / records), "covered": float(covered / records)}
 
 
 def simulated_reach(rng: np.random.Generator, teachers: int, seeds: int, teacher_sd: float,
@@ -151,7 +169,7 @@ def calibrate_reach(reference: Callable[[pd.Series, np.ndarray, str], dict[str, 
         inside = result["gap_low"] <= 0 <= result["gap_high"]
         called += not inside
         covered += inside
-    return {"called": called / records, "covered": covered / records}
+    return {"called": float(called / records), "covered": float(covered / records)}
 
 
 def simulated_share(rng: np.random.Generator, teachers: int, seeds: int, teacher_sd: float,
@@ -198,13 +216,13 @@ def calibration_table(records: int = RECORDS) -> pd.DataFrame:
     """:func:`calibrate` for each of ``DESIGNS``, with the seed pairing and the old per-run pairing;
     :func:`calibrate_reach` for each of ``REACH_DESIGNS``, Welch's and the constant teachers' mean."""
     rows = []
-    for teachers, seeds, gain in DESIGNS:
+    for teachers, seeds, gain, teacher_points in DESIGNS:
         for pairing, test in (("per seed (the comparison's)", None),
                               ("per teacher and seed (before)", pairs_per_teacher_and_seed)):
-            exact = analytic_called(teachers, seeds, gain) if test is None else math.nan
-            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": gain, "teacher_points": TEACHER_POINTS,
-                         "records": records, "pairing": pairing, **calibrate(test, teachers, seeds, gain, records),
-                         "called_exact": exact})
+            exact = exact_called(teachers, seeds, gain, teacher_points) if test is None else math.nan
+            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": gain, "teacher_points": teacher_points,
+                         "records": records, "pairing": pairing,
+                         **calibrate(test, teachers, seeds, gain, records, teacher_points=teacher_points), "called_exact": exact})
     for teachers, seeds, teacher_sd in REACH_DESIGNS:
         for procedure, reference in (("reach: students against the teachers' mean, Welch (the report's)", None),
                                      ("reach: the teachers' mean as a constant (before)", teachers_as_constant)):

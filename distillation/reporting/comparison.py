@@ -147,7 +147,7 @@ def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
              "each run through the comparison's own test of a method against the teacherless baseline. The old",
              "pairing (one pair per teacher and seed, the baseline's run reused for every teacher) is shown",
              "beside it, and for the seed pairing the exact share (the noncentral t averaged over the teachers'",
-             "mean); the calibration test (`tests/test_calibration.py`) holds the simulated share to the exact one",
+             "mean; under the null, these teachers give no gain, the estimand the tables state); the calibration test (`tests/test_calibration.py`) holds the simulated share to the exact one",
              "within 3.5 binomial standard errors, the false-positive rate to ≤ 6.5 % and coverage to ≥ 93 %.",
              "The reach comparison (the students against their teachers' mean) is simulated with the teachers' own",
              "accuracy spread at 0.04 and 0.15 points: Welch's interval, which counts the teachers' mean as the",
