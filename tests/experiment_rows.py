@@ -12,7 +12,9 @@ SHIPPED = load_params(PROJECT_ROOT / "params.yaml")
 
 
 def _as_dvc_gives_it(value: Any) -> Any:
-    # DVC's table turns every number into a float and a boolean into its text.
+    # DVC's table turns every number into a float, a boolean and a null into their text.
+    if value is None:
+        return "None"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float)):

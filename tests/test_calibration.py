@@ -11,7 +11,7 @@ from scipy import stats
 from conftest import PROJECT_ROOT
 from distillation.comparison import stats as comparison
 from distillation.comparison.calibration import (
-    CALIBRATION, DESIGNS, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, SHARE, analytic_called, calibrate, exact_called, calibrate_reach, calibrate_share,
+    CALIBRATION, DESIGNS, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, FAMILY_DESIGNS, SHARE, analytic_called, calibrate, calibrate_family, exact_called, calibrate_reach, calibrate_share,
     pairs_per_teacher_and_seed, simulated_reach, simulated_sides, teachers_as_constant,
 )
 
@@ -136,3 +136,15 @@ def test_the_share_interval_solves_fiellers_inequality_and_is_unbounded_without_
     # Teachers no better than the MLP alone, within their spread: no bounded share.
     flat = comparison.gap_share_interval(method, baseline, base.mean() + np.array([-0.002, 0.0, 0.0025]))
     assert np.isnan(flat["share"]) or np.isinf(flat["low"])
+
+
+@pytest.mark.parametrize("design", FAMILY_DESIGNS, ids=lambda design: design[0].split(",")[0].replace(" ", "-"))
+def test_summarises_family_keeps_false_discoveries_and_false_coverage_under_five_percent(design):
+    # Through summarise's own family, Benjamini–Hochberg and FCR intervals (comparisons_table); 500
+    # records here (seeded), the committed 2,000 from `python -m scripts.calibrate`.
+    name, gains = design
+    result = calibrate_family(gains, 3, 5, 0.15, records=500)
+    assert result["false_discovery_rate"] <= 0.065 and result["false_coverage_rate"] <= 0.065, result
+    rows = json.loads((PROJECT_ROOT / "reports" / CALIBRATION).read_text())["rows"]
+    committed = [row for row in rows if name in row["pairing"]]
+    assert len(committed) == len(REACH_DESIGNS) and all(row["called"] <= 0.065 and row["covered"] >= 0.935 for row in committed)

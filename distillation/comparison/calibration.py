@@ -193,6 +193,63 @@ def calibrate_share(teachers: int, seeds: int, teacher_sd: float, records: int =
     return {"called": float(1 - covered / records), "covered": float(covered / records)}
 
 
+# A record's family as summarise tests it: two methods that read the teachers, two controls that
+# read none (label_smoothing the best control), the MLP alone. (true gains in points per method)
+FAMILY_METHODS = ("kd", "dkd", "label_smoothing", "hard_labels")
+FAMILY_DESIGNS = (("every method equal to the MLP alone", {"kd": 0.0, "dkd": 0.0, "label_smoothing": 0.0, "hard_labels": 0.0}),
+                  ("kd and dkd +0.4, the controls equal", {"kd": 0.4, "dkd": 0.4, "label_smoothing": 0.0, "hard_labels": 0.0}))
+
+
+def simulated_family(rng: np.random.Generator, teachers: int, seeds: int, gains: dict[str, float],
+                     teacher_points: float) -> dict[str, pd.DataFrame]:
+    """One simulated record's sides, as :func:`~distillation.comparison.stats.summarise` builds them:
+    each method's runs (T per seed for a method that reads the teachers, one for a control) and the
+    MLP alone's, every side with its own seed effects. These teachers' effects on a method are
+    centred: its gain with these teachers is ``gains[method]``."""
+    from distillation.config.identity import reads_teacher
+
+    baseline_seed = rng.normal(0, SEED_POINTS, seeds)
+    sides = {"baseline": pd.DataFrame({"replicate": np.arange(seeds), "teacher_replicate": np.nan,
+                                       "accuracy": (90 + baseline_seed + rng.normal(0, RUN_POINTS, seeds)) / 100})}
+    for method in FAMILY_METHODS:
+        count = teachers if reads_teacher(method) else 1
+        effect = rng.normal(0, teacher_points, count) if count > 1 else np.zeros(1)
+        effect -= effect.mean()
+        seed_effect = rng.normal(0, SEED_POINTS, seeds)
+        points = 90 + gains[method] + effect[:, None] + seed_effect[None, :] + rng.normal(0, RUN_POINTS, (count, seeds))
+        teacher_index, seed_index = np.meshgrid(np.arange(count), np.arange(seeds), indexing="ij")
+        sides[method] = pd.DataFrame({"replicate": seed_index.ravel(),
+                                      "teacher_replicate": teacher_index.ravel().astype(float) if count > 1 else np.nan,
+                                      "accuracy": points.ravel() / 100})
+    return sides
+
+
+def calibrate_family(gains: dict[str, float], teachers: int, seeds: int, teacher_points: float, records: int = RECORDS,
+                     seed: int = CALIBRATION_SEED) -> dict[str, float]:
+    """Records of :func:`simulated_family` through summarise's own family, Benjamini–Hochberg and
+    false-coverage-rate intervals: the false discovery rate (false verdicts over verdicts, 0 for
+    none), the false coverage rate (declared comparisons whose adjusted interval misses the truth,
+    over those declared) and the share of records with any false verdict."""
+    best_control = "label_smoothing"
+    family = comparison_stats.comparison_family(list(FAMILY_METHODS), best_control)
+    truth = {pair: (gains[pair[0]] - (gains[pair[1]] if pair[1] != "baseline" else 0.0)) / 100 for pair in family}
+    rng = np.random.default_rng(seed)
+    false_discovery = false_coverage = any_false = 0.0
+    for _ in range(records):
+        table = comparison_stats.comparisons_table(family, simulated_family(rng, teachers, seeds, gains, teacher_points))
+        declared = table[table["verdict"].isin(["higher", "lower"])]
+        if declared.empty:
+            continue
+        true_values = np.array([truth[(row.method, row.against)] for row in declared.itertuples()])
+        wrong = ((true_values == 0) | (np.sign(true_values) != np.sign(declared["mean"].to_numpy())))
+        missed = ~((declared["adjusted_low"].to_numpy() <= true_values) & (true_values <= declared["adjusted_high"].to_numpy()))
+        false_discovery += wrong.mean()
+        false_coverage += missed.mean()
+        any_false += bool(wrong.any())
+    return {"false_discovery_rate": float(false_discovery / records), "false_coverage_rate": float(false_coverage / records),
+            "any_false": float(any_false / records)}
+
+
 def save_calibration(table: pd.DataFrame, path: str | Path) -> None:
     """The calibration as a record (``reports/calibration.json``), which ``make report`` renders."""
     with atomic_output(path) as temporary:
@@ -214,7 +271,8 @@ def load_calibration(path: str | Path) -> pd.DataFrame | None:
 
 def calibration_table(records: int = RECORDS) -> pd.DataFrame:
     """:func:`calibrate` for each of ``DESIGNS``, with the seed pairing and the old per-run pairing;
-    :func:`calibrate_reach` for each of ``REACH_DESIGNS``, Welch's and the constant teachers' mean."""
+    for each of ``REACH_DESIGNS``: :func:`calibrate_reach` (Welch's and the constant teachers' mean),
+    :func:`calibrate_share` and :func:`calibrate_family` for each of ``FAMILY_DESIGNS``."""
     rows = []
     for teachers, seeds, gain, teacher_points in DESIGNS:
         for pairing, test in (("per seed (the comparison's)", None),
@@ -233,4 +291,12 @@ def calibration_table(records: int = RECORDS) -> pd.DataFrame:
                      "teacher_points": teacher_sd, "records": records,
                      "pairing": f"share of the gap closed (true {SHARE:.0%}), Fieller (the report's); called: misses it",
                      **calibrate_share(teachers, seeds, teacher_sd, records), "called_exact": math.nan})
+        for name, gains in FAMILY_DESIGNS:
+            family = calibrate_family(gains, teachers, seeds, teacher_sd, records)
+            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": max(gains.values()), "teacher_points": teacher_sd,
+                         "records": records, "pairing": f"summarise's family of {len(FAMILY_METHODS) * 2 + 1} ({name}): "
+                                                         "BH verdicts, FCR intervals; called: false discovery rate, "
+                                                         "covers: 1 − false coverage rate",
+                         "called": family["false_discovery_rate"], "covered": 1 - family["false_coverage_rate"],
+                         "called_exact": math.nan})
     return pd.DataFrame(rows)

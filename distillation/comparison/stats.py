@@ -153,7 +153,7 @@ def _methods_table(record: Record, per_method: dict[str, pd.DataFrame], baseline
     return pd.DataFrame(rows).sort_values("val_mean", ascending=False).reset_index(drop=True)
 
 
-def _family(methods: list[str], best_control: str | None) -> list[tuple[str, str]]:
+def comparison_family(methods: list[str], best_control: str | None) -> list[tuple[str, str]]:
     """The comparisons made: each method against the baseline, the best control and, with views, hard_labels."""
     family = [(method, "baseline") for method in methods]
     if best_control is not None:
@@ -164,7 +164,7 @@ def _family(methods: list[str], best_control: str | None) -> list[tuple[str, str
     return family
 
 
-def _comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Each comparison's seed-paired test, Benjamini–Hochberg-adjusted p, false-coverage-rate interval and verdict."""
     tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
     p_values = np.array([test["p"] for _, _, test in tests])
@@ -197,7 +197,7 @@ def summarise(record: Record) -> Summary:
     sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
     controls = [method for method in CONTROLS if method in per_method]
     best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
-    comparisons = _comparisons_table(_family(list(per_method), best_control), sides)
+    comparisons = comparisons_table(comparison_family(list(per_method), best_control), sides)
     # Each teacher once, from its own experiments' metrics (a teacherless run repeats the default teacher).
     teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
     if teacher_tests.empty:

@@ -40,6 +40,12 @@ TEACHER_MODEL_KEY, HIDDEN_LAYER_KEY = "teacher.model", "teacher.hidden_layer"
 LATER_DEFAULTS = {"data.image_size": None, "data.channels": None, TEACHER_MODEL_KEY: None, HIDDEN_LAYER_KEY: "hidden"}
 
 
+def unset(value: Any) -> bool:
+    """Whether a param is null as a row may hold it: ``None``, an empty string, the text ``None``
+    that DVC's table shows for a null, or the NaN that pandas makes of a missing one."""
+    return value is None or value in ("", "None", "null") or (isinstance(value, float) and value != value)
+
+
 def reads_teacher(method: str | None) -> bool:
     """Whether ``method`` trains on the stored teacher outputs (so the teacher is part of its run)."""
     return bool(method in METHODS and METHODS[method].teacher_outputs)
@@ -69,11 +75,11 @@ def identity_params(flat: dict[str, Any]) -> dict[str, Any]:
         if key in PAIRING_KEYS:
             return False
         if key in LATER_DEFAULTS:
-            changed = flat.get(key) not in (None, LATER_DEFAULTS[key])
+            changed = not unset(flat.get(key)) and flat.get(key) != LATER_DEFAULTS[key]
             if key == HIDDEN_LAYER_KEY:
                 return changed and method == "fitnets"
             return changed and (parts[0] != "teacher" or reads_teacher(method))
-        if parts[0] == "teacher" and flat.get(TEACHER_MODEL_KEY) not in (None, "") and key != ENSEMBLE_KEY:
+        if parts[0] == "teacher" and not unset(flat.get(TEACHER_MODEL_KEY)) and key != ENSEMBLE_KEY:
             return False  # your own teacher: its recipe is never read
         if key == ENSEMBLE_KEY:
             # One teacher is the run of before ensembles existed: its identity is unchanged.

@@ -131,8 +131,8 @@ class EmnistByclassParams(Section):
 
 def _image_size(value: Any) -> tuple[int, int] | None:
     """None (the images' own size), a side ≥ 1 for square images, or ``[height, width]``."""
-    if isinstance(value, str):  # `-S data.image_size=32` or `=[32,24]` gives text
-        value = yaml.safe_load(value)
+    if isinstance(value, str):  # `-S data.image_size=32` or `=[32,24]` gives text; DVC's table "None" for null
+        value = None if value == "None" else yaml.safe_load(value)
     if value is None:
         return None
     sides = list(value) if isinstance(value, (list, tuple)) else [value, value]
@@ -145,7 +145,7 @@ def _image_size(value: Any) -> tuple[int, int] | None:
 
 def _channels(value: Any) -> int | None:
     if isinstance(value, str):
-        value = yaml.safe_load(value)
+        value = None if value == "None" else yaml.safe_load(value)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
