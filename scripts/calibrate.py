@@ -7,7 +7,8 @@ record to them). See :mod:`distillation.comparison.calibration`.
 """
 from __future__ import annotations
 
-from distillation.comparison.calibration import CALIBRATION, calibration_table, save_calibration
+from distillation.comparison.calibration import CALIBRATION, save_calibration
+from distillation.comparison.calibration_studies import calibration_table
 from distillation.cli import run_stage
 from scripts.report import REPORTS
 

@@ -11,8 +11,11 @@ from scipy import stats
 from conftest import PROJECT_ROOT
 from distillation.comparison import stats as comparison
 from distillation.comparison.calibration import (
-    CALIBRATION, DESIGNS, RECORDS, REACH_DESIGNS, RUN_POINTS, SEED_POINTS, FAMILY_DESIGNS, SHARE, analytic_called, calibrate, calibrate_family, exact_called, calibrate_reach, calibrate_share,
-    pairs_per_teacher_and_seed, simulated_reach, simulated_sides, teachers_as_constant,
+    CALIBRATION, DESIGNS, RECORDS, RUN_POINTS, SEED_POINTS, analytic_called, calibrate, exact_called, pairs_per_teacher_and_seed,
+    simulated_sides,
+)
+from distillation.comparison.calibration_studies import (
+    FAMILY_DESIGNS, REACH_DESIGNS, calibrate_family, calibrate_reach, calibrate_share, simulated_reach, teachers_as_constant,
 )
 
 

@@ -35,7 +35,6 @@ def views_curve(records: list[Record]) -> pd.DataFrame:
         baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
         # Each teacher once: a teacherless run (teacher_replicate NaN) repeats the default teacher.
         teachers = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")
-        gap = teachers["teacher"].mean() - baseline["baseline"].mean()
         on_views = pd.to_numeric(teachers.get("teacher_on_views", pd.Series(dtype=float)), errors="coerce").mean()
         # The record's own comparisons hold each method's test gain over hard_labels (the augmented MLP).
         comparisons = summarise(record).comparisons
