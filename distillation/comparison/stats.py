@@ -57,12 +57,6 @@ def teacher_means(left: pd.DataFrame, right: pd.DataFrame) -> list[float]:
     return means
 
 
-def gap_share(gain: Any, gap: float) -> Any:
-    """The share of the gap from the MLP alone up to a teacher (``gap``) that ``gain`` closes; NaN
-    where there is no gap to close. ``gain`` a number, an array or a column."""
-    return gain / gap if gap > 0 else gain * math.nan
-
-
 def gap_share_interval(method: pd.DataFrame, baseline: pd.DataFrame, teachers: np.ndarray) -> dict[str, float]:
     """The share of the gap from the MLP alone up to the teachers that the method's gain closes, and
     Fieller's 95 % interval for that ratio: both its numerator (the seed-paired gain) and its

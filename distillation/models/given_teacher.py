@@ -24,6 +24,7 @@ from scipy.special import log_softmax
 
 from distillation.data.prepared import PreparedSplit
 from distillation.models.files import ProbabilitiesToLogits, predict_logits
+from distillation.models.networks import input_shape_of
 
 PROBABILITY_TOLERANCE = 1e-3
 
@@ -48,7 +49,7 @@ def check_given_teacher(model: keras.Model, given: str, train: PreparedSplit) ->
     shown = f"teacher.model {given}"
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"{shown}: takes {len(model.inputs)} inputs and gives {len(model.outputs)} outputs; one of each is needed")
-    expected = tuple(int(side) for side in train.images.shape[1:])
+    expected = input_shape_of(train.images)
     taken = tuple(model.inputs[0].shape[1:])
     if taken != expected:
         raise ValueError(f"{shown}: takes input {taken}, the prepared images are {expected} (height, width, channels); "
