@@ -24,6 +24,11 @@ def metrics_path(name: str) -> Path:
     return Path("metrics") / f"{name}.json"
 
 
+def test_correct_path(name: str) -> Path:
+    """Which test images one model got right, a bit each (:mod:`distillation.models.per_image`)."""
+    return Path("predictions") / f"{name}_test_correct.json"
+
+
 def training_log_dir(name: str) -> Path:
     """dvclive's per-epoch curves of one model."""
     return Path("dvclive") / name

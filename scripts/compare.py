@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from distillation.comparison.config import ComparisonConfig, load_comparison
 from distillation.comparison.plan import BASELINE, choice_label, choose_baseline, baseline_matches, choose_settings, find_run, reported_runs, selection_runs
 from distillation.comparison.records import comparison_record, load_progress, load_shared_runs, load_sittings, record_complete, record_path, save_record
 from distillation.experiments.queue import QUEUE_ATTEMPTS, queue_experiment, run_dvc, run_queue, set_arguments
-from distillation.experiments.table import read_experiments, source_label
+from distillation.experiments.table import read_experiments, read_test_correct, source_label
 from distillation.machine import machine_kind
 from distillation.config.params import Params, load_params
 from scripts.report import REPORTS, write_reports
@@ -138,14 +139,29 @@ def found(runs: list[dict[str, Any]], table: pd.DataFrame) -> list[dict[str, Any
 MACHINE = machine_kind()
 
 
+def with_test_correct(rows: list[dict[str, Any]], kept: dict[tuple[str, str], dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Each reported run with which test images its student and baseline got right (``<model>_correct``),
+    read from its experiment once (``kept``: what earlier batches read); a resumed record's runs have theirs."""
+    for row in rows:
+        for model in ("student", "baseline"):
+            column = f"{model}_correct"
+            if not isinstance(row.get(column), dict) and isinstance(row.get("rev"), str):
+                if (row["rev"], model) not in kept:
+                    kept[(row["rev"], model)] = read_test_correct(row["rev"], model)
+                row[column] = kept[(row["rev"], model)]
+    return rows
+
+
 def compare_one(config: ComparisonConfig, params: Params, common: dict[str, Any], effective: str,
                 fixed: dict[str, Any], jobs: int, trained: set[int], run: bool = True,
-                shared: pd.DataFrame | None = None) -> Path:
+                shared: pd.DataFrame | None = None,
+                test_correct: dict[tuple[str, str], dict[str, Any] | None] | None = None) -> Path:
     """One comparison (every run also sets ``fixed``); write its record and return the record's path.
 
     ``trained``: the teachers whose upstream stages need not run again for these runs (the
     selection's and reported runs' batches add what they train). ``shared``: the runs of the
-    study's other records (:func:`load_shared_runs`); a run found among them is not run again. The record
+    study's other records (:func:`load_shared_runs`); a run found among them is not run again.
+    ``test_correct``: the per-image bits read so far (:func:`with_test_correct`), kept across a study's records. The record
     is written after every batch, marked incomplete until the end: a comparison stopped anywhere
     resumes from it, in this clone or in another that has the record. ``run`` false queues
     nothing: the record then holds the runs finished so far (complete only if all are).
@@ -160,10 +176,11 @@ def compare_one(config: ComparisonConfig, params: Params, common: dict[str, Any]
     # This sitting's runs: those found that no record held when it began.
     started, held = time.time(), set(recorded["experiment"]) if "experiment" in recorded else set()
     built = Built(teachers=set(trained))
+    test_correct = {} if test_correct is None else test_correct
 
     def save(complete: bool = False) -> None:
         table = known(recorded)
-        selected, reported_found = found(selection, table), found(reported, table)
+        selected, reported_found = found(selection, table), with_test_correct(found(reported, table), test_correct)
         sitting = {"machine": MACHINE, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                    "hours": round((time.time() - started) / 3600, 3),
                    "runs": sum(row["experiment"] not in held for row in [*selected, *reported_found])}
@@ -223,12 +240,23 @@ def _label(fixed: dict[str, Any]) -> str:
     return "".join(f" {key}={value}" for key, value in fixed.items())
 
 
+def check_written_down(config_path: Path) -> None:
+    """A study's grid is written down before its first run: a config of this repository must be
+    committed as it is (a grid edited after results were seen shows in its history)."""
+    status = subprocess.run(["git", "status", "--porcelain", "--", str(config_path)], capture_output=True, text=True)
+    if status.returncode == 0 and status.stdout.strip():
+        raise ValueError(f"{config_path}: uncommitted changes; commit it first (git add {config_path} && git commit): "
+                         "a study's grid is written down before its first run")
+
+
 def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) -> list[Path]:
     """Run every comparison of the config on ``source`` (params.yaml's when None); return the records' paths.
 
     ``run`` false: queue nothing, write each record of the runs finished so far (see :func:`compare_one`).
     """
     started = time.perf_counter()
+    if run:
+        check_written_down(config_path)
     params = load_params()
     common = {"data.source": source} if source else {}
     if source == BYCLASS_LETTERS:
@@ -243,6 +271,7 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
         # Bring the upstream stages up to date here, once; queued runs carry the updated lock.
         run_dvc("repro", "soft_targets", "train_baseline", capture=False)
     combinations = config.fixed_combinations()
+    test_correct: dict[tuple[str, str], dict[str, Any] | None] = {}  # (rev, model) → its bits, read once
     paths = [record_path(REPORTS, effective, fixed, config.name) for fixed in combinations]
     # A study (a config of several records) is under way while one of its records is missing or
     # unfinished: its finished records are kept, and a run that several records plan (one that reads
@@ -261,7 +290,7 @@ def compare(config_path: Path, source: str | None, jobs: int, run: bool = True) 
         with_views = bool(fixed.get(VIEWS_KEY, params.augment.views))
         trained = set() if source or with_views or params.teacher.replicate != 0 else {0}
         shared = load_shared_runs([other for other in paths if other != path and other not in stale])
-        compare_one(config, params, common, effective, fixed, jobs, trained, run, shared)
+        compare_one(config, params, common, effective, fixed, jobs, trained, run, shared, test_correct)
         stale.discard(path)
     write_reports(read_experiments())
     print(f"comparison on {source_label(effective)} took {(time.perf_counter() - started) / 60:.1f} min", flush=True)

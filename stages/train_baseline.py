@@ -14,9 +14,10 @@ from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.models.networks import build_mlp, input_shape_of
 from distillation.config.params import BaselineParams, load_params
-from distillation.paths import PREPARED_DIR, metrics_path, model_path, training_log_dir
+from distillation.paths import PREPARED_DIR, metrics_path, model_path, test_correct_path, training_log_dir
 from distillation.data.prepared import PreparedSplit, load_prepared
 from distillation.models.files import save_model
+from distillation.models.per_image import correct_on, write_test_correct
 from distillation.training.fit import MLP_MONITOR, configure_runtime, train_classifier
 
 
@@ -35,11 +36,13 @@ def train_baseline(
 
 def main() -> None:
     params = load_params()
+    splits = load_prepared(PREPARED_DIR)
     model, metrics = train_baseline(
-        load_prepared(PREPARED_DIR), params.baseline, params.mlp_seed, training_log_dir("baseline")
+        splits, params.baseline, params.mlp_seed, training_log_dir("baseline")
     )
     save_model(model, model_path("baseline"))
     write_json(metrics_path("baseline"), metrics)
+    write_test_correct(test_correct_path("baseline"), correct_on(model, splits["test"]))
     print(f"baseline: test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
 
 

@@ -19,8 +19,9 @@ from distillation.config.params import DistillParams, load_params
 from distillation.data.prepared import PreparedSplit, load_prepared
 from distillation.data.views import StoredViews, load_views, views_seen
 from distillation.models.files import save_model
+from distillation.models.per_image import correct_on, write_test_correct
 from distillation.models.networks import HiddenWidths, build_mlp, input_shape_of
-from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path, model_path, training_log_dir
+from distillation.paths import PREPARED_DIR, VIEWS_DIR, metrics_path, model_path, test_correct_path, training_log_dir
 from distillation.training.fit import MLP_MONITOR, budgeted, classifier_metrics, compile_classifier, configure_runtime, fit_with_early_stopping
 from distillation.training.precision import float32_copy, training_precision
 from distillation.training.mixup import mixup_alpha
@@ -85,6 +86,7 @@ def main() -> None:
     )
     save_model(student, model_path("student"))
     write_json(metrics_path("student"), metrics)
+    write_test_correct(test_correct_path("student"), correct_on(student, splits["test"]))
     print(f"student ({distill.method}): test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs")
 
 

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+
+from distillation.models.per_image import decode_correct, encode_correct
 from scipy import stats
 
 from conftest import PROJECT_ROOT
@@ -435,6 +437,8 @@ def test_shipped_comparison_is_valid_and_covers_every_method():
     ("replicates: 3\ngrids: {kd: {distill.temp: [0]}}", r"grids.kd: params.yaml: distill.temp must be > 0"),
     ("replicates: 3\ngrids: {kd: {distill.kd.tmp: [1]}}", "unknown key 'distill.kd.tmp'"),
     ("replicates: 3\nselection_replicates: [2]\ngrids: {kd: {}}", "must not be among the reported replicates 0..2, got 2"),
+    ("replicates: 3\nselection_replicates: [100, 101, 100]\ngrids: {kd: {}}",
+     r"selection_replicates must list at least 3 different seeds \(the choice is made on their mean val accuracy\), got \[100, 101, 100\]"),
     ("replicates: 3\nteachers: 0\ngrids: {kd: {}}", "teachers must be an integer ≥ 1"),
     ("replicates: 3\nteacher: 2\ngrids: {kd: {}}", "unknown key 'teacher'"),
     ("replicates: 3\nparams: {augment.views: [2, -1]}\ngrids: {kd: {}}", r"params: params.yaml: augment.views must be >= 0"),
@@ -568,16 +572,16 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
     assert (tmp_path / "curve.png").stat().st_size > 0
 
 
-TUNED = {"replicates": 3, "teachers": 2, "selection_replicates": [100], "params": {}, "name": "tuned",
+TUNED = {"replicates": 3, "teachers": 2, "selection_replicates": [100, 101, 102], "params": {}, "name": "tuned",
          "baseline": {"baseline.epochs": [40, 120]},
          "grids": {"kd": {"augment.views": [4, 16], "distill.epochs": [40, 120]}, "hard_labels": {"distill.epochs": [40, 120]}}}
 
 
 def test_every_mlp_is_tuned_alike_the_baseline_riding_on_the_method_runs():
     selection = selection_runs(typed(TUNED), SHIPPED, {})
-    # 4 kd points and 2 hard_labels points; the baseline's 120 epochs need no run of their own.
-    assert len(selection) == 6
-    assert sum(run["overrides"].get("baseline.epochs") == 120 for run in selection) == 1
+    # 4 kd points and 2 hard_labels points at 3 seeds; the baseline's 120 epochs need no run of their own.
+    assert len(selection) == 6 * 3
+    assert sum(run["overrides"].get("baseline.epochs") == 120 for run in selection) == 3
     # K and epochs are the recipe, named apart from the method's own setting, so points never merge.
     assert {run["recipe"] for run in selection if run["method"] == "kd"} == {
         f"augment.views={views}, distill.epochs={epochs}" for views in (4, 16) for epochs in (40, 120)}
@@ -635,9 +639,9 @@ def test_a_named_record_has_its_own_file_and_an_incomplete_one_is_resumed_not_re
     levers = {"augment.views": [4], "distill.epochs": [40], "distill.temp": [5, 2], "distill.lambda": [0.1], "distill.kd.mixup": [0.0, 0.2]}
     widened = config.model_copy(update={"grids": {**config.grids, "kd": [config.grids["kd"], levers]}})
     wider = selection_runs(widened, SHIPPED, {})
-    assert len(wider) == len(selection) + 3 and [find_run(progress, run) is not None for run in wider].count(True) == 3
+    assert len(wider) == len(selection) + 3 * 3 and [find_run(progress, run) is not None for run in wider].count(True) == 3
     new = [run for run in wider if all(run["identity"] != planned["identity"] for planned in selection)]
-    assert [run["setting"] for run in new] == ["lambda=0.1, mixup=0.2, t2_scale=False, temp=5",
+    assert list(dict.fromkeys(run["setting"] for run in new)) == ["lambda=0.1, mixup=0.2, t2_scale=False, temp=5",
                                                       "lambda=0.1, t2_scale=False, temp=2", "lambda=0.1, mixup=0.2, t2_scale=False, temp=2"]
     # Each sitting of a comparison under way is kept, so a study of several has its whole time.
     sittings = [{"machine": "CPU A", "started": "2026-12-03T18:00:00Z", "hours": 2.5, "runs": 3}]
@@ -930,7 +934,7 @@ def test_a_study_under_way_keeps_its_finished_records_and_runs_what_reads_no_tea
     import scripts.compare as compare
 
     config_path = tmp_path / "comparison-ensemble.yaml"
-    config_path.write_text(yaml.safe_dump({"name": "ensemble", "replicates": 2, "teachers": 2, "selection_replicates": [100],
+    config_path.write_text(yaml.safe_dump({"name": "ensemble", "replicates": 2, "teachers": 2, "selection_replicates": [100, 101, 102],
                                            "params": {"teacher.ensemble": [1, 3]},
                                            "grids": {"kd": {"distill.temp": [5, 10]}, "hard_labels": {}}}))
     figures = {"student": 0.92, "student_val": 0.92, "baseline": 0.90, "baseline_val": 0.90, "teacher": 0.93, "teacher_val": 0.93}
@@ -945,18 +949,31 @@ def test_a_study_under_way_keeps_its_finished_records_and_runs_what_reads_no_tea
     monkeypatch.setattr(compare, "queue_and_run", queue_and_run)
     monkeypatch.setattr(compare, "read_experiments", lambda: pd.DataFrame(experiments))
     monkeypatch.setattr(compare, "write_reports", lambda table: [])
+    bits_read = []
+
+    def read_test_correct(rev, model):  # each experiment's per-image bits, as its predictions/ file holds them
+        bits_read.append((rev, model))
+        return encode_correct(np.array([True, int(rev) % 2 == 0, model == "student"]))
+
+    monkeypatch.setattr(compare, "read_test_correct", read_test_correct)
 
     def ensemble_of(run):
         return run["overrides"].get("teacher.ensemble")
 
     one, three = compare.compare(config_path, "synthetic", 2)
-    # hard_labels reads no teacher: its runs (1 selection + 2 seeds) run once and sit in both records.
-    assert sum(run["method"] == "hard_labels" for run in queued) == 3
-    assert sorted(ensemble_of(run) for run in queued if run["method"] == "kd") == [1] * 6 + [3] * 6
+    # hard_labels reads no teacher: its runs (3 selection + 2 seeds) run once and sit in both records.
+    assert sum(run["method"] == "hard_labels" for run in queued) == 5
+    assert sorted(ensemble_of(run) for run in queued if run["method"] == "kd") == [1] * 10 + [3] * 10
     records = {size: json.loads(path.read_text()) for size, path in ((1, one), (3, three))}
     labels_only = {size: {run["experiment"] for run in record["runs"] if run["method"] == "hard_labels"} for size, record in records.items()}
-    assert labels_only[1] == labels_only[3] and len(labels_only[1]) == 3
-    assert [sitting["runs"] for sitting in records[3]["sittings"]] == [6]  # its own runs only
+    assert labels_only[1] == labels_only[3] and len(labels_only[1]) == 5
+    assert [sitting["runs"] for sitting in records[3]["sittings"]] == [10]
+    # Each reported run keeps its student's and baseline's per-image bits, read once per experiment.
+    reported = [run for record in records.values() for run in record["runs"] if run["phase"] == "reported"]
+    assert all(decode_correct(run["student_correct"]).tolist() == [True, int(run["rev"]) % 2 == 0, True]
+               and decode_correct(run["baseline_correct"]).tolist() == [True, int(run["rev"]) % 2 == 0, False] for run in reported)
+    assert len(bits_read) == len(set(bits_read))
+    assert all(run["student_correct"] is None for record in records.values() for run in record["runs"] if run["phase"] == "selection")  # its own runs only
 
     # A fresh clone (no experiments) with the one-teacher record finished and the ensembles' under way,
     # 2 kd runs and hard_labels left: the finished record is kept, and lends its hard_labels runs.
@@ -976,4 +993,4 @@ def test_a_study_under_way_keeps_its_finished_records_and_runs_what_reads_no_tea
     # Every record finished: the study runs again from nothing, each shared run once.
     experiments.clear(), queued.clear()
     compare.compare(config_path, "synthetic", 2)
-    assert len(queued) == 3 + 12
+    assert len(queued) == 5 + 20

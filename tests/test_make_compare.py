@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 
 import pytest
@@ -43,22 +44,28 @@ def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reprod
     (project / "comparison.yaml").write_text(
         "replicates: 2\n"
         "teachers: 2\n"
-        "selection_replicates: [100]\n"
+        "selection_replicates: [100, 101, 102]\n"
         "grids:\n"
         "  kd: {distill.temp: [2, 5]}\n"
         "  label_smoothing: {}\n"
     )
+    # The grid is written down before the first run: an uncommitted config is refused.
+    refused = run([sys.executable, "-m", "scripts.compare"], project)
+    assert refused.returncode == 1 and refused.stderr.strip().splitlines()[-1].startswith(
+        "error: comparison.yaml: uncommitted changes; commit it first"), refused.stderr[-2000:]
+    assert not (project / "reports" / "comparison-synthetic.json").exists()
+    subprocess.run(["git", "commit", "-qam", "the comparison's grid"], cwd=project, check=True)
     # Ten queued runs: on two loaded cores (CI's other test workers) more than ten minutes.
     result = run([sys.executable, "-m", "scripts.compare", "--jobs", "2"], project, timeout=1800)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert "selection: 3 new runs of 3" in result.stdout and "reported: 6 new runs of 6" in result.stdout, result.stdout[-3000:]
+    assert "selection: 9 new runs of 9" in result.stdout and "reported: 6 new runs of 6" in result.stdout, result.stdout[-3000:]
 
     record = json.loads((project / "reports" / "comparison-synthetic.json").read_text())
     runs = record["runs"]
     selection = [run for run in runs if run["phase"] == "selection"]
     reported = [run for run in runs if run["phase"] == "reported"]
     # (a) No selection run is reported: other experiments, other MLP seeds.
-    assert {run["replicate"] for run in selection} == {100} and {run["replicate"] for run in reported} == {0, 1}
+    assert {run["replicate"] for run in selection} == {100, 101, 102} and {run["replicate"] for run in reported} == {0, 1}
     assert not {run["experiment"] for run in selection} & {run["experiment"] for run in reported}
     assert sorted((run["teacher_replicate"], run["replicate"]) for run in reported if run["method"] == "kd") == [
         (0, 0), (0, 1), (1, 0), (1, 1)]
@@ -75,6 +82,15 @@ def test_compare_on_a_fresh_clone_reports_fresh_runs_only_and_make_report_reprod
     assert f"| kd | {eval(chosen)['kd']} |  | 2 | 2 × 2 |" in methods
     assert "| label_smoothing (control) | epsilon=0.1 |  | 1 | 2 |" in methods
     assert "| kd − baseline | 2 |" in methods and "BH-adjusted p" in methods  # the two MLP seeds are the pairs
+    # Each reported run kept which test images its student and baseline got right: every comparison
+    # shows its interval about these test images beside the one about new images, which is wider.
+    assert all(run["student_correct"]["images"] == run["baseline_correct"]["images"] > 0 for run in reported)
+    assert "| 95 % CI, these test images | 95 % CI, new images |" in methods
+    assert "the new-images interval adds the spread between test images" in methods
+    rows = re.findall(r"^\| kd − baseline \| 2 \| ([^|]+) \| \[([^,]+), ([^\]]+)\] \| \[([^,]+), ([^\]]+)\] \|", methods, re.M)
+    assert len(rows) == 1, methods[-3000:]
+    these, new = (float(rows[0][1]), float(rows[0][2])), (float(rows[0][3]), float(rows[0][4]))
+    assert new[0] <= these[0] and these[1] <= new[1], rows
     assert (project / "reports" / "method_gains-synthetic.png").stat().st_size > 5_000
 
     # (b) A user's own run at a selection point, but with another epoch budget (kept out of the

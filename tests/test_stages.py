@@ -10,6 +10,7 @@ from typing import Any
 
 from distillation.config.params import BaselineParams, TeacherParams, load_params
 from distillation.data.prepared import load_prepared
+from distillation.models.per_image import correct_on
 from distillation.targets.teacher_logits import load_teacher_hidden, load_teacher_logits, save_teacher_hidden, save_teacher_logits
 from stages.convert import convert
 from distillation.targets.ensemble import teacher_outputs
@@ -87,11 +88,15 @@ def test_whole_chain_on_tiny_synthetic_data(tmp_path, tiny_letters_mat):
 
 def test_whole_chain_on_the_real_sample_learns(tmp_path, real_sample):
     # One teacher epoch (most of this test's time) and two MLP epochs on 7,200 real letters.
-    _, _, _, (teacher, baseline, distilled) = run_pipeline(real_sample, tmp_path, teacher_epochs=1)
+    _, _, student, (teacher, baseline, distilled) = run_pipeline(real_sample, tmp_path, teacher_epochs=1)
     assert teacher["params"] == 3_378_970 - (26 - 13) * 1025  # K comes from the file
     # Far above chance (1/13) for every model.
     for metrics in (teacher, baseline, distilled):
         assert metrics["test_accuracy"] > 0.6
+    # The student's per-image bits (what its stage writes beside its metrics) are its test accuracy.
+    splits = load_prepared(tmp_path / "prepared")
+    correct = correct_on(student, splits["test"])
+    assert correct.shape == splits["test"].labels.shape and round(float(correct.mean()), 6) == distilled["test_accuracy"]
 
 
 def test_training_is_deterministic_for_a_seed(tiny_letters_mat, tmp_path):

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from distillation.comparison import stats as comparison_stats
+from distillation.comparison.calibration_images import IMAGE_DESIGNS, IMAGES, calibrate_images
 from distillation.comparison.calibration import (
     CALIBRATION_SEED, CONFIDENCE, DESIGNS, RECORDS, RUN_POINTS, SEED_POINTS, TEACHER_POINTS, calibrate, exact_called,
     pairs_per_teacher_and_seed, simulated_sides,
@@ -156,7 +157,8 @@ def calibrate_family(gains: dict[str, float], teachers: int, seeds: int, teacher
 def calibration_table(records: int = RECORDS) -> pd.DataFrame:
     """:func:`calibrate` for each of ``DESIGNS``, with the seed pairing and the old per-run pairing;
     for each of ``REACH_DESIGNS``: :func:`calibrate_reach` (Welch's and the constant teachers' mean),
-    :func:`calibrate_share` and :func:`calibrate_family` for each of ``FAMILY_DESIGNS``."""
+    :func:`calibrate_share` and :func:`calibrate_family` for each of ``FAMILY_DESIGNS``; and
+    :func:`~distillation.comparison.calibration_images.calibrate_images` for each of ``IMAGE_DESIGNS``."""
     rows = []
     for teachers, seeds, gain, teacher_points in DESIGNS:
         for pairing, test in (("per seed (the comparison's)", None),
@@ -183,4 +185,12 @@ def calibration_table(records: int = RECORDS) -> pd.DataFrame:
                                                          "covers: 1 − false coverage rate",
                          "called": family["false_discovery_rate"], "covered": 1 - family["false_coverage_rate"],
                          "called_exact": math.nan})
+    for teachers, seeds, lean, teacher_sd in IMAGE_DESIGNS:
+        scores = calibrate_images(teachers, seeds, lean, teacher_sd, records)
+        for which, procedure in (("new", "two-way over seeds and images (the report's, about new images)"),
+                                 ("these", "seed-paired, about these test images")):
+            rows.append({"teachers": teachers, "seeds": seeds, "gain_points": 0.0, "teacher_points": teacher_sd,
+                         "records": records, "pairing": f"{IMAGES:,} test images, their lean sd {lean:g} logits, scored "
+                                                         f"on new images: {procedure}",
+                         **scores[which], "called_exact": math.nan})
     return pd.DataFrame(rows)

@@ -17,7 +17,10 @@ from distillation.config.params import Params, ParamsError, read_yaml
 from distillation.methods import METHODS
 
 
-DEFAULT_SELECTION_REPLICATES = (100,)
+# A step between two selection runs has a noise sd of 0.17–0.27 points on the real letters: one
+# seed's choice is a coin toss between points closer than that, so the choice averages at least 3.
+DEFAULT_SELECTION_REPLICATES = (100, 101, 102)
+LEAST_SELECTION_REPLICATES = 3
 # The baseline's architecture is the student's: only its training recipe may be searched.
 BASELINE_UNTUNABLE = ("baseline.hidden_units",)
 Grid = dict[str, Any] | list[dict[str, Any]]  # param → value(s), or a list of such parts
@@ -152,6 +155,11 @@ def load_comparison(path: str | Path, params: Params) -> ComparisonConfig:
     checks = ([("params", point) for point in config.fixed_combinations()]
               + [("baseline", point) for point in config.baseline_points()]
               + [(f"grids.{method}", point) for method, grid in config.grids.items() for point in grid_points(method, grid)])
+    # Checked here, where a comparison is planned, not in the model: the records made with one
+    # selection seed (before this rule) still load and report what they did.
+    if len(set(config.selection_replicates)) < LEAST_SELECTION_REPLICATES:
+        raise ValueError(f"{path}: selection_replicates must list at least {LEAST_SELECTION_REPLICATES} different "
+                         f"seeds (the choice is made on their mean val accuracy), got {config.selection_replicates!r}")
     for where, point in checks:
         try:  # every point must be a valid params file, exactly as the run will see it
             params.with_overrides(point)

@@ -6,6 +6,7 @@ from typing import Any
 import pandas as pd
 
 from distillation.comparison.config import ComparisonConfig, grid_points, sub_grids
+from distillation.config.grids import grid_product
 from distillation.config.identity import ENSEMBLE_KEY, METHOD_KEY, REPLICATE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, in_setting, normalise, reads_teacher, run_identity, run_settings
 from distillation.config.params import Params
 
@@ -149,3 +150,17 @@ def baseline_matches(label: str, point: dict[str, Any]) -> bool:
 
 def on_grid(label: str, points: list[dict[str, Any]]) -> bool:
     return any(baseline_matches(label, point) for point in points)
+
+
+def grid_edges(grid: dict[str, Any] | list[dict[str, Any]], point: dict[str, Any]) -> list[str]:
+    """The searched numbers of ``point`` (a chosen grid point) that are the smallest or largest its
+    grid tried: there the best may lie beyond the grid. A knob with one value was fixed, not searched."""
+    edges = []
+    for key in sorted(point):
+        tried = sorted({value for part in sub_grids(grid) for combination in grid_product({key: part[key]} if key in part else {})
+                        for value in combination.values() if isinstance(value, (int, float)) and not isinstance(value, bool)})
+        if len(tried) < 2 or point[key] not in tried:
+            continue
+        if point[key] in (tried[0], tried[-1]):
+            edges.append(f"{key}={point[key]} (the {'largest' if point[key] == tried[-1] else 'smallest'} tried)")
+    return edges

@@ -26,6 +26,9 @@ RECORD_FIELDS = (
     "baseline", "baseline_val", "student", "student_val", "student_epochs", "student_best_epoch",
     "student_train_images_per_second", "student_train_seconds", "epoch_cap", "teacher_on_views", "machine",
     "teachers", "ensemble", "ensemble_val",
+    # Which test images the student and the baseline got right (distillation.models.per_image);
+    # none in records made before runs kept them: their intervals are about these test images only.
+    "student_correct", "baseline_correct",
 )
 
 
@@ -62,6 +65,9 @@ class Record(BaseModel):
     sittings: list[dict[str, Any]] = []  # each `make compare` that ran it: machine, start, hours, runs
     runs: list[dict[str, Any]]
     path: str | None = Field(None, exclude=True)  # where it was read from
+    # The raw p-values of the other records of its study (stats.with_study_families): one
+    # Benjamini–Hochberg family per study, not per record.
+    study_p_values: tuple[float, ...] = Field((), exclude=True)
 
     @property
     def name(self) -> str:

@@ -11,7 +11,9 @@ from scipy import stats
 
 from distillation.config.identity import VIEWS_KEY, reads_teacher
 from distillation.methods import CONTROLS
+from distillation.comparison.plan import grid_edges
 from distillation.comparison.records import Record
+from distillation.comparison.images import new_images_interval
 
 
 CONFIDENCE = 0.95
@@ -101,7 +103,8 @@ def gap_share_interval(method: pd.DataFrame, baseline: pd.DataFrame, teachers: n
     return {"share": share, "low": (-linear - root) / (2 * quadratic), "high": (-linear + root) / (2 * quadratic)}
 
 
-def _verdict(mean: float, p_adjusted: float) -> str:
+def verdict(mean: float, p_adjusted: float) -> str:
+    """A comparison's verdict from its difference and its adjusted p."""
     if math.isnan(p_adjusted):
         return "too few runs"
     if p_adjusted > ALPHA:
@@ -131,6 +134,7 @@ def _methods_table(record: Record, per_method: dict[str, pd.DataFrame], baseline
             "method": method, "setting": choice.setting, "recipe": choice.recipe,
             "views": frame["views"].max() if "views" in frame else record.params.get(VIEWS_KEY),
             "control": method in CONTROLS, "grid_points": choice.grid_points,
+            "edges": grid_edges(record.config.grids[method], choice.overrides),
             "teachers": frame["teacher_replicate"].nunique() if reads_teacher(method) else 0,
             "replicates": frame["replicate"].nunique(), "runs": len(frame),
             "val_mean": frame["student_val"].mean(), "test_mean": frame["student"].mean(),
@@ -141,6 +145,7 @@ def _methods_table(record: Record, per_method: dict[str, pd.DataFrame], baseline
     tuned = record.baseline
     rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
                  "control": False, "grid_points": tuned.grid_points if tuned else None,
+                 "edges": grid_edges(record.config.baseline, tuned.overrides) if tuned else [],
                  "teachers": 0, "replicates": len(baseline), "runs": len(baseline),
                  "val_mean": baseline["baseline_val"].mean(), "test_mean": baseline["baseline"].mean(),
                  "test_std": baseline["baseline"].std(ddof=1)})
@@ -158,12 +163,16 @@ def comparison_family(methods: list[str], best_control: str | None) -> list[tupl
     return family
 
 
-def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Each comparison's seed-paired test, Benjamini–Hochberg-adjusted p, false-coverage-rate interval and verdict."""
+def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame],
+                      others: tuple[float, ...] = ()) -> pd.DataFrame:
+    """Each comparison's seed-paired test, Benjamini–Hochberg-adjusted p, false-coverage-rate interval and verdict.
+
+    ``others``: the raw p-values of the other comparisons in the same family (the study's other
+    records): adjusted together with these, and counted in the false-coverage-rate level."""
     tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
-    p_values = np.array([test["p"] for _, _, test in tests])
+    p_values = np.array([test["p"] for _, _, test in tests] + list(others), dtype=float)
     finite = ~np.isnan(p_values)
-    adjusted = np.full(len(tests), math.nan)
+    adjusted = np.full(len(p_values), math.nan)
     if finite.any():
         adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
     declared = max(1, int(np.sum(adjusted[finite] <= ALPHA)))
@@ -175,23 +184,63 @@ def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFra
             "method": method, "against": against, "control": method in CONTROLS, "pairs": test["pairs"],
             "mean": test["mean"], "low": test["low"], "high": test["high"], "p": test["p"],
             "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
-            "adjusted_level": fcr_level, "verdict": _verdict(test["mean"], p_adjusted),
+            "adjusted_level": fcr_level, "verdict": verdict(test["mean"], p_adjusted),
             "teacher_means": teacher_means(sides[method], sides[against]),
+            **new_images_interval(sides[method], sides[against], CONFIDENCE),
         })
     return pd.DataFrame(rows)
 
 
-def summarise(record: Record) -> Summary:
-    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests)."""
+def study_key(record: Record) -> tuple:
+    """What makes records one study: one source, one config name, the same params fixed (each record its own values)."""
+    return record.source_label, record.name, tuple(sorted(record.params))
+
+
+def with_study_families(records: list[Record], study_tests: dict[tuple, list[float]] | None = None) -> list[Record]:
+    """Each record with the raw p-values of its study's other tests, so :func:`summarise` adjusts one
+    Benjamini–Hochberg family per study (a K curve of six records is one family of their
+    comparisons). ``study_tests``: per :func:`study_key`, the p-values of the tests a study makes
+    across its records (the ensemble study's: :func:`~distillation.comparison.studies.study_tests`)."""
+    raw = {id(record): raw_p_values(record) for record in records}
+    return [record.model_copy(update={"study_p_values": tuple(
+        [p for other in records if other is not record and study_key(other) == study_key(record) for p in raw[id(other)]]
+        + list((study_tests or {}).get(study_key(record), [])))})
+        for record in records]
+
+
+def study_family(records: list[Record], key: tuple) -> list[float]:
+    """The raw p-values of every comparison of the records of the study ``key`` (its tests across records aside)."""
+    return [p for record in records if study_key(record) == key for p in raw_p_values(record)]
+
+
+def raw_p_values(record: Record) -> list[float]:
+    """The unadjusted p-value of each comparison of the record's family, in :func:`comparison_family`'s order."""
     runs = record.runs_of("reported")
+    per_method, _, sides, best_control = _sides(runs, record)
+    return [paired_difference(sides[method], sides[against])["p"]
+            for method, against in comparison_family(list(per_method), best_control)]
+
+
+def _sides(runs: pd.DataFrame, record: Record) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, dict[str, pd.DataFrame], str | None]:
+    """Per method its runs; the MLP alone once per replicate; each side with ``accuracy`` (and its bits,
+    ``correct``) as tested; the best control."""
     per_method = {method: runs[runs["method"] == method] for method in record.chosen}
     # Every run of one replicate trained the same baseline: take it once per replicate.
     baseline = runs.drop_duplicates("replicate").assign(teacher_replicate=np.nan)
-    sides = {method: frame.assign(accuracy=frame["student"]) for method, frame in per_method.items()}
-    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"])
+    sides = {method: frame.assign(accuracy=frame["student"], correct=frame.get("student_correct"))
+             for method, frame in per_method.items()}
+    sides["baseline"] = baseline.assign(accuracy=baseline["baseline"], correct=baseline.get("baseline_correct"))
     controls = [method for method in CONTROLS if method in per_method]
     best_control = max(controls, key=lambda method: per_method[method]["student_val"].mean()) if controls else None
-    comparisons = comparisons_table(comparison_family(list(per_method), best_control), sides)
+    return per_method, baseline, sides, best_control
+
+
+def summarise(record: Record) -> Summary:
+    """The record's reported runs as two tables: ``methods`` (accuracies) and ``comparisons`` (tests,
+    adjusted in one family with its study's other records: :func:`with_study_families`)."""
+    runs = record.runs_of("reported")
+    per_method, baseline, sides, best_control = _sides(runs, record)
+    comparisons = comparisons_table(comparison_family(list(per_method), best_control), sides, record.study_p_values)
     # Each teacher once, from its own experiments' metrics (a teacherless run repeats the default teacher).
     teacher_tests = runs[runs["teacher_replicate"].notna()].drop_duplicates("teacher_replicate")["teacher"]
     if teacher_tests.empty:

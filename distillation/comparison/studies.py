@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
-from distillation.comparison.stats import CONFIDENCE, gap_share_interval, paired_difference, summarise
+from distillation.comparison.stats import CONFIDENCE, gap_share_interval, paired_difference, study_family, study_key, summarise, verdict
 from distillation.config.identity import ENSEMBLE_KEY, EPOCHS_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
@@ -73,10 +73,11 @@ def to_teachers_mean(per_seed: pd.Series, teachers: np.ndarray, column: str) -> 
     known constant their mean would make the interval too narrow (docs/comparison.md, calibration)."""
     teachers = np.asarray(teachers, dtype=float)
     if len(per_seed) < 2 or len(teachers) < 2 or np.isnan(teachers).any():
-        return {column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan}
-    interval = stats.ttest_ind(per_seed.to_numpy(), teachers, equal_var=False).confidence_interval(CONFIDENCE)
+        return {column: math.nan, f"{column}_low": math.nan, f"{column}_high": math.nan, f"{column}_p": math.nan}
+    test = stats.ttest_ind(per_seed.to_numpy(), teachers, equal_var=False)
+    interval = test.confidence_interval(CONFIDENCE)
     return {column: float(per_seed.mean() - teachers.mean()), f"{column}_low": float(interval.low),
-            f"{column}_high": float(interval.high)}
+            f"{column}_high": float(interval.high), f"{column}_p": float(test.pvalue)}
 
 
 def _recorded_comparison(comparisons: pd.DataFrame, method: str, against: str, column: str) -> dict[str, Any]:
@@ -130,11 +131,11 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
                 row.update(to_teachers_mean(per_seed, summary.teacher_tests, "to_teachers"))
                 row.update(to_teachers_mean(per_seed, summary.ensemble_tests if len(summary.ensemble_tests) else np.array([math.nan]),
                                             "to_ensembles"))
-                row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan)
+                row.update(over_one=math.nan, over_one_low=math.nan, over_one_high=math.nan, over_one_p=math.nan)
                 if single is not None and size > 1 and method in single.chosen:
                     alone = pd.DataFrame([run for run in single.runs if run["phase"] == "reported" and run["method"] == method])
                     test = paired_difference(own.assign(accuracy=own["student"]), alone.assign(accuracy=alone.student))
-                    row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"])
+                    row.update(over_one=test["mean"], over_one_low=test["low"], over_one_high=test["high"], over_one_p=test["p"])
                 for column, against in (("over_hard_labels", "hard_labels"), ("over_baseline", "baseline")):
                     row.update(_recorded_comparison(comparisons, method, against, column))
                 # The share of the gap from the MLP alone to the teachers (or the ensembles) that the
@@ -144,8 +145,36 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
                     share = gap_share_interval(summary.sides[method], summary.sides["baseline"], references)
                     row.update({column: share["share"], f"{column}_low": share["low"], f"{column}_high": share["high"]})
                 row["baseline_mean"] = baseline_mean
+                row["study"] = study_key(record)
                 rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for key, of_study in (table.groupby("study", sort=False) if not table.empty else []):
+        # One Benjamini–Hochberg family per study: these tests with every comparison of its records.
+        own = of_study[[f"{column}_p" for column in STUDY_TESTS]].to_numpy().ravel()
+        p_values = np.concatenate([own, study_family(records, key)])
+        adjusted = np.full(len(p_values), math.nan)
+        finite = ~np.isnan(p_values)
+        if finite.any():
+            adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+        verdicts = adjusted[:len(own)].reshape(len(of_study), len(STUDY_TESTS))
+        for position, column in enumerate(STUDY_TESTS):
+            table.loc[of_study.index, f"{column}_verdict"] = [
+                verdict(mean, p) for mean, p in zip(of_study[column], verdicts[:, position])]
+    return table
+
+
+# The ensemble study's own tests, across its records (beside each record's comparisons).
+STUDY_TESTS = ("to_teachers", "to_ensembles", "over_one")
+
+
+def study_tests(records: list[Record]) -> dict[tuple, list[float]]:
+    """Per study (:func:`~distillation.comparison.stats.study_key`), the raw p-values of the tests it makes
+    across its records: the records' comparisons are adjusted together with them."""
+    table = ensemble_study(records)
+    if table.empty:
+        return {}
+    return {key: [p for p in of_study[[f"{column}_p" for column in STUDY_TESTS]].to_numpy().ravel() if not math.isnan(p)]
+            for key, of_study in table.groupby("study", sort=False)}
 
 
 def recipe_levers(records: list[Record]) -> pd.DataFrame:

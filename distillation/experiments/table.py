@@ -15,7 +15,7 @@ from distillation.config.identity import (
     ENSEMBLE_KEY, EPOCHS_KEY, METHOD_KEY, SOURCE_KEY, TEACHER_REPLICATE_KEY, VIEWS_KEY, identity_key, identity_params, normalise, reads_teacher, run_settings,
 )
 from distillation.config.params import KEYS
-from distillation.paths import MODEL_NAMES
+from distillation.paths import MODEL_NAMES, test_correct_path
 
 STUDENT_FIELDS = ("epochs", "best_epoch", "train_images_per_second", "train_seconds")
 logger = logging.getLogger(__name__)
@@ -124,6 +124,21 @@ def read_experiments() -> pd.DataFrame:
     import dvc.api  # DVC's import is slow; only callers that read experiments pay it
 
     return experiments_table(dvc.api.exp_show())
+
+
+def read_test_correct(rev: str, model: str) -> dict[str, Any] | None:
+    """Which test images ``model`` got right in the experiment at ``rev`` (its
+    ``predictions/<model>_test_correct.json``, as :func:`~distillation.models.per_image.encode_correct`
+    wrote it); ``None`` for a run made before runs kept them."""
+    import dvc.api
+    from dvc.exceptions import PathMissingError
+
+    try:
+        # exp_show's row of the workspace is named "workspace": dvc.api reads the workspace at rev None.
+        entry = json.loads(dvc.api.read(str(test_correct_path(model)), rev=None if rev == "workspace" else rev))
+    except (PathMissingError, FileNotFoundError):
+        return None
+    return {"images": entry["images"], "correct": entry["correct"]}
 
 
 def varying_params(table: pd.DataFrame) -> list[str]:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from distillation.atomic import atomic_output
 from distillation.comparison.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
+from distillation.comparison.config import LEAST_SELECTION_REPLICATES
 from distillation.comparison.records import Record, record_name
 from distillation.comparison.stats import CONFIDENCE, summarise
 from distillation.comparison.studies import ensemble_study, lever_steps, recipe_levers, seed_spread, views_curve
@@ -68,7 +69,8 @@ def methods_markdown(records: list[Record], calibration: pd.DataFrame | None = N
         "Differences in points with the **MLP seed as the unit**: each side's runs are averaged over its",
         "teachers within each seed, then the sides are paired by seed (R pairs; `scipy.stats.ttest_rel`",
         f"p-values and {100 * CONFIDENCE:.0f} % intervals). The verdict follows the **Benjamini–Hochberg** adjusted",
-        "p-value over all the comparisons of one record, and the adjusted interval is the matching",
+        "p-value over all the comparisons of one study (the records one config made: a K curve is one",
+        "family), and the adjusted interval is the matching",
         "false-coverage-rate interval (Benjamini & Yekutieli 2005). With 2–3 teachers the inference is",
         "about these teachers, not teachers in general. *Per teacher*: each teacher's mean gain, a",
         "description, not a test. *Controls* learn from no real teacher. Closure: the share of the",
@@ -110,6 +112,7 @@ def _record_markdown(record: Record) -> list[str]:
             f"| {_name(row['method'], row['control'])} | {row['setting']} | {recipe} | {points} | {shape} | "
             f"{100 * row['val_mean']:.2f} | {100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f} | {epochs} | {speed} |"
         )
+    lines += choice_notes(record, summary.methods)
     comparisons = summary.comparisons
     level = comparisons["adjusted_level"].iloc[0] if not comparisons.empty else CONFIDENCE
     machines = pd.Series([run.get("machine") for run in record.runs]).dropna().value_counts()
@@ -117,10 +120,15 @@ def _record_markdown(record: Record) -> list[str]:
         lines += ["", "Ran on: " + "; ".join(f"{machine} ({count} runs)" for machine, count in machines.items()) + "."]
     lines += [
         "",
-        f"{len(comparisons)} comparisons, adjusted together; the adjusted interval's level is {100 * level:.1f} %.",
+        (f"{len(comparisons)} comparisons, adjusted together with the study's other {len(record.study_p_values)} "
+         f"(one family of {len(comparisons) + len(record.study_p_values)})" if record.study_p_values
+         else f"{len(comparisons)} comparisons, adjusted together")
+        + f"; the adjusted interval's level is {100 * level:.1f} %. "
+        + population_note(comparisons),
         "",
-        "| comparison | seeds (pairs) | difference | 95 % CI | p | BH-adjusted p | adjusted CI | verdict | closure | per teacher |",
-        "|---|---:|---:|---|---:|---:|---|---|---|---|",
+        "| comparison | seeds (pairs) | difference | 95 % CI, these test images | 95 % CI, new images | p | BH-adjusted p | adjusted CI "
+        "| verdict | closure | per teacher |",
+        "|---|---:|---:|---|---|---:|---:|---|---|---|---|",
     ]
     for _, row in comparisons.iterrows():
         against = {"baseline": "baseline", summary.best_control: f"{row['against']} (best control)"}.get(
@@ -129,11 +137,36 @@ def _record_markdown(record: Record) -> list[str]:
         closure = _share(row)
         lines.append(
             f"| {_name(row['method'], row['control'])} − {against} | {row['pairs']} | {_points(row['mean'])} | "
-            f"{_interval(row['low'], row['high'])} | {_p(row['p'])} | {_p(row['p_adjusted'])} | "
+            f"{_interval(row['low'], row['high'])} | {_interval(row['images_low'], row['images_high'])} | "
+            f"{_p(row['p'])} | {_p(row['p_adjusted'])} | "
             f"{_interval(row['adjusted_low'], row['adjusted_high'])} | {row['verdict']} | {closure} | {per_teacher} |"
         )
     lines += ["", f"![gain over the baseline per method, {label}]({chart_name(record)})"]
     return lines
+
+
+def choice_notes(record: Record, methods: pd.DataFrame) -> list[str]:
+    """What to keep in mind about the choice on val: how many selection seeds made it, and the
+    chosen points on their grid's edge (the best may lie beyond the grid)."""
+    seeds = record.config.selection_replicates
+    notes = [f"Chosen on the mean val accuracy of {len(seeds)} selection seed{'s' if len(seeds) > 1 else ''} "
+             f"({', '.join(map(str, seeds))})"
+             + (": one seed's choice between points closer than about 0.2 points is a coin toss (records made from "
+                "now on choose on at least 3)." if len(seeds) < LEAST_SELECTION_REPLICATES else ".")]
+    edges = [f"{row['method']}: {', '.join(row['edges'])}" for _, row in methods.iterrows() if row.get("edges")]
+    if edges:
+        notes.append("On the grid's edge (the best may lie beyond what was tried): " + "; ".join(edges) + ".")
+    return ["", " ".join(notes)]
+
+
+def population_note(comparisons: pd.DataFrame) -> str:
+    """Which population a record's intervals are about: its test images, and new ones where its runs kept per-image bits."""
+    images = comparisons["images"].max() if "images" in comparisons and not comparisons.empty else 0
+    if images and comparisons["images_low"].notna().all():
+        return (f"Every interval but the new-images one is about these {images:,} test images and these teachers; "
+                "the new-images interval adds the spread between test images (seeds and images crossed).")
+    return ("This record's runs kept no per-image results: its intervals are about these test images (and these "
+            "teachers) only, not about new images.")
 
 
 def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
@@ -152,7 +185,9 @@ def calibration_markdown(table: pd.DataFrame | None) -> list[str]:
              "The reach comparison (the students against their teachers' mean) is simulated with the teachers' own",
              "accuracy spread at 0.04 and 0.15 points: Welch's interval, which counts the teachers' mean as the",
              "estimate it is, beside the teachers' mean taken as a known constant (before); and Fieller's interval",
-             "for the share of the gap closed, scored on the recipe's true share.",
+             "for the share of the gap closed, scored on the recipe's true share. Records simulated down to each",
+             "test image (`distillation/comparison/calibration_images.py`: images that lean toward one side,",
+             "equal sides over new images) score both intervals a comparison now gives against new images.",
              ""] + calibration_rows(table).splitlines()
     return lines
 
@@ -359,11 +394,9 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
              "to the teachers' mean · to the ensembles' [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|---|"]
     for _, row in rows.sort_values(["teachers", "method"]).iterrows():
         ensembles = "" if pd.isna(row["ensembles_mean"]) else (
-            f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])} "
-            f"(ensembles {100 * row['ensembles_mean']:.2f} %)")
+            f"{_tested(row, 'to_ensembles')} (ensembles {100 * row['ensembles_mean']:.2f} %)")
         cells = [str(row["teachers"]), row["method"], row["setting"], str(row["runs"]), f"{100 * row['test_mean']:.2f}",
-                 f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}".strip(),
-                 ensembles, f"{_points(row['over_one'])} {_interval(row['over_one_low'], row['over_one_high'])}".strip(),
+                 _tested(row, "to_teachers"), ensembles, _tested(row, "over_one"),
                  f"{_points(row['over_hard_labels'])} {_interval(row['over_hard_labels_low'], row['over_hard_labels_high'])} "
                  f"{row['over_hard_labels_verdict']}".strip(),
                  " · ".join(_share(row, column) for column in ("closure_teachers", "closure_ensembles") if not pd.isna(row[column]))]
@@ -371,9 +404,17 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     lines += ["", "The seed is the unit: each MLP seed's runs averaged over its teachers (or ensembles), then Welch's interval "
               "between the seeds' and the teachers' (the ensembles') accuracies, their mean an estimate with its own spread; "
               "against one teacher, paired by seed; against hard_labels, "
-              "the record's own test (its verdict Benjamini–Hochberg adjusted); the share of the gap closed, the gain over the MLP "
+              "the record's own test. Every verdict is Benjamini–Hochberg adjusted over the whole study (these tests and "
+              "every comparison of its records: one family); the share of the gap closed, the gain over the MLP "
               "alone over the gap, with Fieller's interval for that ratio (the gap an estimate too)."]
     return "\n".join(lines)
+
+
+def _tested(row: pd.Series, column: str) -> str:
+    """A study's test as a cell: the difference, its 95 % interval and its verdict adjusted over the study."""
+    if pd.isna(row[column]):
+        return ""
+    return f"{_points(row[column])} {_interval(row[f'{column}_low'], row[f'{column}_high'])} {row[f'{column}_verdict']}".strip()
 
 
 def reach_table(study: pd.DataFrame, name: str) -> str:
@@ -386,12 +427,11 @@ def reach_table(study: pd.DataFrame, name: str) -> str:
     for _, row in rows.iterrows():
         teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
         ensembles = ["", "", ""] if pd.isna(row["ensembles_mean"]) else [
-            f"{100 * row['ensembles_mean']:.2f}", f"{_points(row['to_ensembles'])} {_interval(row['to_ensembles_low'], row['to_ensembles_high'])}",
+            f"{100 * row['ensembles_mean']:.2f}", _tested(row, "to_ensembles"),
             _share(row, "closure_ensembles")]
         cells = [row["method"], teacher, row["setting"], f"{row['replicates']} × {row['runs'] // row['replicates']}",
                  f"{100 * row['baseline_mean']:.2f}", f"{100 * row['test_mean']:.2f}", f"{100 * row['teachers_mean']:.2f}",
-                 f"{_points(row['to_teachers'])} {_interval(row['to_teachers_low'], row['to_teachers_high'])}",
-                 _share(row, "closure_teachers"), *ensembles]
+                 _tested(row, "to_teachers"), _share(row, "closure_teachers"), *ensembles]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
