@@ -31,13 +31,15 @@ MUTMUT = Path(sys.executable).parent / "mutmut"
 # (mutmut's name pattern, which published figure a bug there would change)
 SCOPE = (
     ("distillation.comparison.stats.x_paired_difference*", "every gain and its interval: the seed pairing"),
-    ("distillation.comparison.stats.x__verdict*", "higher / lower / not distinguishable"),
+    ("distillation.comparison.stats.x_verdict*", "higher / lower / not distinguishable"),
     ("distillation.comparison.stats.x_teacher_means*", "the per-teacher gains"),
     ("distillation.comparison.stats.x_summarise*", "the results tables: tests, BH adjustment, share of the gap"),
     ("distillation.comparison.stats.x__methods_table*", "the results tables: each method's means and runs"),
     ("distillation.comparison.stats.x_comparison_family*", "which comparisons the results tables make"),
     ("distillation.comparison.stats.x_comparisons_table*", "the results tables: tests, BH adjustment, adjusted intervals"),
     ("distillation.comparison.stats.x_gap_share_interval*", "the share of the gap closed"),
+    ("distillation.comparison.stats.x_with_study_families*", "the BH family: one per study"),
+    ("distillation.comparison.images.x_new_images_interval*", "every interval about new test images"),
     ("distillation.comparison.calibration.x_simulated_sides*", "the calibration table"),
     ("distillation.comparison.calibration.x_calibrate*", "the calibration table"),
     ("distillation.comparison.calibration.x_analytic_called*", "the calibration table's exact column"),

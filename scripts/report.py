@@ -23,9 +23,8 @@ from distillation.atomic import atomic_output
 from distillation.cli import run_stage
 from distillation.experiments.queue import has_git_remote, run_dvc
 from distillation.comparison.calibration import CALIBRATION, load_calibration
-from distillation.comparison.records import Record, load_records
-from distillation.comparison.stats import with_study_families
-from distillation.comparison.studies import study_tests
+from distillation.comparison.records import Record
+from distillation.comparison.studies import load_studies
 from distillation.comparison.studies import views_curve
 from distillation.reporting.doc_blocks import documents, render_files
 from distillation.reporting.comparison import chart_name, doc_renderers, methods_markdown, save_gain_chart, save_views_chart, views_chart_name
@@ -62,8 +61,7 @@ def page_renderers(records: list[Record], calibration: pd.DataFrame | None, root
 
 def write_reports(table: pd.DataFrame, directory: Path = REPORTS) -> list[Path]:
     """Write every report that the records in ``directory`` and the experiments in ``table`` support."""
-    loaded = load_records(directory)
-    records = with_study_families(loaded, study_tests(loaded))
+    records = load_studies(directory)
     if table.empty and not records:
         raise ValueError("dvc exp show lists no run with metrics: run `dvc repro` or an experiment first")
     check_recorded_runs(records, table)

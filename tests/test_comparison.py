@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from distillation.models.per_image import decode_correct, encode_correct
 from scipy import stats
 
 from conftest import PROJECT_ROOT
@@ -21,6 +20,7 @@ from distillation.reporting.comparison import methods_markdown, save_views_chart
 from distillation.experiments.queue import set_arguments
 from distillation.config.identity import run_identity
 from distillation.experiments.table import experiments_table
+from distillation.models.per_image import decode_correct, encode_correct
 from experiment_rows import SHIPPED, exp_row, kd
 
 KD_POINT = {"distill.method": "kd", "distill.temp": 10, "distill.lambda": 0.5}
@@ -214,12 +214,12 @@ def test_paired_difference_at_its_edges_no_pair_one_pair_two_pairs_and_no_spread
 
 
 def test_the_verdict_reads_the_adjusted_p_value_at_its_boundary_and_the_sign():
-    from distillation.comparison.stats import ALPHA, _verdict
+    from distillation.comparison.stats import ALPHA, verdict
 
-    assert _verdict(0.01, float("nan")) == "too few runs"
-    assert _verdict(0.01, ALPHA) == "higher" and _verdict(-0.01, ALPHA) == "lower"  # at α: declared
-    assert _verdict(0.01, np.nextafter(ALPHA, 1)) == "not distinguishable"
-    assert _verdict(-0.01, 0.001) == "lower" and _verdict(0.01, 0.001) == "higher"
+    assert verdict(0.01, float("nan")) == "too few runs"
+    assert verdict(0.01, ALPHA) == "higher" and verdict(-0.01, ALPHA) == "lower"  # at α: declared
+    assert verdict(0.01, np.nextafter(ALPHA, 1)) == "not distinguishable"
+    assert verdict(-0.01, 0.001) == "lower" and verdict(0.01, 0.001) == "higher"
 
 
 def test_teacher_means_need_two_teachers_and_a_side_without_teachers_has_none():
@@ -568,6 +568,21 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
     assert "| kd | 4 | 89.00 % | lambda=0.5, t2_scale=False, temp=10 |" in markdown and "gain_against_views-synthetic.png" in markdown
     assert "| +1.40 [" in markdown  # kd's gain over hard_labels at K = 4
     assert "### synthetic, baseline.epochs=120" in methods_markdown(load_records(tmp_path))
+    # One Benjamini–Hochberg family per study: the two records of the K curve are adjusted together;
+    # the longer recipe's record (another set of fixed params) is a study of its own.
+    from distillation.comparison.stats import raw_p_values, with_study_families
+
+    every = load_records(tmp_path)
+    families = with_study_families(every)
+    zero, longer_record, four = families
+    assert longer_record.study_p_values == ()
+    assert zero.study_p_values == tuple(raw_p_values(every[2])) and four.study_p_values == tuple(raw_p_values(every[0]))
+    pooled = stats.false_discovery_control(raw_p_values(every[0]) + raw_p_values(every[2]), method="bh")
+    assert list(summarise(zero).comparisons["p_adjusted"]) == pytest.approx(list(pooled[:3]))
+    assert list(summarise(four).comparisons["p_adjusted"]) == pytest.approx(list(pooled[3:]))
+    alone = summarise(every[2]).comparisons["p_adjusted"]
+    assert list(alone) == pytest.approx(list(stats.false_discovery_control(raw_p_values(every[2]), method="bh")))
+    assert "3 comparisons, adjusted together with the study's other 3 (one family of 6)" in methods_markdown(families)
     save_views_chart(views_curve(load_records(tmp_path)), "synthetic", tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0
 
@@ -575,6 +590,28 @@ def test_one_comparison_per_number_of_views_each_against_the_augmented_mlp_and_t
 TUNED = {"replicates": 3, "teachers": 2, "selection_replicates": [100, 101, 102], "params": {}, "name": "tuned",
          "baseline": {"baseline.epochs": [40, 120]},
          "grids": {"kd": {"augment.views": [4, 16], "distill.epochs": [40, 120]}, "hard_labels": {"distill.epochs": [40, 120]}}}
+
+
+def test_a_choice_on_the_edge_of_its_grid_is_flagged_and_one_selection_seed_is_named():
+    from distillation.comparison.plan import grid_edges
+    from distillation.reporting.comparison import choice_notes
+
+    grid = {"augment.views": [4, 16], "distill.epochs": [40, 120, 240], "distill.temp": [5]}
+    # 240 is the largest epochs tried and 4 the fewest views; T was fixed, not searched.
+    assert grid_edges(grid, {"distill.method": "kd", "augment.views": 4, "distill.epochs": 240, "distill.temp": 5}) == [
+        "augment.views=4 (the smallest tried)", "distill.epochs=240 (the largest tried)"]
+    assert grid_edges(grid, {"augment.views": 16, "distill.epochs": 120, "distill.temp": 5}) == ["augment.views=16 (the largest tried)"]
+    # A grid of parts: the values tried are those of every part.
+    assert grid_edges([{"distill.temp": [2, 4]}, {"distill.temp": [8]}], {"distill.temp": 4}) == []
+    assert grid_edges([{"distill.temp": [2, 4]}, {"distill.temp": [8]}], {"distill.temp": 8}) == ["distill.temp=8 (the largest tried)"]
+    record = Record.model_validate({"source": "synthetic", "source_label": "synthetic", "runs": [],
+                                    "config": {**TUNED, "selection_replicates": [100]}})
+    methods = pd.DataFrame([{"method": "kd", "edges": ["distill.epochs=120 (the largest tried)"]}, {"method": "dkd", "edges": []}])
+    notes = " ".join(choice_notes(record, methods))
+    assert "Chosen on the mean val accuracy of 1 selection seed (100): one seed's choice" in notes
+    assert "On the grid's edge (the best may lie beyond what was tried): kd: distill.epochs=120 (the largest tried)." in notes
+    three = record.model_copy(update={"config": typed(TUNED)})
+    assert " ".join(choice_notes(three, methods.iloc[1:])).strip() == "Chosen on the mean val accuracy of 3 selection seeds (100, 101, 102)."
 
 
 def test_every_mlp_is_tuned_alike_the_baseline_riding_on_the_method_runs():
@@ -994,3 +1031,22 @@ def test_a_study_under_way_keeps_its_finished_records_and_runs_what_reads_no_tea
     experiments.clear(), queued.clear()
     compare.compare(config_path, "synthetic", 2)
     assert len(queued) == 5 + 20
+
+
+def test_a_comparison_config_must_be_committed_as_it_is_before_its_runs(tmp_path, monkeypatch):
+    import subprocess
+
+    from scripts.compare import check_written_down
+
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    config = Path("comparison-mine.yaml")
+    config.write_text("replicates: 3\n")
+    with pytest.raises(ValueError, match=r"^comparison-mine.yaml: uncommitted changes; commit it first \(git add comparison-mine.yaml"):
+        check_written_down(config)  # new, never committed
+    subprocess.run(["git", "add", str(config)], check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "grid"], check=True)
+    check_written_down(config)  # written down: no complaint
+    config.write_text("replicates: 5\n")
+    with pytest.raises(ValueError, match="a study's grid is written down before its first run"):
+        check_written_down(config)

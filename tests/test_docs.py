@@ -147,11 +147,11 @@ def test_the_readme_is_short_and_maps_the_docs():
 
 def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_records():
     from distillation.comparison.calibration import CALIBRATION, load_calibration
-    from distillation.comparison.records import load_records
+    from distillation.comparison.studies import load_studies
     from distillation.reporting.doc_blocks import MARKER_LIKE, documents, render_blocks
     from scripts.report import page_renderers
 
-    renderers = page_renderers(load_records(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION),
+    renderers = page_renderers(load_studies(PROJECT_ROOT / "reports"), load_calibration(PROJECT_ROOT / "reports" / CALIBRATION),
                                PROJECT_ROOT)
     pages = [page for page in documents(PROJECT_ROOT) if MARKER_LIKE.search(page.read_text())]
     assert PROJECT_ROOT / "README.md" in pages

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,11 +10,13 @@ import pandas as pd
 from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
-from distillation.comparison.stats import CONFIDENCE, gap_share_interval, paired_difference, study_family, study_key, summarise, verdict
+from distillation.comparison.stats import (
+    CONFIDENCE, gap_share_interval, paired_difference, study_family, study_key, summarise, verdict, with_study_families,
+)
 from distillation.config.identity import ENSEMBLE_KEY, EPOCHS_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
 from distillation.methods import CONTROLS
-from distillation.comparison.records import Record
+from distillation.comparison.records import Record, load_records
 
 
 def views_curve(records: list[Record]) -> pd.DataFrame:
@@ -165,6 +168,13 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
 
 # The ensemble study's own tests, across its records (beside each record's comparisons).
 STUDY_TESTS = ("to_teachers", "to_ensembles", "over_one")
+
+
+def load_studies(directory: Path) -> list[Record]:
+    """Every complete record in ``directory`` (:func:`~distillation.comparison.records.load_records`), each
+    adjusted in its study's one family: what every report and rendered page is made from."""
+    records = load_records(directory)
+    return with_study_families(records, study_tests(records))
 
 
 def study_tests(records: list[Record]) -> dict[tuple, list[float]]:
