@@ -66,16 +66,19 @@ report: $(BIN)/.installed  ## reports/ and the README's and docs' tables, from t
 	$(BIN)/python -m scripts.report $(if $(NO_PULL),--no-pull)
 
 # One worker of a sweep (an Optuna study; docs/sweeps.md): run it on as many hosts as you like.
-# STORAGE: the study's database (SQLite here by default; postgresql://user@host:port/db for a team).
+# STORAGE: the study's database (SQLite here by default; postgresql://user@host:port/db for a team,
+# its password in ~/.pgpass or PGPASSWORD, never in the URL). The URL reaches the worker through
+# the environment: neither the echoed recipe (nor `make -n`) nor the process list shows it.
 SPACE ?= sweeps/kd.yaml
 STORAGE ?= sqlite:///sweeps.db
+sweep sweep-dashboard: export SWEEP_STORAGE = $(STORAGE)
 sweep: $(BIN)/.installed  ## one worker of an Optuna sweep (SPACE, STORAGE, STUDY)
-	$(BIN)/python -m scripts.sweep --space $(SPACE) --storage $(STORAGE) $(if $(STUDY),--study $(STUDY))
+	$(BIN)/python -m scripts.sweep --space $(SPACE) $(if $(STUDY),--study $(STUDY))
 
 # The studies in STORAGE, live, on http://127.0.0.1:$(PORT) (optuna-dashboard).
 PORT ?= 8080
 sweep-dashboard: $(BIN)/.installed  ## optuna-dashboard on STORAGE at PORT
-	$(BIN)/optuna-dashboard $(STORAGE) --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m scripts.sweep_dashboard --port $(PORT)
 
 # Every method of comparison.yaml chosen on val, then over replicates, through DVC's queue; then
 # the reports. SOURCE=/abs/path.mat compares on another data file; JOBS runs that many at once.

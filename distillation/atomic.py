@@ -69,7 +69,21 @@ def atomic_output(target: str | Path) -> Iterator[Path]:
     with scratch_path(target) as temporary:
         with disk_full_names(target):
             yield temporary
+            durable(temporary)
         os.replace(temporary, target)
+        durable(Path(target).parent)
+
+
+def durable(path: Path) -> None:
+    """``fsync`` a written file (or the folder that holds a rename): without it a power cut soon
+    after the rename can leave the new name on disk with none of the file's bytes."""
+    if not path.exists():
+        return
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def copy_file(source: str | Path, target: str | Path) -> None:

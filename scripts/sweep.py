@@ -17,13 +17,14 @@ on any clone then pulls every pushed experiment first.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from distillation.cli import run_stage
 from distillation.experiments.queue import has_git_remote, run_dvc
 from distillation.config.params import load_params
-from distillation.experiments.sweeps import (DATABASE_WAIT_SECONDS, DEFAULT_STORAGE, HEARTBEAT_SECONDS, check_study_name, load_search_space, open_storage, open_study,
+from distillation.experiments.sweeps import (DATABASE_WAIT_SECONDS, DEFAULT_STORAGE, HEARTBEAT_SECONDS, STORAGE_VARIABLE, check_study_name, load_search_space, open_storage, open_study,
                                  quiet_optuna, run_worker, shown)
 
 
@@ -40,7 +41,8 @@ def git_remote_or_none(name: str) -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", required=True, help="the sweep file, e.g. sweeps/kd.yaml")
-    parser.add_argument("--storage", default=DEFAULT_STORAGE, help=f"the study's database URL (default {DEFAULT_STORAGE})")
+    parser.add_argument("--storage", default=os.environ.get(STORAGE_VARIABLE) or DEFAULT_STORAGE,
+                        help=f"the study's database URL (default: ${STORAGE_VARIABLE}, as `make sweep` passes it, else {DEFAULT_STORAGE})")
     parser.add_argument("--study", help="the study's name (default: the space file's name)")
     parser.add_argument("--git-remote", default="origin", help="where experiments are pushed ('' for nowhere)")
     parser.add_argument("--heartbeat", type=int, default=HEARTBEAT_SECONDS,
@@ -56,6 +58,7 @@ def main() -> None:
     space = load_search_space(arguments.space, load_params())
     name = check_study_name(arguments.study or Path(arguments.space).stem)
     quiet_optuna()
+    print(f"sweep {name}: storage {shown(arguments.storage)}", flush=True)
     storage = open_storage(arguments.storage, arguments.heartbeat, arguments.database_wait)
     study = open_study(name, storage, space, shown(arguments.storage))
     git_remote = git_remote_or_none(arguments.git_remote)

@@ -47,6 +47,30 @@ FIRST_FILES = ("test_make_compare.py", "test_sweeps.py", "test_remote.py", "test
                "test_pipeline.py")
 
 
+# CI's skip policy (`.ci/run` sets STRICT_SKIPS=1): a skip whose reason starts with none of these
+# fails the run, so a test that silently stops running is a red CI, not a green one.
+EXPECTED_SKIPS = {
+    "this CPU has AMX or AVX512-BF16": "the bfloat16 refusal exists only on CPUs without native bf16 (AVX2-only EPYC runs it)",
+    "cannot mount a small tmpfs here": "the disk-full tests need `mount` (root); the /dev/full test covers ENOSPC without it",
+}
+unexpected_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and os.environ.get("STRICT_SKIPS") == "1":
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
+        if not reason.startswith(tuple(EXPECTED_SKIPS)):
+            unexpected_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if unexpected_skips:
+        print(f"\nerror: {len(unexpected_skips)} unexpected skips (expected: {', '.join(EXPECTED_SKIPS)}):", file=sys.stderr)
+        for line in unexpected_skips:
+            print(f"  {line}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if FULL_TIER_FIXTURES & set(item.fixturenames):
@@ -118,15 +142,17 @@ def restartable_postgres():
 
 @pytest.fixture
 def optuna_dashboard():
-    """``serve(storage)``: optuna-dashboard on 127.0.0.1 for that storage; its base URL. Stopped after the test."""
+    """``serve(storage)``: optuna-dashboard on 127.0.0.1 for that storage, started as `make sweep-dashboard`
+    starts it (the URL in the environment); its base URL. Stopped after the test."""
     from project import free_port, wait_for_port
 
     servers: list[subprocess.Popen] = []
 
     def serve(storage: str) -> str:
         port = free_port()
-        servers.append(subprocess.Popen([str(Path(sys.executable).parent / "optuna-dashboard"), storage, "--host", "127.0.0.1",
-                                         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        servers.append(subprocess.Popen([sys.executable, "-m", "scripts.sweep_dashboard", "--port", str(port)], cwd=PROJECT_ROOT,
+                                        env={**os.environ, "SWEEP_STORAGE": storage},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_for_port(port, "optuna-dashboard", servers[-1], seconds=60)
         return f"http://127.0.0.1:{port}"
 

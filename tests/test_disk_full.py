@@ -135,3 +135,30 @@ def test_through_dvc_a_full_disk_leaves_the_lock_alone_and_a_rerun_finishes_the_
     rerun = dvc("repro", "-s", "-f", "train_baseline", cwd=project)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert without_timings(json.loads((project / "metrics" / "baseline.json").read_text())) == without_timings(before)
+
+
+def test_an_atomic_write_reaches_the_disk_before_its_name_does(tmp_path, monkeypatch):
+    # A power cut after the rename must not leave the new name with none of the bytes: the file is
+    # fsynced before os.replace, and the folder (the rename itself) after.
+    import os
+
+    from distillation import atomic
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append(("replace", str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    target = tmp_path / "metrics" / "student.json"
+    atomic.write_json(target, {"test_accuracy": 0.9})
+    [(first, written), (second, renamed), (third, folder)] = events
+    assert (first, second, third) == ("fsync", "replace", "fsync")
+    assert Path(written).name.startswith(".student.tmp-") and renamed == str(target) and folder == str(target.parent)

@@ -208,6 +208,7 @@ def test_bad_input_is_one_line_naming_it(exported, tmp_path, monkeypatch, capsys
     Image.fromarray(np.full((60, 60), 240, np.uint8)).save(tmp_path / "blank.png")
     bare = tmp_path / "bare_int8.tflite"
     shutil.copy(paths["litert_int8"], bare)  # no card beside it
+    (tmp_path / "student.keras").write_text("a Keras file, not an exported one")
     (tmp_path / "two").mkdir()
     for path in (paths["onnx"], paths["litert"]):
         shutil.copy(path, tmp_path / "two" / path.name)
@@ -222,6 +223,85 @@ def test_bad_input_is_one_line_naming_it(exported, tmp_path, monkeypatch, capsys
     }
     for (model, image), expected in cases.items():
         assert expected in error_of_predict(["--model", model, image], monkeypatch, capsys)
+
+
+def with_card(model, folder, card=None, text=None):
+    """A copy of an exported file in ``folder`` with ``card`` (or the raw ``text``) as its card."""
+    folder.mkdir()
+    copy = folder / model.name
+    shutil.copy(model, copy)
+    card_path(copy).write_text(text if text is not None else json.dumps(card))
+    return copy
+
+
+def test_a_card_that_does_not_fit_its_model_or_a_file_that_is_no_model_is_one_line(exported, tmp_path, monkeypatch, capsys):
+    paths, splits = exported
+    good = scan(splits["test"].images[0], tmp_path / "good.png")
+    card = read_card(paths["litert_int8"], "int8")
+    letters = card["classes"]
+    onnx_card = read_card(paths["onnx"], "onnx")
+    cases = {
+        # Checked before any image is read: a card's classes against the model's outputs (52 names on
+        # 26 outputs gave wrong names and exit 0 before), its input against the model's.
+        "two-classes": ({**card, "classes": letters[:2]}, "2 classes for a model with 26 outputs"),
+        "fifty-two": ({**card, "classes": letters + [name + "'" for name in letters]}, "52 classes for a model with 26 outputs"),
+        "list": ([], "not a model card (a JSON mapping with classes and input, got list)"),
+        "no-classes": ({"input": card["input"]}, "classes: Field required"),
+        "no-input": ({"classes": letters}, "input: Field required"),
+        "wrong-dtype": ({**card, "input": {**card["input"], "dtype": "float32"}}, "the model takes int8 input, the card says float32"),
+        "own-shape": ({**card, "input": {**card["input"], "shape": [None, 32, 32, 3], "resize": [32, 32], "mode": "RGB"}},
+                      "the model takes input [28, 28, 1], the card [32, 32, 3]"),
+        "half-own": ({**card, "input": {**card["input"], "resize": [28, 28]}}, "resize and mode go together"),
+    }
+    for name, (changed, expected) in cases.items():
+        copy = with_card(paths["litert_int8"], tmp_path / name, changed)
+        line = error_of_predict(["--model", str(copy), str(good)], monkeypatch, capsys)
+        assert line.startswith(f"error: {card_path(copy)}: ") and expected in line, (name, line)
+    malformed = with_card(paths["litert_int8"], tmp_path / "malformed", text="{classes: ")
+    assert error_of_predict(["--model", str(malformed), str(good)], monkeypatch, capsys).startswith(
+        f"error: {card_path(malformed)}: not a model card (not JSON")
+    for kind, runtime in (("onnx", "onnxruntime"), ("litert", "ai-edge-litert")):
+        junk = tmp_path / f"junk-{kind}" / paths[kind].name
+        junk.parent.mkdir()
+        junk.write_bytes(b"not a model at all" * 10)
+        card_path(junk).write_text(json.dumps(onnx_card if kind == "onnx" else read_card(paths[kind], kind)))
+        line = error_of_predict(["--model", str(junk), str(good)], monkeypatch, capsys)
+        assert line.startswith(f"error: --model {junk}: not a model {runtime} can load ("), line
+    # Without --model: make predict's default, named with what makes it.
+    monkeypatch.chdir(tmp_path)
+    assert error_of_predict([str(good)], monkeypatch, capsys) == (
+        "error: --model models/export/student-int8: no such file or folder (`dvc repro` exports it)")
+
+
+def test_transparent_deep_huge_and_folder_images_are_read_or_named(exported, tmp_path, monkeypatch, capsys):
+    from PIL import Image as PILImage
+
+    from distillation.data.handwriting import MAX_SIDE, load_grey
+    from scripts.predict import predict
+
+    paths, splits = exported
+    plain = scan(splits["test"].images[0], tmp_path / "plain.png")
+    grey = np.asarray(PILImage.open(plain), dtype=np.float64) / 255.0
+    # Dark ink on a transparent background (the ink's alpha, no paper): laid on white, not black.
+    rgba = np.zeros((*grey.shape, 4), np.uint8)
+    rgba[..., 3] = np.rint((1.0 - grey) * 255).astype(np.uint8)
+    PILImage.fromarray(rgba, "RGBA").save(tmp_path / "transparent.png")
+    # 16-bit grey: scaled by its range, not clipped to 8 bits (which read it as a blank page).
+    PILImage.fromarray(np.rint(grey * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
+    assert PILImage.open(tmp_path / "deep.png").mode.startswith("I")
+    # A photo far larger than the character needs: scaled down first, the same letter.
+    PILImage.open(plain).resize((grey.shape[1] * 12, grey.shape[0] * 12), PILImage.Resampling.NEAREST).save(tmp_path / "large.png")
+    assert max(load_grey(tmp_path / "large.png", "large.png").shape) == MAX_SIDE
+    results = predict(paths["onnx"], [plain, tmp_path / "transparent.png", tmp_path / "deep.png", tmp_path / "large.png"])
+    best = [top[0][0] for _, top in results]
+    assert best == [best[0]] * 4, results
+    (tmp_path / "folder.png").mkdir()
+    assert error_of_predict(["--model", str(paths["onnx"]), str(tmp_path / "folder.png")], monkeypatch, capsys) == (
+        f"error: {tmp_path / 'folder.png'}: a folder, not an image file")
+    # Over Pillow's pixel limit: one line, before decoding, no warning printed first.
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)
+    line = error_of_predict(["--model", str(paths["onnx"]), str(plain)], monkeypatch, capsys)
+    assert line.startswith(f"error: {plain}: too large to read (") and "exceeds limit" in line, line
 
 
 def test_a_good_image_prints_one_line_with_the_top_three(exported, tmp_path, monkeypatch, capsys):

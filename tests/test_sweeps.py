@@ -121,14 +121,40 @@ def test_an_unreachable_database_gets_one_line_naming_the_url(tmp_path, monkeypa
     from scripts import sweep
 
     shutil.copy(PROJECT_ROOT / "params.yaml", tmp_path / "params.yaml")
-    url = f"postgresql://kd@127.0.0.1:{free_port()}/sweeps"  # nobody listens there
+    port = free_port()  # nobody listens there
+    url = f"postgresql://kd:hunter2@secret@127.0.0.1:{port}/sweeps?sslmode=disable&password=hunter3"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["sweep", "--space", str(PROJECT_ROOT / "sweeps" / "kd.yaml"), "--storage", url])
     with pytest.raises(SystemExit) as exit_status:
         run_stage(sweep.main)
     error = capsys.readouterr().err
     assert exit_status.value.code == 1 and error.count("\n") == 1, error
-    assert error.startswith(f"error: {url}: cannot open the study storage (") and "refused" in error, error
+    shown = f"postgresql://kd:***@127.0.0.1:{port}/sweeps?sslmode=disable&password=***"
+    # The driver splits at the first '@' and names "secret@127.0.0.1" as the host: hidden there too.
+    assert error.startswith(f"error: {shown}: cannot open the study storage (") and "***@127.0.0.1" in error, error
+    assert "hunter" not in error + capsys.readouterr().out and "secret" not in error  # no password in any line printed
+
+
+@pytest.mark.parametrize("url, hidden", [
+    ("postgresql://kd:p@ss@db:5432/sweeps", "postgresql://kd:***@db:5432/sweeps"),  # a password holding '@'
+    ("postgresql://kd:a/b:c@db/sweeps", "postgresql://kd:***@db/sweeps"),
+    ("postgresql://kd@db/sweeps?password=x&sslmode=require", "postgresql://kd@db/sweeps?password=***&sslmode=require"),
+    ("postgresql://db/sweeps?user=kd&PASSWORD=x;sslpassword=y", "postgresql://db/sweeps?user=kd&PASSWORD=***;sslpassword=***"),
+    ("postgresql:///?service=sweeps", "postgresql:///?service=sweeps"),
+    ("sqlite:///sweeps.db", "sqlite:///sweeps.db"),
+])
+def test_every_credential_in_a_storage_url_is_hidden(url, hidden):
+    from distillation.experiments.sweeps import shown
+
+    assert shown(url) == hidden
+
+
+@pytest.mark.parametrize("target", ["sweep", "sweep-dashboard"])
+def test_make_sweep_puts_the_storage_url_in_no_command_line(target):
+    # `make -n` prints every recipe line, as make echoes them when it runs: the URL is not in one.
+    result = subprocess.run(["make", "-n", target, "STORAGE=postgresql://kd:hunter2@db/sweeps"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "scripts.sweep" in result.stdout and "hunter2" not in result.stdout, result.stdout
 
 
 def test_a_study_with_another_search_space_under_the_same_name_is_refused(tmp_path, monkeypatch, capsys):
@@ -287,7 +313,9 @@ def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
     base, bare = team
     space = write_space(base / "killed.yaml", {"distill.temp": [3, 5]})
     hosts = [clone(bare, base / f"killed-host-{index}") for index in (1, 2)]
-    arguments = ("--space", str(space), "--storage", postgres_url, "--heartbeat", "3")
+    # A password in the URL (libpq accepts it; the test server's trust login ignores it) must show in
+    # no line a worker prints: its log is grepped below.
+    arguments = ("--space", str(space), "--storage", f"{postgres_url}?password=hunter2-secret", "--heartbeat", "3")
     workers = [start_worker(host, *arguments) for host in hosts]
     victim = None
     deadline = time.monotonic() + 600
@@ -311,6 +339,7 @@ def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
     [survivor] = [worker for worker in workers if worker is not victim]
     output = survivor.communicate(timeout=900)[0]
     assert survivor.returncode == 0, output[-3000:]
+    assert "storage " in output and "password=***" in output and "hunter2" not in output
 
     study = load_study("killed", postgres_url)
     assert study.trials[victim_trial.number].state == optuna.trial.TrialState.FAIL

@@ -142,14 +142,48 @@ def load_search_space(path: str | Path, params: Params) -> SearchSpace:
     return space
 
 
+STORAGE_VARIABLE = "SWEEP_STORAGE"  # how `make sweep` hands the storage URL to a worker, off the command line
+
+
 def database_url(storage: str) -> str:
     """The SQLAlchemy URL for a storage as users write it: ``postgresql://`` goes through psycopg 3."""
     return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", storage)
 
 
+# Query keys whose value is a secret (libpq's and SQLAlchemy's, and the usual spellings).
+SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token", "api_key", "apikey", "key")
+
+
 def shown(storage: str) -> str:
-    """``storage`` as the user gave it, its password hidden."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", storage)
+    """``storage`` as the user gave it, every credential hidden: the password in its user-info (up
+    to the authority's last ``@``, so a password holding ``@`` is hidden whole) and the value of any
+    password-like query key (``?password=…``). Every message, log line and echo that names a
+    storage goes through this."""
+    scheme, separator, rest = storage.partition("://")
+    if not separator:
+        return storage
+    address, mark, query = rest.partition("?")
+    user_info, at, host = address.rpartition("@")
+    if at and ":" in user_info:
+        address = f"{user_info.split(':', 1)[0]}:***@{host}"
+    if mark:
+        secrets = "|".join(SECRET_QUERY_KEYS)
+        query = re.sub(rf"(?i)(^|[&;])((?:{secrets})=)[^&;#]*", r"\1\2***", query)
+    return f"{scheme}://{address}{mark}{query}"
+
+
+def hidden(text: str, storage: str) -> str:
+    """``text`` (a driver's message about ``storage``) with every piece of the storage's credentials
+    replaced by ``***``: a driver that split a password holding ``@`` elsewhere than :func:`shown`
+    names part of it as the host."""
+    secrets = set(re.findall(rf"(?i)(?:^|[?&;])(?:{'|'.join(SECRET_QUERY_KEYS)})=([^&;#]+)", storage.partition("://")[2].partition("?")[2]))
+    user_info = storage.partition("://")[2].partition("?")[0].rpartition("@")[0]
+    if ":" in user_info:
+        password = user_info.split(":", 1)[1]
+        secrets |= {password, *(piece for piece in password.split("@") if len(piece) > 2)}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 class StorageUnreachable(ValueError):
@@ -199,6 +233,7 @@ def _patient(method: Callable[..., Any]) -> Callable[..., Any]:
                 reason = unreachable_reason(error)
                 if reason is None:
                     raise
+                reason = hidden(reason, str(getattr(self, "url", "")))
                 now = time.monotonic()
                 if self.outage_since is None:
                     self.outage_since = now
@@ -246,7 +281,7 @@ def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS,
                 # loser finds them made and opens them next time.
                 time.sleep(1 + attempt)
                 continue
-            raise ValueError(f"{shown(storage)}: cannot open the study storage ({reason})") from None
+            raise ValueError(f"{shown(storage)}: cannot open the study storage ({hidden(reason, storage)})") from None
     raise AssertionError("unreachable")
 
 

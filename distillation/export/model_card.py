@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 METADATA_KEY = "model_card"
 PREPROCESSING = ("EMNIST's (Cohen et al. 2017): grey, white ink on black, Gaussian blur, crop to the ink's bounding "
@@ -91,7 +93,10 @@ def read_card(model_path: Path, shown: str) -> dict[str, Any]:
     """
     beside = card_path(model_path)
     if beside.is_file():
-        return json.loads(beside.read_text())
+        try:
+            return json.loads(beside.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{beside}: not a model card (not JSON: {error})") from None
     if model_path.suffix == ".onnx":
         import onnxruntime
 
@@ -103,3 +108,35 @@ def read_card(model_path: Path, shown: str) -> dict[str, Any]:
             return json.loads(metadata.custom_metadata_map[METADATA_KEY])
     raise ValueError(f"{shown}: no model card ({beside.name} beside it, or ONNX metadata): export it with this "
                      "project's `dvc repro`, which writes one beside each file")
+
+
+class CardInput(BaseModel):
+    """What a reader of a card relies on about the input (the rest of the card describes it to people)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    shape: list[PositiveInt | None] = Field(min_length=2)
+    dtype: Literal["float32", "int8"]
+    resize: tuple[PositiveInt, PositiveInt] | None = None  # a model of your own images: (height, width)
+    mode: Literal["L", "RGB"] | None = None  # and Pillow's mode
+
+
+class ModelCard(BaseModel):
+    """A card as :func:`checked_card` reads it: the class names by output, and the input contract."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    classes: list[str] = Field(min_length=1)
+    input: CardInput
+
+
+def checked_card(card: Any, shown: str) -> ModelCard:
+    """``card`` (what :func:`read_card` returned) as a :class:`ModelCard`; one line naming ``shown`` and the key if it is not one."""
+    if not isinstance(card, dict):
+        raise ValueError(f"{shown}: not a model card (a JSON mapping with classes and input, got {type(card).__name__})")
+    try:
+        checked = ModelCard.model_validate(card)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ValueError(f"{shown}: {'.'.join(map(str, problem['loc']))}: {problem['msg']}") from None
+    if (checked.input.resize is None) != (checked.input.mode is None):
+        raise ValueError(f"{shown}: input: resize and mode go together (a model of your own images has both)")
+    return checked

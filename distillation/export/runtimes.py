@@ -27,6 +27,13 @@ class OnnxRunner:
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
+    def contract(self) -> tuple[list[int | None], str, int | None]:
+        """The input's shape (None for a free size), its dtype, and the number of outputs per image."""
+        given, output = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        dtype = {"tensor(float)": "float32", "tensor(int8)": "int8"}.get(given.type, given.type)
+        return ([size if isinstance(size, int) else None for size in given.shape], dtype,
+                output.shape[-1] if output.shape and isinstance(output.shape[-1], int) else None)
+
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0]
 
@@ -41,6 +48,11 @@ class LiteRTRunner:
         self.interpreters: dict[int, Any] = {}
         probe = Interpreter(model_path=str(path), num_threads=threads)
         self.input_detail, self.output_detail = probe.get_input_details()[0], probe.get_output_details()[0]
+
+    def contract(self) -> tuple[list[int | None], str, int | None]:
+        """The input's shape (None for a free size), its dtype, and the number of outputs per image."""
+        return ([None, *map(int, self.input_detail["shape"][1:])], np.dtype(self.input_detail["dtype"]).name,
+                int(self.output_detail["shape"][-1]))
 
     def _interpreter(self, batch_size: int) -> Any:
         if batch_size not in self.interpreters:  # one per batch size, so timing never re-allocates
