@@ -75,9 +75,12 @@ WORKER = textwrap.dedent("""
     from distillation.experiments.sweeps import load_search_space, open_storage, open_study, quiet_optuna, run_worker
 
     url, space_file, finished_dir, mode = sys.argv[1:5]
+    wait_seconds, train_seconds = (float(value) for value in (sys.argv[5:7] or ["4", "0"]))
     finished_dir = Path(finished_dir)
 
     def training(name, point):
+        (finished_dir / f"{{name}}.started").touch()  # the test waits for these before it stops the server
+        time.sleep(train_seconds)
         metrics = {{"val_accuracy": point["distill.temp"] * point["distill.lambda"], "test_accuracy": 0.0}}
         (finished_dir / f"{{name}}.json").write_text(json.dumps(metrics))  # the experiment is done and kept
         print(f"trained {{name}}", flush=True)
@@ -96,7 +99,7 @@ WORKER = textwrap.dedent("""
     def main():
         quiet_optuna()
         space = load_search_space(space_file, load_params({params!r}))
-        study = open_study("faults", open_storage(url, heartbeat_seconds=1, wait_seconds=4), space, url)
+        study = open_study("faults", open_storage(url, heartbeat_seconds=1, wait_seconds=wait_seconds), space, url)
         ran = run_worker(study, space, None, poll_seconds=0.2, run=training, finished=finished)
         print("ran " + " ".join(ran))
 
@@ -104,8 +107,9 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def start_worker(script: Path, url: str, space_file: Path, finished_dir: Path, mode: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(script), url, str(space_file), str(finished_dir), mode],
+def start_worker(script: Path, url: str, space_file: Path, finished_dir: Path, mode: str, *timing: float) -> subprocess.Popen:
+    """A worker process; ``timing``: its database wait and each trial's training seconds (default 4 and 0)."""
+    return subprocess.Popen([sys.executable, str(script), url, str(space_file), str(finished_dir), mode, *map(str, timing)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -120,8 +124,8 @@ def first_worker(tmp_path, restartable_postgres):
     finished = tmp_path / "finished"
     finished.mkdir()
 
-    def start(mode: str) -> subprocess.Popen:
-        return start_worker(script, url, space_file, finished, mode)
+    def start(mode: str, *timing: float) -> subprocess.Popen:
+        return start_worker(script, url, space_file, finished, mode, *timing)
 
     def finish() -> tuple[optuna.Study, str]:
         second = start("normal")
@@ -177,3 +181,95 @@ def test_a_worker_that_loses_power_after_training_leaves_its_trial_to_the_next_w
     assert recorded == Counter({name: 1 for name in ["faults-0", *trained]})
     assert sorted(json.loads(path.read_text())["val_accuracy"] for path in finished.glob("*.json")) == sorted(
         trial.value for trial in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def test_an_outage_past_three_heartbeats_but_within_the_wait_trains_nothing_twice(first_worker):
+    """Two workers train (4 s a trial, heartbeats every second, a 12 s wait: a grace of 24 s); the
+    server goes away for 8 s, past three missed heartbeats (the grace before) but within the wait.
+    Both workers wait it out and carry on: no trial is failed under a worker still training it, so
+    none is trained twice, and neither worker is told its running trial failed."""
+    start, _, url, server, finished = first_worker
+    workers = [start("normal", 12, 4) for _ in range(2)]
+    training_started(finished, 2)
+    server.stop()
+    time.sleep(8)
+    server.start()
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    study = load_study("faults", url)
+    assert every_point_once(study), complete_points(study)
+    assert not study.get_trials(states=(optuna.trial.TrialState.FAIL,))  # nothing failed, so nothing retried
+    trained = Counter(line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("trained "))
+    assert sorted(trained.values()) == [1, 1, 1, 1], trained
+    assert all("the study storage is unreachable" in err for _, err in outputs), outputs
+
+
+def test_a_worker_silent_past_three_heartbeats_but_within_the_grace_keeps_its_trial(first_worker):
+    """What the other workers see of a worker cut off from the database: its heartbeats stop. Here it
+    is frozen (SIGSTOP) for 10 s mid-trial, past three heartbeats (the grace before, 3 s) but within
+    the grace (12 + 2 + 10 = 24 s, grace_seconds), while a second worker keeps polling the study.
+    The second must not fail and retrain the frozen worker's trial; thawed, the first records it.
+    (With a grace of three heartbeats this test fails: the point is trained twice and the first
+    worker is told its running trial failed.)"""
+    start, _, url, server, finished = first_worker
+    first = start("normal", 12, 20)
+    training_started(finished, 1)
+    second = start("normal", 12, 1)
+    time.sleep(1)
+    first.send_signal(signal.SIGSTOP)
+    time.sleep(10)
+    first.send_signal(signal.SIGCONT)
+    outputs = [worker.communicate(timeout=300) for worker in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    study = load_study("faults", url)
+    assert every_point_once(study), complete_points(study)
+    assert not study.get_trials(states=(optuna.trial.TrialState.FAIL,))
+    trained = Counter(line.split()[1] for out, _ in outputs for line in out.splitlines() if line.startswith("trained "))
+    assert sorted(trained.values()) == [1, 1, 1, 1], trained
+
+
+def test_an_outage_past_the_wait_makes_each_worker_abandon_its_trial_before_the_grace(first_worker):
+    """The server stays away past the wait (3 s) while both workers train (20 s a trial): each
+    worker's heartbeat gives up, says so in one line, and stops its trial (the worker exits 1)
+    before the grace (15 s) would let another fail it. Once the server is back, a new worker
+    finishes the study: every point once, no trial recorded twice."""
+    start, finish, url, server, finished = first_worker
+    workers = [start("normal", 3, 20) for _ in range(2)]
+    training_started(finished, 2)  # both in training, their heartbeat threads the only ones to meet the outage
+    server.stop()
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [worker.returncode for worker in workers] == [1, 1], outputs
+    for _, err in outputs:
+        [line] = [line for line in err.splitlines() if line.startswith("error:")]
+        assert "stayed unreachable for 3 s" in line and line.endswith("its experiment is stopped"), err
+    assert not list(finished.glob("faults-*.json"))  # stopped mid-training: nothing was finished
+    server.start()
+    study, _ = finish()
+    assert len(study.get_trials(states=(optuna.trial.TrialState.FAIL,))) == 2  # the two abandoned, each retried once
+
+
+def training_started(finished: Path, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(list(finished.glob("*.started"))) < count:
+        assert time.monotonic() < deadline, "the workers did not start training within 2 minutes"
+        time.sleep(0.1)
+
+
+def test_a_trial_left_without_any_heartbeat_is_retried_and_the_sweep_ends(first_worker, tmp_path):
+    """A worker killed between creating its trial and its first heartbeat leaves a running trial that
+    Optuna's own check never reclaims (it has no heartbeat to be stale): the next worker fails it
+    once the grace has passed since it started, retries its point and finishes the study."""
+    from distillation.experiments.sweeps import grace_seconds, open_storage, open_study, quiet_optuna
+
+    start, finish, url, _, _ = first_worker
+    quiet_optuna()
+    storage = open_storage(url, heartbeat_seconds=1, wait_seconds=4)
+    study = open_study("faults", storage, grid_space(tmp_path), url)
+    orphan = study.ask()  # the killed worker's trial: created, never a heartbeat
+    assert storage.grace_period == grace_seconds(1, 4) == 16
+    started = time.monotonic()
+    study, _ = finish()
+    assert time.monotonic() - started >= 16 - 1  # not before its grace
+    failed = study.get_trials(states=(optuna.trial.TrialState.FAIL,))
+    assert [trial.number for trial in failed] == [orphan.number]
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))

@@ -81,6 +81,17 @@ def test_a_push_cut_off_part_way_leaves_truncated_objects_that_check_remote_name
     finally:
         proxy.close()
     truncated = files_whose_name_is_not_their_hash(store)
+    assert git("commit", "-qam", "remotes", cwd=project).returncode == 0
+    # A colleague who pulls before the repair, with `verify = true` as docs/teams.md sets it: DVC
+    # re-hashes what it downloads and refuses the truncated objects (without it, a plain pull takes
+    # them silently), so no output that is not what dvc.lock names lands in the workspace.
+    early = clone(project, tmp_path / "early")
+    assert dvc("remote", "modify", "direct", "verify", "true", cwd=early).returncode == 0
+    refused = dvc("pull", "-r", "direct", cwd=early)
+    assert refused.returncode != 0 and "failed to pull data" in refused.stderr, refused.stderr[-2000:]
+    landed = [model for model in ("teacher", "baseline", "student") if (early / "models" / f"{model}.keras").exists()]
+    assert all((early / "models" / f"{model}.keras").read_bytes() == (project / "models" / f"{model}.keras").read_bytes()
+               for model in landed)
     # What the broken-off push left: part of a file under the full name. DVC's next push would skip
     # it (the name exists); the check finds it by size, and --repair uploads it again.
     again = dvc("push", "-r", "direct", cwd=project)
@@ -96,7 +107,6 @@ def test_a_push_cut_off_part_way_leaves_truncated_objects_that_check_remote_name
     assert files_whose_name_is_not_their_hash(store) == []
     assert run([sys.executable, "-m", "scripts.check_remote", "-r", "direct"], project).returncode == 0
 
-    assert git("commit", "-qam", "remotes", cwd=project).returncode == 0
     colleague = clone(project, tmp_path / "b")
     pulled = dvc("pull", "-r", "direct", cwd=colleague)
     assert pulled.returncode == 0, pulled.stderr[-3000:]

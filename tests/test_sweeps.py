@@ -315,7 +315,9 @@ def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
     hosts = [clone(bare, base / f"killed-host-{index}") for index in (1, 2)]
     # A password in the URL (libpq accepts it; the test server's trust login ignores it) must show in
     # no line a worker prints: its log is grepped below.
-    arguments = ("--space", str(space), "--storage", f"{postgres_url}?password=hunter2-secret", "--heartbeat", "3")
+    # The grace before a silent worker's trial is retried: 5 + 2 × 3 + 10 = 21 s (grace_seconds).
+    arguments = ("--space", str(space), "--storage", f"{postgres_url}?password=hunter2-secret", "--heartbeat", "3",
+                 "--database-wait", "5")
     workers = [start_worker(host, *arguments) for host in hosts]
     victim = None
     deadline = time.monotonic() + 600
@@ -360,31 +362,31 @@ def test_a_worker_killed_mid_trial_is_retried_by_the_other(team, postgres_url):
 
 
 def test_a_trial_whose_worker_lost_power_after_training_is_recorded_from_its_experiment_not_run_again(team):
-    """The state a power cut leaves between training and recording, made for real: the trial's `dvc exp
-    run` finished in this clone, the trial still *running* in the study, its heartbeats stopped. The
-    next worker retries it by recording that experiment under its own name and pushing it once."""
-    from distillation.config.params import load_params
-    from distillation.experiments.sweeps import load_search_space, open_storage, open_study, quiet_optuna, suggest
-
+    """A power cut between training and recording, for real: a worker's `dvc exp run` finishes (its
+    experiment appears in the clone) and the worker is killed (SIGKILL) before the trial is recorded,
+    the trial still *running* in the study, its heartbeats stopped. The next worker retries it by
+    recording that experiment under its own name, not training it again."""
     base, bare = team
     host = clone(bare, base / "power-host")
     assert dvc("pull", cwd=host).returncode == 0
     space_file = write_space(base / "power.yaml", {"distill.temp": [6]})
     storage = f"sqlite:///{host / 'sweeps.db'}"
-    quiet_optuna()
-    space = load_search_space(space_file, load_params(host / "params.yaml"))
-    backend = open_storage(storage, heartbeat_seconds=1)
-    study = open_study("power", backend, space, storage)
-    trial = study.ask()  # as the lost worker's objective began it
-    point = suggest(trial, space)
-    trial.set_user_attr("experiment", "power-0")
-    backend.record_heartbeat(trial._trial_id)
-    trained = dvc("exp", "run", "--temp", "--name", "power-0", "-S", "distill.temp=6", cwd=host)
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    assert point == {"distill.temp": 6}
-    time.sleep(4)  # three heartbeats missed: stale
+    # A grace of max(3 × 1, 0 + 2 × 1 + 10) = 12 s before the silent trial is retried (grace_seconds).
+    arguments = ("--space", str(space_file), "--storage", storage, "--heartbeat", "1", "--database-wait", "0")
+    first = start_worker(host, *arguments)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and first.poll() is None:
+        refs = git("for-each-ref", "--format=%(refname)", "refs/exps", cwd=host).stdout
+        if refs.rstrip().endswith("/power-0"):  # trained and saved: now the worker reads and records it
+            os.kill(first.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    first.communicate(timeout=60)
+    assert first.returncode == -signal.SIGKILL, "the worker ended before its experiment appeared"
+    study = load_study("power", storage)
+    assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.RUNNING]  # killed before recording
 
-    result = run([*SWEEP, "--space", str(space_file), "--storage", storage, "--heartbeat", "1"], host, timeout=600)
+    result = run([*SWEEP, *arguments], host, timeout=600)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     study = load_study("power", storage)
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
@@ -398,3 +400,60 @@ def test_a_trial_whose_worker_lost_power_after_training_is_recorded_from_its_exp
     assert dvc("exp", "list", "--name-only", cwd=host).stdout.split() == ["power-0"]
     on_origin = [name for name in dvc("exp", "list", "origin", "--name-only", cwd=host).stdout.split() if name.startswith("power-")]
     assert on_origin == ["power-0"]  # pushed once, under one name (the team's origin holds other tests' experiments too)
+
+
+# --- the database and the grace, in-process -----------------------------------------------------
+
+def test_the_grace_outlasts_any_wait_a_worker_sits_out():
+    from distillation.experiments.sweeps import CONNECT_TIMEOUT_SECONDS, DATABASE_WAIT_SECONDS, HEARTBEAT_SECONDS, grace_seconds
+
+    # The defaults: a worker that lost the database waits 300 s, its last heartbeat up to 60 s
+    # before that, each attempt up to the connect timeout: its trial is not failed before 430 s.
+    assert grace_seconds(HEARTBEAT_SECONDS, DATABASE_WAIT_SECONDS) == 300 + 2 * 60 + CONNECT_TIMEOUT_SECONDS == 430
+    for heartbeat, wait in ((1, 0), (3, 5), (60, 0), (60, 3600)):
+        assert grace_seconds(heartbeat, wait) >= max(3 * heartbeat, wait + 2 * heartbeat)
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_and_retried(tmp_path):
+    import datetime
+
+    from distillation.experiments.sweeps import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_seconds=1, wait_seconds=0)
+    study = optuna.create_study(study_name="silent", storage=storage)
+    started = datetime.datetime.now()
+
+    def silent_trial(age_seconds: float) -> int:  # made by ask(), its worker gone before any heartbeat
+        return storage.create_new_trial(study._study_id, optuna.trial.FrozenTrial(
+            number=-1, state=optuna.trial.TrialState.RUNNING, value=None, params={}, distributions={}, user_attrs={},
+            system_attrs={}, intermediate_values={}, trial_id=-1, datetime_complete=None,
+            datetime_start=started - datetime.timedelta(seconds=age_seconds)))
+
+    old, young = silent_trial(storage.grace_period + 5), silent_trial(1)
+    optuna.storages.fail_stale_trials(study)
+    states = {trial._trial_id: trial.state for trial in study.get_trials(deepcopy=False)}
+    assert states[old] == optuna.trial.TrialState.FAIL and states[young] == optuna.trial.TrialState.RUNNING
+    assert [trial.system_attrs.get("failed_trial") for trial in study.get_trials(states=(optuna.trial.TrialState.WAITING,))] == [0]
+
+
+def test_a_trial_made_by_an_insert_whose_answer_was_lost_is_not_made_twice(tmp_path, monkeypatch):
+    import sqlalchemy.exc
+    from optuna.storages import RDBStorage
+
+    from distillation.experiments.sweeps import open_storage
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_seconds=1, wait_seconds=5)
+    study = optuna.create_study(study_name="lost-answer", storage=storage)
+    real_create, calls = RDBStorage._create_new_trial, []
+
+    def committed_then_lost(self, study_id, template_trial=None):
+        calls.append(template_trial)
+        made = real_create(self, study_id, template_trial)
+        if len(calls) == 1:  # the row is in; the connection drops before the answer comes back
+            raise sqlalchemy.exc.OperationalError("INSERT INTO trials", {}, Exception("server closed the connection unexpectedly"))
+        return made
+
+    monkeypatch.setattr(RDBStorage, "_create_new_trial", committed_then_lost)
+    trial = study.ask()
+    assert len(calls) == 1 and len(study.get_trials(deepcopy=False)) == 1  # found by its token, not made again
+    assert study.get_trials(deepcopy=False)[0]._trial_id == trial._trial_id

@@ -12,13 +12,16 @@ Nothing here imports TensorFlow: a worker only drives DVC.
 """
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
 import os
 import re
+import secrets
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -40,7 +43,10 @@ DEFAULT_STORAGE = "sqlite:///sweeps.db"  # the embedded default: a file beside p
 HEARTBEAT_SECONDS = 60
 DATABASE_WAIT_SECONDS = 300  # how long a worker waits for a study database that went away (--database-wait)
 RECONNECT_SECONDS = 5
-GRACE_HEARTBEATS = 3  # a trial is stale after this many heartbeats missed
+CONNECT_TIMEOUT_SECONDS = 10  # one attempt to reach PostgreSQL
+STATEMENT_TIMEOUT_SECONDS = 60  # a query that hangs (a half-open connection) fails instead, and is retried
+GRACE_HEARTBEATS = 3  # a trial is stale after this many heartbeats missed, at the least (grace_seconds)
+CREATION_TOKEN = "creation_token"  # a trial's system attr: which create_new_trial call made it
 MAX_RETRIES = 3
 POLL_SECONDS = 10.0
 OBJECTIVE = ("metrics/student.json", "val_accuracy")
@@ -198,6 +204,20 @@ def unreachable_reason(error: BaseException) -> str | None:
     return None
 
 
+def grace_seconds(heartbeat_seconds: float, wait_seconds: float) -> float:
+    """How long a running trial may go without a heartbeat before another worker fails and retries it.
+
+    Longer than any wait a worker sits out: a worker that lost the database waits up to
+    ``wait_seconds`` (its heartbeats missing since up to one interval before the loss, each attempt
+    up to the connect timeout); it either reconnects and beats again within the grace, or abandons
+    its trial (its experiment killed, the worker gone) before the grace ends. So no trial is failed
+    while its worker may still finish it: nothing is trained twice, and no worker is told its
+    running trial failed. The price: a worker that dies outright is retried after this long
+    (with the defaults, 430 s instead of 180 s). Workers of one study should share
+    ``--heartbeat`` and ``--database-wait`` (the defaults do)."""
+    return max(GRACE_HEARTBEATS * heartbeat_seconds, wait_seconds + 2 * heartbeat_seconds + CONNECT_TIMEOUT_SECONDS)
+
+
 class PatientStorage(RDBStorage):
     """Optuna's RDB storage, waiting out a database that restarts or drops off the network.
 
@@ -212,16 +232,67 @@ class PatientStorage(RDBStorage):
     def __init__(self, url: str, shown_url: str, wait_seconds: float, **keywords: Any):
         self.shown_url, self.wait_seconds = shown_url, wait_seconds
         self.outage_since: float | None = None  # when the server went away, as this worker saw it
+        self._gave_up = threading.Lock()  # held by the first thread that gives the database up: it alone reports
         super().__init__(url, **keywords)
 
     def record_heartbeat(self, trial_id: int) -> None:
         try:
             _patient_record_heartbeat(self, trial_id)
-        except StorageUnreachable:
-            pass  # Optuna's heartbeat thread; the worker's own next call reports it, in one line
+        except StorageUnreachable as error:
+            # Optuna's heartbeat thread, while the trial trains: the wait is over, and the grace
+            # (grace_seconds) ends soon after. The worker abandons the trial now, before another
+            # worker fails and retries it: it exits, and its experiment (a child that dies with
+            # it) stops. Exiting from this thread is the one way to stop the training under way.
+            # Where the worker's own call gave up first, that call reports it and the worker exits.
+            if self.give_up():
+                print(f"error: {error}; abandoning trial {trial_id}: its experiment is stopped", file=sys.stderr, flush=True)
+                os._exit(1)
+
+    def give_up(self) -> bool:
+        """Whether this thread is the first to give the database up (and so the one to say so)."""
+        return self._gave_up.acquire(blocking=False)
+
+    def _create_new_trial(self, study_id: int, template_trial: optuna.trial.FrozenTrial | None = None) -> optuna.trial.FrozenTrial:
+        """Optuna's (what ``create_new_trial`` and ``study.ask`` call), made safe to retry: a new trial
+        carries a token, and a retry after a lost connection first looks for the trial its first
+        attempt may have made (the insert committed, the answer lost), so one ask never makes two trials."""
+        if template_trial is not None:
+            return _patient_create_new_trial(self, study_id, template_trial)
+        token = secrets.token_hex(8)
+        template = optuna.trial.FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(), datetime_complete=None,
+            params={}, distributions={}, user_attrs={}, system_attrs={CREATION_TOKEN: token}, intermediate_values={}, trial_id=-1)
+        try:
+            return RDBStorage._create_new_trial(self, study_id, template)
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+            if unreachable_reason(error) is None:
+                raise
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):  # patient: waits for the database
+            if trial.system_attrs.get(CREATION_TOKEN) == token:
+                return trial
+        return _patient_create_new_trial(self, study_id, template)
+
+    def _silent_trial_ids(self, study_id: int) -> list[int]:
+        """Running trials with no heartbeat at all, started longer than the grace ago: their worker
+        died between creating the trial and its first heartbeat (Optuna's own check skips them)."""
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        # datetime_start is the creating worker's local clock (Optuna's), so this worker's clock
+        # judges it: hosts of one study are assumed to keep the same time zone and roughly the same time.
+        now = datetime.datetime.now()
+        with _create_scoped_session(self.scoped_session) as session:
+            silent = (session.query(models.TrialModel)
+                      .filter(models.TrialModel.study_id == study_id, models.TrialModel.state == TrialState.RUNNING,
+                              ~models.TrialModel.heartbeats.any()).all())
+            return [trial.trial_id for trial in silent
+                    if trial.datetime_start is not None and (now - trial.datetime_start).total_seconds() > self.grace_period]
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return _patient_stale(self, study_id) + _patient_silent(self, study_id)
 
 
-def _patient(method: Callable[..., Any]) -> Callable[..., Any]:
+def _patient(method: Callable[..., Any], heartbeat: bool = False) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(self: PatientStorage, *arguments: Any, **keywords: Any) -> Any:
         while True:
@@ -240,6 +311,8 @@ def _patient(method: Callable[..., Any]) -> Callable[..., Any]:
                     print(f"warning: {self.shown_url}: the study storage is unreachable ({reason}); waiting up to "
                           f"{self.wait_seconds:g} s for it", file=sys.stderr, flush=True)
                 if now >= self.outage_since + self.wait_seconds:
+                    if not heartbeat:
+                        self.give_up()  # the worker's own call reports it; the heartbeat thread then stays quiet
                     raise StorageUnreachable(
                         f"{self.shown_url}: the study storage stayed unreachable for {self.wait_seconds:g} s ({reason}); "
                         "this worker's running trial is retried by the next worker after its heartbeats stop: "
@@ -248,13 +321,17 @@ def _patient(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-_patient_record_heartbeat = _patient(RDBStorage.record_heartbeat)
+_patient_record_heartbeat = _patient(RDBStorage.record_heartbeat, heartbeat=True)
+_patient_create_new_trial = _patient(RDBStorage._create_new_trial)
+_patient_stale = _patient(RDBStorage._get_stale_trial_ids)
+_patient_silent = _patient(PatientStorage._silent_trial_ids)
+# Retried as they are: reads, and writes that set a value (the same value twice is the same state).
+# create_new_trial, the one write that adds a row, retries through its own check (above).
 for _name in ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name",
               "get_study_name_from_id", "get_study_directions", "get_study_user_attrs", "get_study_system_attrs",
-              "get_all_studies", "create_new_trial", "set_trial_param", "get_trial_id_from_study_id_trial_number",
+              "get_all_studies", "set_trial_param", "get_trial_id_from_study_id_trial_number",
               "get_trial_number_from_id", "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
-              "set_trial_user_attr", "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials", "get_best_trial",
-              "_get_stale_trial_ids"):
+              "set_trial_user_attr", "set_trial_system_attr", "get_trial", "get_all_trials", "get_n_trials", "get_best_trial"):
     setattr(PatientStorage, _name, _patient(getattr(RDBStorage, _name)))
 
 
@@ -265,13 +342,18 @@ def open_storage(storage: str, heartbeat_seconds: int = HEARTBEAT_SECONDS,
     url = database_url(storage)
     if not re.match(r"^(sqlite|postgresql\+psycopg)://", url):
         raise ValueError(f"{shown(storage)}: not a study storage (sqlite:///file.db or postgresql://user@host:port/db)")
-    engine = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True} if url.startswith("postgresql") else {}
+    # TCP keepalives notice a peer gone without a word (a partition) within about a minute, and a
+    # statement timeout ends a query that hangs anyway: either then counts as the database away.
+    engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "keepalives": 1, "keepalives_idle": 30,
+                               "keepalives_interval": 10, "keepalives_count": 3,
+                               "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}"},
+              "pool_pre_ping": True} if url.startswith("postgresql") else {}
     for attempt in range(3):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's API since 2.8
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return PatientStorage(url, shown(storage), wait_seconds, engine_kwargs=engine,
-                                      heartbeat_interval=heartbeat_seconds, grace_period=GRACE_HEARTBEATS * heartbeat_seconds,
+                                      heartbeat_interval=heartbeat_seconds, grace_period=grace_seconds(heartbeat_seconds, wait_seconds),
                                       heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES))
         except Exception as error:  # SQLAlchemy's errors carry the driver's; one line of it is the news
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]

@@ -161,8 +161,9 @@ def choice_notes(record: Record, methods: pd.DataFrame) -> list[str]:
 
 def population_note(comparisons: pd.DataFrame) -> str:
     """Which population a record's intervals are about: its test images, and new ones where its runs kept per-image bits."""
+    # Every comparison whose runs kept their bits counts its images (even one too flat for an interval).
     images = comparisons["images"].max() if "images" in comparisons and not comparisons.empty else 0
-    if images and comparisons["images_low"].notna().all():
+    if images and (comparisons["images"] > 0).all():
         return (f"Every interval but the new-images one is about these {images:,} test images and these teachers; "
                 "the new-images interval adds the spread between test images (seeds and images crossed).")
     return ("This record's runs kept no per-image results: its intervals are about these test images (and these "
