@@ -4,6 +4,7 @@
     python bench/run_benchmark.py --scale 0.1           # a tenth of that, to try the script out
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes today,new
     python bench/run_benchmark.py --original            # the original procedure alone
+    python bench/run_benchmark.py --default --recipes new,auto   # the first `dvc repro`, as shipped and with precision auto
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes new,mixed
 
 Recipes: ``original`` (the three Keras scripts: Adadelta at Keras 2's learning rate, fixed
@@ -33,7 +34,15 @@ from distillation.experiments.scratch import (  # noqa: E402
     PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge,
 )
 
-STAGES = ("source", "convert", "train_teacher", "soft_targets", "train_baseline", "train_student", "evaluate")
+def pipeline_stages() -> dict[str, list[str]]:
+    """Every stage of ``dvc.yaml``, in its order, with its command: the pipeline ``dvc repro`` runs."""
+    import yaml
+
+    stages = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
+    return {name: stage["cmd"].split() for name, stage in stages.items()}
+
+
+STAGES = tuple(pipeline_stages())
 TRAINING_STAGES = {"train_teacher": "teacher", "train_baseline": "baseline", "train_student": "student"}
 ONE_STEP_PLATEAU = {"schedule": "plateau", "warmup_epochs": 0, "steps_per_execution": 1, "batch_size": 128, "min_steps": 0}
 # The original three Keras scripts: Adadelta at Keras 2's learning rate, fixed epochs.
@@ -52,7 +61,8 @@ TODAY = {
 }
 # Today's recipe with every model trained in mixed bfloat16 (on CPUs with AMX or AVX512-BF16).
 MIXED = {section: {"precision": "mixed_bfloat16"} for section in ("teacher", "baseline", "distill")}
-RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}, "mixed": MIXED}
+AUTO = {section: {"precision": "auto"} for section in ("teacher", "baseline", "distill")}
+RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}, "mixed": MIXED, "auto": AUTO}
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -91,16 +101,20 @@ def image_counts(directory: Path) -> dict[str, int]:
     return counts
 
 
-def run_recipe(name: str, source: Path, directory: Path, time_experiments: bool) -> dict:
-    """Every stage of the pipeline under recipe ``name`` on ``source``, in ``directory``."""
-    copy_project(directory, merge({"data": {"source": str(source)}}, RECIPES[name]))
+def run_recipe(name: str, source: Path | None, directory: Path, time_experiments: bool) -> dict:
+    """Every stage of the pipeline under recipe ``name`` on ``source`` (None: params.yaml's own data), in ``directory``."""
+    copy_project(directory, merge({"data": {"source": str(source)}}, RECIPES[name]) if source else RECIPES[name])
     init_git_repository(directory)
     log = directory / "bench.log"
-    result: dict = {"stages": {}, "models": {}}
-    for stage in STAGES:
-        seconds, peak_mb = timed([sys.executable, "-m", f"stages.{stage}"], directory, log)
+    result: dict = {"stages": {}, "models": {}, "startup": {}}
+    for stage, command in pipeline_stages().items():
+        module = command[2]  # python -m stages.<name> [argument]
+        seconds, peak_mb = timed([sys.executable, *command[1:]], directory, log)
         result["stages"][stage] = (seconds, peak_mb)
-        print(f"{name} {stage}: {seconds:.1f} s, peak {peak_mb:.0f} MB", file=sys.stderr, flush=True)
+        # The stage's start-up: a fresh interpreter importing its module (TensorFlow for most), no work.
+        result["startup"][stage], _ = timed([sys.executable, "-c", f"import {module}"], directory, log)
+        print(f"{name} {stage}: {seconds:.1f} s ({result['startup'][stage]:.1f} s start-up), peak {peak_mb:.0f} MB",
+              file=sys.stderr, flush=True)
     result["counts"] = image_counts(directory)
     for model in TRAINING_STAGES.values():
         result["models"][model] = json.loads((directory / "metrics" / f"{model}.json").read_text())
@@ -117,17 +131,20 @@ def table(results: dict[str, dict], data_line: str) -> str:
     names = list(results)
     first = names[0]
     ratio_header = "".join(f" | {name} / {first}" for name in names[1:])
-    lines = [data_line, "", f"| stage | {' | '.join(f'{name} s' for name in names)}{ratio_header} | peak RSS MB ({names[-1]}) |",
-             "|---|" + "---:|" * (2 * len(names))]
+    lines = [data_line, "", f"| stage | {' | '.join(f'{name} s' for name in names)}{ratio_header} | start-up s ({names[-1]}) "
+             f"| own work s ({names[-1]}) | peak RSS MB ({names[-1]}) |", "|---|" + "---:|" * (2 * len(names) + 2)]
     totals = {name: sum(seconds for seconds, _ in results[name]["stages"].values()) for name in names}
     for stage in STAGES:
         seconds = {name: results[name]["stages"][stage][0] for name in names}
         cells = " | ".join(f"{seconds[name]:.1f}" for name in names)
         ratios = "".join(f" | {seconds[name] / seconds[first]:.2f}" for name in names[1:])
-        lines.append(f"| {stage} | {cells}{ratios} | {results[names[-1]]['stages'][stage][1]:,.0f} |")
+        last, startup = results[names[-1]], results[names[-1]]["startup"][stage]
+        lines.append(f"| {stage} | {cells}{ratios} | {startup:.1f} | {last['stages'][stage][0] - startup:.1f} | "
+                     f"{last['stages'][stage][1]:,.0f} |")
     cells = " | ".join(f"**{totals[name]:.0f}** ({totals[name] / 60:.1f} min)" for name in names)
     ratios = "".join(f" | **{totals[name] / totals[first]:.2f}**" for name in names[1:])
-    lines += [f"| **whole pipeline** | {cells}{ratios} | |", "",
+    startup_total = sum(results[names[-1]]["startup"].values())
+    lines += [f"| **whole pipeline** | {cells}{ratios} | {startup_total:.0f} | {totals[names[-1]] - startup_total:.0f} | |", "",
               f"| model | {' | '.join(f'{name}: test (val), epochs (best)' for name in names)} |", "|---|" + "---:|" * len(names)]
     for model in TRAINING_STAGES.values():
         cells = " | ".join(
@@ -138,7 +155,10 @@ def table(results: dict[str, dict], data_line: str) -> str:
     last = results[names[-1]]
     lines += [
         "",
-        f"- `{names[-1]}`: no-op `dvc repro` {last['noop']:.2f} s; `dvc exp run -S distill.temp=7` (student and evaluate) {last['experiment']:.1f} s",
+        f"- `{names[-1]}`: no-op `dvc repro` {last['noop']:.2f} s; `dvc exp run -S distill.temp=7` (train_student and what "
+        f"reads the student: evaluate, export) {last['experiment']:.1f} s",
+        "- each stage run as DVC runs it, one process each (`python -m stages.…`); start-up: the same interpreter only "
+        "importing the stage's module; own work: the rest",
         f"- machine: {os.cpu_count()} CPU cores ({cpu_model()}); Python {sys.version.split()[0]}",
         "",
     ]
@@ -159,6 +179,8 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="an EMNIST .mat file to run on instead of synthetic letters")
     parser.add_argument("--recipes", default="original,today,new", help="comma-separated, from: " + ", ".join(RECIPES))
     parser.add_argument("--original", action="store_true", help="the original procedure alone (--recipes original)")
+    parser.add_argument("--default", action="store_true",
+                        help="params.yaml's own data, as a newcomer's first `dvc repro` runs it (no --scale, no --source)")
     arguments = parser.parse_args()
     recipes = ["original"] if arguments.original else [name.strip() for name in arguments.recipes.split(",")]
     unknown = [name for name in recipes if name not in RECIPES]
@@ -169,7 +191,9 @@ def main() -> None:
     if arguments.source is not None and not arguments.source.is_file():
         sys.exit(f"error: --source {arguments.source}: no such file")
     with tempfile.TemporaryDirectory(prefix="kd-bench-") as scratch:
-        if arguments.source is None:
+        if arguments.default:
+            source, origin, label = None, "params.yaml's own data (the first `dvc repro`)", "side-by-side-default"
+        elif arguments.source is None:
             source = Path(scratch) / "letters.mat"
             generated = make_data(arguments.scale, source)
             origin = f"synthetic letters at scale {arguments.scale:g} (generated once in {generated:.0f} s)"
@@ -178,8 +202,8 @@ def main() -> None:
             source = arguments.source.resolve()
             origin = f"`{arguments.source.name}`"
             label = f"side-by-side-{arguments.source.stem}"
-        if "mixed" in recipes:
-            label += "-mixed"
+        if "mixed" in recipes or "auto" in recipes:
+            label += "-mixed" if "mixed" in recipes else "-auto"
         results = {}
         for index, name in enumerate(recipes):
             directory = Path(scratch) / name

@@ -50,7 +50,7 @@ def train_student(
         raise ValueError(f"params.yaml: distill.{distill.method}.mixup mixes stored views: it needs augment.views > 0, got 0")
     distill = budgeted(distill, len(train.labels))
     teacher = method_teacher_outputs(teacher, distill)
-    with training_precision(distill.precision, "distill.precision"):
+    with training_precision(distill.precision, "distill.precision") as precision:
         trainer = build_trainer(splits, teacher, distill, hidden_units)
         if views is not None and views.views:
             inputs, targets = view_training_batches(splits, teacher, views, distill, seed), None
@@ -65,7 +65,7 @@ def train_student(
     compile_classifier(student, distill)
     # What trained it, in the metrics: a report can then tell this run's results from stale ones.
     trained_with = {"method": distill.method, "setting": distill.settings.label(), "seed": seed,
-                    "views": views.views if views is not None else 0, "precision": distill.precision,
+                    "views": views.views if views is not None else 0, "precision": precision,
                     "min_steps": distill.min_steps}
     metrics = {**classifier_metrics(student, splits, run), **trained_with}
     if views is not None and views.views:

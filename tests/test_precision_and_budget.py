@@ -22,6 +22,27 @@ def test_bfloat16_runs_natively_only_with_amx_or_avx512_bf16_or_a_gpu():
     assert "no GPU" in emulation_reason("mixed_float16", "Xeon", {"amx_bf16"}, None)
 
 
+def test_auto_is_the_fastest_precision_this_hardware_runs_natively():
+    from distillation.training.precision import resolved_precision
+
+    amx, avx512_bf16, avx2 = {"avx512f", "amx_tile", "amx_bf16"}, {"avx512f", "avx512_bf16"}, {"avx2", "fma"}
+    assert resolved_precision("auto", amx, None) == resolved_precision("auto", avx512_bf16, None) == "mixed_bfloat16"
+    assert resolved_precision("auto", avx2, None) == "float32"  # bfloat16 would be emulated, slower
+    assert resolved_precision("auto", avx2, "/physical_device:GPU:0", gpu_bfloat16=True) == "mixed_bfloat16"
+    assert resolved_precision("auto", amx, "/physical_device:GPU:0") == "mixed_float16"  # a GPU before Ampere
+    for fixed in ("float32", "mixed_bfloat16", "mixed_float16"):
+        assert resolved_precision(fixed, amx, None) == fixed  # a precision named is a precision run
+        assert emulation_reason(resolved_precision("auto", avx2, None), "AMD EPYC", avx2, None) is None  # never refused
+
+
+def test_auto_trains_in_what_it_chose_here_and_the_metrics_say_which():
+    from stages.train_baseline import train_baseline
+
+    splits = quadrant_splits(40, seed=0)
+    _, metrics = train_baseline(splits, baseline_recipe(epochs=2, hidden_units=32, precision="auto"), seed=0)
+    assert metrics["precision"] == ("mixed_bfloat16" if HAS_BFLOAT16 else "float32")
+
+
 @pytest.mark.skipif(HAS_BFLOAT16, reason="this CPU has AMX or AVX512-BF16: bfloat16 is not refused here")
 def test_bfloat16_on_this_cpu_without_it_is_refused_in_one_line_naming_the_setting_and_the_override(monkeypatch):
     from stages.train_teacher import train_teacher

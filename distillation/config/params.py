@@ -25,7 +25,7 @@ from distillation.methods import METHODS
 from distillation.methods.spec import MethodParams, MethodSpec
 
 PARAMS_FILE = Path("params.yaml")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # distillation.training.precision says what each does
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")  # distillation.training.precision says what each does
 
 
 class ParamsError(ValueError):

@@ -218,8 +218,7 @@ def train_classifier(
     section's budget and precision, evaluate once in float32; return the model and its metrics."""
     train, val = splits["train"], splits["val"]
     recipe = budgeted(recipe, len(train.labels))
-    precision = recipe.precision
-    with training_precision(precision, f"{section}.precision"):
+    with training_precision(recipe.precision, f"{section}.precision") as precision:
         model = build()
         compile_classifier(model, recipe, steps_per_epoch(len(train.labels), recipe.batch_size))
         run = fit_with_early_stopping(model, train.images, train.labels, (val.images, val.labels), recipe, log_dir, monitor)

@@ -1,6 +1,7 @@
 """Mixed precision for training, where the hardware does it fast: ``precision`` in each training section.
 
-``float32`` (the default) is every committed figure, bit for bit. ``mixed_bfloat16`` computes the
+``float32`` (the default) is every committed figure, bit for bit. ``auto`` is the fastest precision
+this hardware runs natively (:func:`resolved_precision`); the metrics record what it ran. ``mixed_bfloat16`` computes the
 layers in bfloat16 with float32 weights: fast on CPUs with AMX or AVX512-BF16 (Intel Xeon from
 Sapphire Rapids / Cooper Lake) and on recent GPUs, *emulated and slower* on a CPU without them.
 ``mixed_float16`` is for GPUs (on a CPU it is emulated). Either is refused where it would be
@@ -24,6 +25,18 @@ OVERRIDE = "DISTILLATION_ALLOW_EMULATED_PRECISION"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+def resolved_precision(precision: str, cpu_flags: set[str], gpu: str | None, gpu_bfloat16: bool = False) -> str:
+    """``precision`` as it runs here: ``auto`` is the fastest this hardware runs natively —
+    ``mixed_bfloat16`` on a CPU with AMX or AVX512-BF16 (no GPU) and on a GPU that computes bfloat16
+    (compute capability 8 or later), ``mixed_float16`` on an older GPU, ``float32`` elsewhere. Any
+    other value is itself."""
+    if precision != "auto":
+        return precision
+    if gpu is not None:
+        return "mixed_bfloat16" if gpu_bfloat16 else "mixed_float16"
+    return "mixed_bfloat16" if any(flag in cpu_flags for flag in BFLOAT16_CPU_FLAGS) else "float32"
+
+
 def emulation_reason(precision: str, cpu: str, cpu_flags: set[str], gpu: str | None) -> str | None:
     """Why ``precision`` would run emulated (slower than float32) here, or ``None`` if it runs natively."""
     if precision == "float32" or gpu is not None:
@@ -43,9 +56,10 @@ def check_precision(precision: str, key: str, cpu: str, cpu_flags: set[str], gpu
 
 
 @contextmanager
-def training_precision(precision: str, key: str) -> Iterator[None]:
+def training_precision(precision: str, key: str) -> Iterator[str]:
     """Build and train the models made inside under ``precision`` (Keras's global dtype policy),
-    after checking this machine does it natively; the policy before is restored on the way out."""
+    ``auto`` resolved for this machine (:func:`resolved_precision`), after checking this machine
+    does it natively; yields the precision it runs. The policy before is restored on the way out."""
     import tensorflow as tf
 
     from distillation.machine import cpu_model_and_flags
@@ -53,9 +67,13 @@ def training_precision(precision: str, key: str) -> Iterator[None]:
     if precision not in PRECISIONS:
         raise ValueError(f"{key}: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     gpus = tf.config.list_physical_devices("GPU")
-    check_precision(precision, key, *cpu_model_and_flags(), gpus[0].name if gpus else None)
-    with global_policy(precision):
-        yield
+    cpu, flags = cpu_model_and_flags()
+    gpu = gpus[0].name if gpus else None
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)) if gpus else (0, 0)
+    running = resolved_precision(precision, flags, gpu, gpu_bfloat16=tuple(capability) >= (8, 0))
+    check_precision(running, key, cpu, flags, gpu)
+    with global_policy(running):
+        yield running
 
 
 @contextmanager
