@@ -4,13 +4,14 @@
     python bench/run_benchmark.py --scale 0.1           # a tenth of that, to try the script out
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes today,new
     python bench/run_benchmark.py --original            # the original procedure alone
-    python bench/run_benchmark.py --default --recipes new,auto   # the first `dvc repro`, as shipped and with precision auto
+    python bench/run_benchmark.py --default --recipes float32,new   # the first `dvc repro`: all float32 (before 0.8.0) and as shipped
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes new,mixed
 
 Recipes: ``original`` (the three Keras scripts: Adadelta at Keras 2's learning rate, fixed
 epochs), ``today`` (the recipe shipped until the one-cycle schedule: Adam, halve the rate on a
-val plateau, batch 128), ``new`` (``params.yaml`` as it is) and ``mixed`` (``new`` with every model
-trained in mixed bfloat16: ``bench/precision_benchmark.py`` has the per-model figures). The data are made once — the
+val plateau, batch 128), ``float32`` (``params.yaml`` with every model in float32, the default
+until 0.8.0), ``new`` (``params.yaml`` as it is), ``mixed`` (``new`` with every model trained in
+mixed bfloat16: ``bench/precision_benchmark.py`` has the per-model figures) and ``auto``. The data are made once — the
 synthetic generator at EMNIST-letters size, or ``--source`` — and every recipe runs every stage
 on that same file in its own temporary copy of the project, one process per stage as DVC runs
 them, timed with its peak resident memory. The last recipe then times a no-op ``dvc repro`` and
@@ -62,7 +63,9 @@ TODAY = {
 # Today's recipe with every model trained in mixed bfloat16 (on CPUs with AMX or AVX512-BF16).
 MIXED = {section: {"precision": "mixed_bfloat16"} for section in ("teacher", "baseline", "distill")}
 AUTO = {section: {"precision": "auto"} for section in ("teacher", "baseline", "distill")}
-RECIPES = {"original": ORIGINAL, "today": TODAY, "new": {}, "mixed": MIXED, "auto": AUTO}
+# params.yaml as shipped until 0.8.0: every model in float32 (the default is `auto` since).
+FLOAT32 = {section: {"precision": "float32"} for section in ("teacher", "baseline", "distill")}
+RECIPES = {"original": ORIGINAL, "today": TODAY, "float32": FLOAT32, "new": {}, "mixed": MIXED, "auto": AUTO}
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -202,8 +205,8 @@ def main() -> None:
             source = arguments.source.resolve()
             origin = f"`{arguments.source.name}`"
             label = f"side-by-side-{arguments.source.stem}"
-        if "mixed" in recipes or "auto" in recipes:
-            label += "-mixed" if "mixed" in recipes else "-auto"
+        if "mixed" in recipes:
+            label += "-mixed"
         results = {}
         for index, name in enumerate(recipes):
             directory = Path(scratch) / name

@@ -16,21 +16,18 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.targets.ensemble import member_path, member_seeds
 from distillation.fingerprints import file_sha256
-from distillation.models.given_teacher import adopt_teacher
-from distillation.models.networks import build_teacher, input_shape_of
 from distillation.config.params import TeacherParams, load_params
 from distillation.paths import PREPARED_DIR, TEACHER_MEMBERS_DIR, metrics_path, model_path, training_log_dir
 from distillation.data.prepared import PreparedSplit, load_prepared
-from distillation.models.files import save_model
-from distillation.training.fit import configure_runtime, train_classifier
+
+if TYPE_CHECKING:  # Keras is imported where a model is built or saved: `members` of a one-teacher run starts without it
+    import keras
 
 USAGE = "usage: python -m stages.train_teacher [members]"
 
@@ -39,6 +36,9 @@ def train_teacher(
     splits: dict[str, PreparedSplit], teacher: TeacherParams, seed: int, log_dir: Path | None = None
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train the teacher CNN with the ``teacher`` params; return it and its metrics (curves to ``log_dir``)."""
+    from distillation.models.networks import build_teacher, input_shape_of
+    from distillation.training.fit import configure_runtime, train_classifier
+
     configure_runtime(seed)
     input_shape = input_shape_of(splits["train"].images)
     model, metrics = train_classifier(lambda: build_teacher(len(splits["train"].classes), teacher.dropout, input_shape), splits,
@@ -52,6 +52,8 @@ def given_teacher(splits: dict[str, PreparedSplit], teacher: TeacherParams, log_
 
     ``log_dir`` (the trained teacher's curves) is left empty: nothing trains.
     """
+    from distillation.models.given_teacher import adopt_teacher
+
     model, metrics = adopt_teacher(teacher.model, splits)
     if log_dir is not None:
         shutil.rmtree(log_dir, ignore_errors=True)
@@ -71,6 +73,8 @@ def train_members(splits: dict[str, PreparedSplit], teacher: TeacherParams, seed
     seeds = member_seeds(seed, teacher.replicate, teacher.ensemble)
     members = []
     for index, member_seed in enumerate(seeds[1:], start=1):
+        from distillation.models.files import save_model
+
         model, metrics = train_teacher(splits, teacher, member_seed)
         save_model(model, member_path(directory, index))
         members.append({"member": index, **metrics})
@@ -95,6 +99,8 @@ def main() -> None:
     else:
         model, metrics = train_teacher(splits, params.teacher, params.teacher_seed, training_log_dir("teacher"))
         done = f"after {metrics['epochs']} epochs"
+    from distillation.models.files import save_model
+
     save_model(model, model_path("teacher"))
     write_json(metrics_path("teacher"), metrics)
     print(f"teacher: test accuracy {metrics['test_accuracy']:.4f}, {done}")

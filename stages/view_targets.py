@@ -14,7 +14,6 @@ import numpy as np
 from distillation.atomic import write_json
 from distillation.cli import run_stage
 from distillation.targets.ensemble import load_members
-from distillation.models.files import load_model
 from distillation.config.params import load_params
 from distillation.paths import PREPARED_DIR, TEACHER_HIDDEN, TEACHER_MEMBERS_DIR, VIEW_TARGETS_DIR, VIEWS_DIR, metrics_path, model_path
 from distillation.data.prepared import load_prepared
@@ -41,9 +40,13 @@ def main() -> None:
     views = load_views(VIEWS_DIR, splits["train"], params.augment.views)
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
-    figures = write_view_targets(VIEW_TARGETS_DIR, load_model(model_path("teacher")), views, train_hidden,
-                                 params.distill.fitnets.hint_components, load_members(TEACHER_MEMBERS_DIR),
-                                 params.teacher.hidden_layer)
+    teacher, members = None, []
+    if views.views:  # with none, nothing runs the teacher: the stage needs no Keras (a second of start-up, not five)
+        from distillation.models.files import load_model
+
+        teacher, members = load_model(model_path("teacher")), load_members(TEACHER_MEMBERS_DIR)
+    figures = write_view_targets(VIEW_TARGETS_DIR, teacher, views, train_hidden, params.distill.fitnets.hint_components,
+                                 members, params.teacher.hidden_layer, classes=len(splits["train"].classes))
     seconds = time.perf_counter() - started
     logits = np.load(VIEW_TARGETS_DIR / LOGITS_FILE, mmap_mode="r", allow_pickle=False)
     metrics: dict[str, Any] = {

@@ -113,7 +113,7 @@ def test_the_budget_gives_small_data_the_steps_of_large_data():
 
 
 # Early stopping off: the budget says how many epochs run, and nothing may cut them short.
-BUDGETED = {**TRAINING, "epochs": 2, "min_steps": 5, "early_stopping": False}
+BUDGETED = {**TRAINING, "epochs": 2, "min_steps": 5, "early_stopping": False, "precision": "float32"}
 
 
 def test_a_stage_trains_for_the_budgeted_epochs_and_reports_them():

@@ -45,3 +45,18 @@ def test_a_missing_and_an_extra_code_dependency_are_each_named(tmp_path):
         "dvc.yaml: stage train runs code it does not depend on: distillation/shared.py",
         "dvc.yaml: stage train depends on code it never runs: distillation/reporting/experiments.py",
     ]
+
+
+def test_stages_with_nothing_to_run_by_default_start_without_tensorflow():
+    # train_teacher_members with one teacher and view_targets with no views run no model: importing
+    # TensorFlow would be most of their time (about 4 s each of the first `dvc repro`).
+    import subprocess
+    import sys
+
+    from conftest import PROJECT_ROOT
+
+    modules = ("stages.train_teacher", "stages.view_targets", "distillation.targets.ensemble", "distillation.targets.view_targets")
+    result = subprocess.run([sys.executable, "-c", f"import sys, {', '.join(modules)}; "
+                             "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]

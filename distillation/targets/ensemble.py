@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from distillation.data.prepared import PreparedSplit
-from distillation.models.files import EVALUATION_BATCH, load_model
-from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
+
+if TYPE_CHECKING:  # Keras is imported where a model is loaded or run: a one-teacher stage with nothing to run starts without it
+    import keras
 
 MEMBER_FILE = "member-{index}.keras"
 _MEMBER_NAME = re.compile(r"member-(\d+)\.keras")
@@ -56,7 +57,12 @@ def member_files(directory: str | Path) -> list[Path]:
 
 def load_members(directory: str | Path) -> list[keras.Model]:
     """Members 1 … N − 1, loaded in safe mode (none with ``teacher.ensemble: 1``)."""
-    return [load_model(path) for path in member_files(directory)]
+    files = member_files(directory)
+    if not files:
+        return []
+    from distillation.models.files import load_model
+
+    return [load_model(path) for path in files]
 
 
 def mean_logits(member_logits: list[np.ndarray]) -> np.ndarray:
@@ -76,11 +82,15 @@ def ensemble_logits_on_batch(first_logits: np.ndarray, others: list[keras.Model]
 
 
 def teacher_outputs(
-    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = (), hidden_layer: str = HIDDEN_LAYER
+    teacher: keras.Model, splits: dict[str, PreparedSplit], members: list[keras.Model] = (), hidden_layer: str | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The teacher's logits (N, K) and hidden activations (N, 1024) for each split; with ``members``
-    (the ensemble's others), the logits are the mean of all."""
-    view = with_hidden_output(teacher, hidden_layer)
+    (the ensemble's others), the logits are the mean of all. ``hidden_layer``: the hints' layer (the
+    CNN's ``hidden`` when None)."""
+    from distillation.models.files import EVALUATION_BATCH
+    from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
+
+    view = with_hidden_output(teacher, hidden_layer or HIDDEN_LAYER)
     logits, hidden = {}, {}
     for name, split in splits.items():
         hidden[name], logits[name] = view.predict(split.images, batch_size=EVALUATION_BATCH, verbose=0)

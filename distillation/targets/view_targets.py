@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from distillation.atomic import atomic_output, write_json, write_npz
 from distillation.targets.ensemble import ensemble_logits_on_batch
 from distillation.training.hints import check_hint_components, principal_hint_basis, project_hints
-from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
 from distillation.data.views import StoredRows, StoredViews, as_model_input
+
+if TYPE_CHECKING:  # with no views there is nothing to run: the stage then starts without Keras
+    import keras
 
 LOGITS_FILE = "logits.npy"
 HIDDEN_FILE = "hidden.npy"
@@ -32,10 +34,13 @@ RERUN = "re-run `dvc repro view_targets`"
 
 
 def write_view_targets(
-    directory: str | Path, teacher: keras.Model, views: StoredViews, train_hidden: np.ndarray, hint_components: int,
-    members: list[keras.Model] = (), hidden_layer: str = HIDDEN_LAYER,
+    directory: str | Path, teacher: keras.Model | None, views: StoredViews, train_hidden: np.ndarray, hint_components: int,
+    members: list[keras.Model] = (), hidden_layer: str | None = None, classes: int | None = None,
 ) -> dict[str, float]:
     """Run ``teacher`` over every view in batches; store logits and hints; return summary figures.
+
+    With no views (``augment.views: 0``) nothing runs: ``teacher`` may be None, and ``classes``
+    gives the logits' width (empty outputs, and the hints' basis, which FitNets reads without views too).
 
     ``train_hidden`` is the teacher's hidden activations on the original train images
     (``data/teacher_hidden.npz``): the principal directions are fitted on them. A teacher of yours
@@ -45,9 +50,14 @@ def write_view_targets(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with_hidden = with_hidden_output(teacher, hidden_layer)
-    classes = int(teacher.output_shape[-1])
     rows = views.images.shape[0]
+    if rows:
+        from distillation.models.networks import HIDDEN_LAYER, with_hidden_output
+
+        with_hidden = with_hidden_output(teacher, hidden_layer or HIDDEN_LAYER)
+        classes = int(teacher.output_shape[-1])
+    elif classes is None:
+        raise ValueError("write_view_targets: with no views, give the number of classes")
     basis = None
     units = train_hidden.shape[1]
     hints_usable = hint_components <= units
