@@ -10,7 +10,9 @@ runs over the 26 × 2 × fonts glyphs, never over images.
 """
 from __future__ import annotations
 
+import os
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 
@@ -118,21 +120,36 @@ def _render(strokes: np.ndarray, widths: np.ndarray, ink: np.ndarray, blur: floa
     return np.clip(np.rint(images / max(images.max(), 1e-6) * ink.max() * 255), 0, 255).astype(np.uint8)
 
 
-def render_glyph_samples(
-    font: str, character: str, count: int, rng: np.random.Generator, distortion: Distortion
-) -> np.ndarray:
-    """``count`` distorted renderings (count, 28, 28) uint8 of one glyph, upright."""
+RenderJob = tuple[np.ndarray, np.ndarray, np.ndarray, float]  # strokes, widths, ink, blur: one chunk to rasterise
+
+
+def glyph_jobs(font: str, character: str, count: int, rng: np.random.Generator, distortion: Distortion) -> list[RenderJob]:
+    """The random draws for ``count`` distorted renderings of one glyph, chunk by chunk: everything
+    the RNG decides, in its order, so the rasterising (:func:`_render`, no randomness) can run anywhere."""
     segments = glyph_segments(font, character)
-    chunks = []
+    jobs = []
     for first in range(0, count, CHUNK):
         size = min(CHUNK, count - first)
         strokes = _distort(segments, size, rng, distortion)
         widths = rng.uniform(*distortion.stroke_width, size=size).astype(np.float32)
         ink = rng.uniform(*distortion.ink, size=size).astype(np.float32)
-        chunks.append(_render(strokes, widths, ink, distortion.blur))
-    if not chunks:
-        return np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
-    return np.concatenate(chunks)
+        jobs.append((strokes, widths, ink, distortion.blur))
+    return jobs
+
+
+def render_jobs(jobs: list[RenderJob]) -> list[np.ndarray]:
+    """Each chunk rasterised, in order, on every core: numpy's array work releases the GIL, so threads
+    share the work without copying anything (the bytes are those of rendering one chunk after another)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(lambda job: _render(*job), jobs))
+
+
+def render_glyph_samples(
+    font: str, character: str, count: int, rng: np.random.Generator, distortion: Distortion
+) -> np.ndarray:
+    """``count`` distorted renderings (count, 28, 28) uint8 of one glyph, upright."""
+    chunks = render_jobs(glyph_jobs(font, character, count, rng, distortion))
+    return np.concatenate(chunks) if chunks else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
 
 
 def letters_mapping() -> np.ndarray:
@@ -153,13 +170,14 @@ def generate_letters(
     shuffled. The same ``seed`` always gives the same bytes.
     """
     rng = np.random.default_rng(seed)
-    images, labels = [], []
+    jobs, labels = [], []
     forms = [(font, case) for font in fonts for case in (0, 1)]
     for row in letters_mapping():
         label, characters = int(row[0]), (chr(row[1]), chr(row[2]))
         counts = rng.multinomial(per_class, np.full(len(forms), 1 / len(forms)))
         for (font, case), count in zip(forms, counts):
-            images.append(render_glyph_samples(font, characters[case], int(count), rng, distortion))
+            jobs += glyph_jobs(font, characters[case], int(count), rng, distortion)
             labels.append(np.full(int(count), label, dtype=np.int64))
     order = rng.permutation(per_class * 26)
+    images = render_jobs(jobs)  # every draw made above, in the order of before: the same bytes for a seed
     return np.concatenate(images)[order], np.concatenate(labels)[order]
