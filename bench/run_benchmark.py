@@ -160,7 +160,7 @@ def table(results: dict[str, dict], data_line: str) -> str:
         "",
         f"- `{names[-1]}`: no-op `dvc repro` {last['noop']:.2f} s; `dvc exp run -S distill.temp=7` (train_student and what "
         f"reads the student: evaluate, export) {last['experiment']:.1f} s",
-        "- each stage run as DVC runs it, one process each (`python -m stages.…`); start-up: the same interpreter only "
+        "- each stage run as DVC runs it, one process each (its command in `dvc.yaml`); start-up: the same interpreter only "
         "importing the stage's module; own work: the rest (a stage that imports TensorFlow only once it has a model to "
         "run, train_teacher and view_targets, counts that import as work)",
         f"- machine: {os.cpu_count()} CPU cores ({cpu_model()}); Python {sys.version.split()[0]}",
