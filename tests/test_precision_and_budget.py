@@ -84,7 +84,7 @@ def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch
     assert metrics["precision"] == "mixed_bfloat16" and metrics["test_accuracy"] >= 0.95
     assert keras.mixed_precision.global_policy().name == "float32"  # restored for what runs next
     assert model.dtype_policy.name == "float32" and all(weight.dtype == "float32" for weight in model.weights)
-    reference, _ = train_baseline(splits, baseline_recipe(epochs=4, hidden_units=32), seed=0)
+    reference, _ = train_baseline(splits, baseline_recipe(epochs=4, hidden_units=32, precision="float32"), seed=0)
     assert [weight.shape for weight in model.weights] == [weight.shape for weight in reference.weights]
     assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(), reference.get_weights()))  # it did train in bf16
 
