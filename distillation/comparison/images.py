@@ -20,9 +20,11 @@ def per_seed_correct(side: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(bits, index=side["replicate"].to_numpy()).groupby(level=0).mean()
 
 
-def new_images_interval(left: pd.DataFrame, right: pd.DataFrame, confidence: float) -> dict[str, float]:
+def new_images_interval(ours: pd.DataFrame | None, theirs: pd.DataFrame | None, confidence: float) -> dict[str, float]:
     """:func:`~distillation.comparison.stats.paired_difference`'s interval widened to new test images drawn like these: the seeds
     and the test images as two crossed random factors (NaN where a run kept no per-image bits).
+    ``ours`` and ``theirs``: each side's :func:`per_seed_correct` (computed once per side, however
+    many comparisons it is in).
 
     ``y[s, i]`` is the two sides' difference on image i at seed s (each side's teachers averaged).
     From the two-way table's mean squares (seeds, images, residual), the variance of the grand
@@ -31,7 +33,6 @@ def new_images_interval(left: pd.DataFrame, right: pd.DataFrame, confidence: flo
     freedom. Never narrower than the interval about these test images.
     """
     nothing = {"images_low": math.nan, "images_high": math.nan, "images": 0}
-    ours, theirs = per_seed_correct(left), per_seed_correct(right)
     if ours is None or theirs is None or ours.shape[1] != theirs.shape[1]:
         return nothing
     seeds = ours.index.intersection(theirs.index)

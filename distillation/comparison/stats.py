@@ -13,7 +13,7 @@ from distillation.config.identity import VIEWS_KEY, reads_teacher
 from distillation.methods import CONTROLS
 from distillation.comparison.plan import grid_edges
 from distillation.comparison.records import Record
-from distillation.comparison.images import new_images_interval
+from distillation.comparison.images import new_images_interval, per_seed_correct
 
 
 CONFIDENCE = 0.95
@@ -170,6 +170,7 @@ def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFra
     ``others``: the raw p-values of the other comparisons in the same family (the study's other
     records): adjusted together with these, and counted in the false-coverage-rate level."""
     tests = [(method, against, paired_difference(sides[method], sides[against])) for method, against in family]
+    correct = {name: per_seed_correct(sides[name]) for name in {side for pair in family for side in pair}}  # decoded once a side
     p_values = np.array([test["p"] for _, _, test in tests] + list(others), dtype=float)
     finite = ~np.isnan(p_values)
     adjusted = np.full(len(p_values), math.nan)
@@ -186,7 +187,7 @@ def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFra
             "p_adjusted": p_adjusted, "adjusted_low": float(low), "adjusted_high": float(high),
             "adjusted_level": fcr_level, "verdict": verdict(test["mean"], p_adjusted),
             "teacher_means": teacher_means(sides[method], sides[against]),
-            **new_images_interval(sides[method], sides[against], CONFIDENCE),
+            **new_images_interval(correct[method], correct[against], CONFIDENCE),
         })
     return pd.DataFrame(rows)
 

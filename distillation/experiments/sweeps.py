@@ -160,32 +160,36 @@ def database_url(storage: str) -> str:
 SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token", "api_key", "apikey", "key")
 
 
-def shown(storage: str) -> str:
-    """``storage`` as the user gave it, every credential hidden: the password in its user-info (up
-    to the authority's last ``@``, so a password holding ``@`` is hidden whole) and the value of any
-    password-like query key (``?password=…``). Every message, log line and echo that names a
-    storage goes through this."""
+def _credentials(storage: str) -> tuple[str, str | None, str, str]:
+    """``storage`` as (before the password, the password or None, after it up to the query, the query
+    with its ``?``): the user-info ends at the authority's last ``@``, so a password holding ``@`` is one."""
     scheme, separator, rest = storage.partition("://")
-    if not separator:
-        return storage
     address, mark, query = rest.partition("?")
     user_info, at, host = address.rpartition("@")
-    if at and ":" in user_info:
-        address = f"{user_info.split(':', 1)[0]}:***@{host}"
-    if mark:
-        secrets = "|".join(SECRET_QUERY_KEYS)
-        query = re.sub(rf"(?i)(^|[&;])((?:{secrets})=)[^&;#]*", r"\1\2***", query)
-    return f"{scheme}://{address}{mark}{query}"
+    if not separator or not at or ":" not in user_info:
+        return storage.removesuffix(mark + query), None, "", mark + query
+    user, password = user_info.split(":", 1)
+    return f"{scheme}://{user}:", password, f"@{host}", mark + query
+
+
+SECRET_QUERY_VALUE = rf"(?i)(^|[?&;])((?:{'|'.join(SECRET_QUERY_KEYS)})=)([^&;#]*)"
+
+
+def shown(storage: str) -> str:
+    """``storage`` as the user gave it, every credential hidden: the password in its user-info and
+    the value of any password-like query key (``?password=…``). Every message, log line and echo
+    that names a storage goes through this."""
+    before, password, after, query = _credentials(storage)
+    return before + ("***" if password is not None else "") + after + re.sub(SECRET_QUERY_VALUE, r"\1\2***", query)
 
 
 def hidden(text: str, storage: str) -> str:
     """``text`` (a driver's message about ``storage``) with every piece of the storage's credentials
     replaced by ``***``: a driver that split a password holding ``@`` elsewhere than :func:`shown`
     names part of it as the host."""
-    secrets = set(re.findall(rf"(?i)(?:^|[?&;])(?:{'|'.join(SECRET_QUERY_KEYS)})=([^&;#]+)", storage.partition("://")[2].partition("?")[2]))
-    user_info = storage.partition("://")[2].partition("?")[0].rpartition("@")[0]
-    if ":" in user_info:
-        password = user_info.split(":", 1)[1]
+    _, password, _, query = _credentials(storage)
+    secrets = {value for _, _, value in re.findall(SECRET_QUERY_VALUE, query) if value}
+    if password:
         secrets |= {password, *(piece for piece in password.split("@") if len(piece) > 2)}
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")

@@ -2,7 +2,7 @@
 
 A model's test accuracy is the mean of these bits. Kept per run, they let a comparison count the
 test images as the sample they are: an interval about new images (drawn like these) adds the
-spread between images to the spread between seeds (:func:`distillation.comparison.stats.new_images_interval`).
+spread between images to the spread between seeds (:func:`distillation.comparison.images.new_images_interval`).
 The bits are packed (``numpy.packbits``) and base64-encoded: 11,671 test letters take 1,948
 characters, small enough to sit in git beside the metrics and in a comparison's record.
 """
