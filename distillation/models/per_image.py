@@ -4,7 +4,8 @@ A model's test accuracy is the mean of these bits. Kept per run, they let a comp
 test images as the sample they are: an interval about new images (drawn like these) adds the
 spread between images to the spread between seeds (:func:`distillation.comparison.images.new_images_interval`).
 The bits are packed (``numpy.packbits``) and base64-encoded: 11,671 test letters take 1,948
-characters, small enough to sit in git beside the metrics and in a comparison's record.
+characters: a DVC output of each MLP stage (cached, so DVC's run-cache restores it like the
+model), small enough to copy into a comparison's record.
 """
 from __future__ import annotations
 
