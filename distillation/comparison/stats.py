@@ -163,6 +163,16 @@ def comparison_family(methods: list[str], best_control: str | None) -> list[tupl
     return family
 
 
+def bh_adjusted(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg-adjusted p-values of one family; a NaN (too few runs) stays NaN and is no member."""
+    p_values = np.asarray(p_values, dtype=float)
+    finite = ~np.isnan(p_values)
+    adjusted = np.full(len(p_values), math.nan)
+    if finite.any():
+        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    return adjusted
+
+
 def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFrame],
                       others: tuple[float, ...] = ()) -> pd.DataFrame:
     """Each comparison's seed-paired test, Benjamini–Hochberg-adjusted p, false-coverage-rate interval and verdict.
@@ -173,9 +183,7 @@ def comparisons_table(family: list[tuple[str, str]], sides: dict[str, pd.DataFra
     correct = {name: per_seed_correct(sides[name]) for name in {side for pair in family for side in pair}}  # decoded once a side
     p_values = np.array([test["p"] for _, _, test in tests] + list(others), dtype=float)
     finite = ~np.isnan(p_values)
-    adjusted = np.full(len(p_values), math.nan)
-    if finite.any():
-        adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+    adjusted = bh_adjusted(p_values)
     declared = max(1, int(np.sum(adjusted[finite] <= ALPHA)))
     fcr_level = 1 - declared * ALPHA / max(1, int(finite.sum()))
     rows = []

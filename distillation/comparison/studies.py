@@ -11,7 +11,7 @@ from scipy import stats
 
 from distillation.comparison.plan import choice_label, knobs
 from distillation.comparison.stats import (
-    CONFIDENCE, gap_share_interval, paired_difference, study_family, study_key, summarise, verdict, with_study_families,
+    CONFIDENCE, bh_adjusted, gap_share_interval, paired_difference, study_family, study_key, summarise, verdict, with_study_families,
 )
 from distillation.config.identity import ENSEMBLE_KEY, EPOCHS_KEY, VIEWS_KEY, reads_teacher
 from distillation.data.views import views_seen
@@ -154,11 +154,7 @@ def ensemble_study(records: list[Record]) -> pd.DataFrame:
     for key, of_study in (table.groupby("study", sort=False) if not table.empty else []):
         # One Benjamini–Hochberg family per study: these tests with every comparison of its records.
         own = of_study[[f"{column}_p" for column in STUDY_TESTS]].to_numpy().ravel()
-        p_values = np.concatenate([own, study_family(records, key)])
-        adjusted = np.full(len(p_values), math.nan)
-        finite = ~np.isnan(p_values)
-        if finite.any():
-            adjusted[finite] = stats.false_discovery_control(p_values[finite], method="bh")
+        adjusted = bh_adjusted(np.concatenate([own, study_family(records, key)]))
         verdicts = adjusted[:len(own)].reshape(len(of_study), len(STUDY_TESTS))
         for position, column in enumerate(STUDY_TESTS):
             table.loc[of_study.index, f"{column}_verdict"] = [

@@ -9,8 +9,12 @@ not Keras.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 SIDE = 28
 INK_SIDE = 24  # the ink's longer side in the 28 × 28 frame: EMNIST's letters, measured, have 22–26
@@ -54,7 +58,7 @@ def load_grey(path: Path, shown: str) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def _as_grey(image: "Image.Image") -> "Image.Image":
+def _as_grey(image: Image.Image) -> Image.Image:
     """An 8-bit grey (``L``) copy: transparency laid on white paper, deep grey scaled by its range."""
     from PIL import Image
 
