@@ -4,7 +4,8 @@
     python bench/run_benchmark.py --scale 0.1           # a tenth of that, to try the script out
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes today,new
     python bench/run_benchmark.py --original            # the original procedure alone
-    python bench/run_benchmark.py --default --recipes float32,new   # the first `dvc repro`: all float32 (before 0.8.0) and as shipped
+    python bench/run_benchmark.py --default --recipes float32,new   # the first `dvc repro`: all float32 and as shipped
+    python bench/run_benchmark.py --default --recipes at-3a04ab8,new   # the project as it was at a commit, and today's
     python bench/run_benchmark.py --source ../shared/data/emnist-byclass-letters.mat --recipes new,mixed
 
 Recipes: ``original`` (the three Keras scripts: Adadelta at Keras 2's learning rate, fixed
@@ -32,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from distillation.experiments.scratch import (  # noqa: E402
-    PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge,
+    COPIED, PROJECT_ROOT as PROJECT, copy_project, environment, init_git_repository, merge,
 )
 
 def pipeline_stages() -> dict[str, list[str]]:
@@ -66,6 +67,25 @@ AUTO = {section: {"precision": "auto"} for section in ("teacher", "baseline", "d
 # params.yaml as shipped until 0.8.0: every model in float32 (the default is `auto` since).
 FLOAT32 = {section: {"precision": "float32"} for section in ("teacher", "baseline", "distill")}
 RECIPES = {"original": ORIGINAL, "today": TODAY, "float32": FLOAT32, "new": {}, "mixed": MIXED, "auto": AUTO}
+# A recipe named at-<commit> is the project as committed there, code and params.yaml alike: the
+# pipeline a user had then, timed beside today's in the same run.
+AT_COMMIT = "at-"
+
+
+def known_recipe(name: str) -> bool:
+    if not name.startswith(AT_COMMIT):
+        return name in RECIPES
+    found = subprocess.run(["git", "rev-parse", "--verify", "-q", name[len(AT_COMMIT):] + "^{commit}"], cwd=PROJECT,
+                           capture_output=True, text=True)
+    return found.returncode == 0
+
+
+def copy_committed_project(directory: Path, commit: str) -> None:
+    """The pipeline's code and config as committed at ``commit`` (those of :data:`COPIED` it has)."""
+    listed = subprocess.run(["git", "ls-tree", "--name-only", commit], cwd=PROJECT, check=True, capture_output=True, text=True)
+    names = [name for name in (*COPIED, "comparison.yaml") if name in listed.stdout.split()]
+    archive = subprocess.run(["git", "archive", commit, *names], cwd=PROJECT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
 
 
 def timed(command: list[str], cwd: Path, log: Path) -> tuple[float, float]:
@@ -106,7 +126,12 @@ def image_counts(directory: Path) -> dict[str, int]:
 
 def run_recipe(name: str, source: Path | None, directory: Path, time_experiments: bool) -> dict:
     """Every stage of the pipeline under recipe ``name`` on ``source`` (None: params.yaml's own data), in ``directory``."""
-    copy_project(directory, merge({"data": {"source": str(source)}}, RECIPES[name]) if source else RECIPES[name])
+    if name.startswith(AT_COMMIT):
+        if source is not None:
+            raise ValueError(f"{name}: a committed project runs on its own params.yaml's data (use --default)")
+        copy_committed_project(directory, name[len(AT_COMMIT):])
+    else:
+        copy_project(directory, merge({"data": {"source": str(source)}}, RECIPES[name]) if source else RECIPES[name])
     init_git_repository(directory)
     log = directory / "bench.log"
     result: dict = {"stages": {}, "models": {}, "startup": {}}
@@ -181,15 +206,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full EMNIST-letters size (synthetic data)")
     parser.add_argument("--source", type=Path, help="an EMNIST .mat file to run on instead of synthetic letters")
-    parser.add_argument("--recipes", default="original,today,new", help="comma-separated, from: " + ", ".join(RECIPES))
+    parser.add_argument("--recipes", default="original,today,new",
+                        help="comma-separated, from: " + ", ".join(RECIPES) + ", or at-<commit> (the project as committed there)")
     parser.add_argument("--original", action="store_true", help="the original procedure alone (--recipes original)")
     parser.add_argument("--default", action="store_true",
                         help="params.yaml's own data, as a newcomer's first `dvc repro` runs it (no --scale, no --source)")
     arguments = parser.parse_args()
     recipes = ["original"] if arguments.original else [name.strip() for name in arguments.recipes.split(",")]
-    unknown = [name for name in recipes if name not in RECIPES]
+    unknown = [name for name in recipes if not known_recipe(name)]
     if unknown:
-        sys.exit(f"error: --recipes: unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)}")
+        sys.exit(f"error: --recipes: unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)} or at-<commit>")
     if not 0 < arguments.scale <= 1:
         sys.exit("error: --scale must be in (0, 1]")
     if arguments.source is not None and not arguments.source.is_file():
