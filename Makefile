@@ -16,6 +16,9 @@ MODEL_METRICS := metrics/teacher.json metrics/baseline.json metrics/student.json
 LOCK_DATE ?= $(shell date -u +%F)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 --generate-hashes --exclude-newer $(LOCK_DATE)T00:00:00Z
 
+# A bare `make` lists the targets; set-up happens on the first `make repro` or `make test`.
+.DEFAULT_GOAL := help
+
 .PHONY: help repro test test-all mutants predict metrics report compare sweep sweep-dashboard lock clean-venv
 
 # uv itself comes from the lock too (hash-checked by pip), then installs the rest of it, compiled
@@ -61,9 +64,9 @@ metrics: $(BIN)/.installed  ## each model's metrics and the summary
 	$(BIN)/dvc metrics show $(MODEL_METRICS)
 	@echo "metrics/summary.json:" && cat metrics/summary.json
 
-# Pulls every experiment pushed to origin first (NO_PULL=1: this clone's only).
+# This clone's experiments, offline (PULL=1: every experiment pushed to origin first).
 report: $(BIN)/.installed  ## reports/ and the README's and docs' tables, from the experiments and records
-	$(BIN)/python -m scripts.report $(if $(NO_PULL),--no-pull)
+	$(BIN)/python -m scripts.report $(if $(PULL),--pull)
 
 # One worker of a sweep (an Optuna study; docs/sweeps.md): run it on as many hosts as you like.
 # STORAGE: the study's database (SQLite here by default; postgresql://user@host:port/db for a team,
@@ -100,7 +103,7 @@ clean-venv:  ## delete the environment
 ## TEST_WORKERS: pytest-xdist processes for test and test-all (3)
 ## PYTEST_ARGS: more pytest options, e.g. --durations=25 (CI) or -k a_name
 ## LOCK_DATE: the day lock resolves as of (today)
-## NO_PULL: 1 makes report read this clone's experiments only
+## PULL: 1 makes report pull every experiment pushed to origin first (default: this clone's, offline)
 ## CONFIG: the comparison's config (comparison.yaml)
 ## SOURCE: data.source for every compared run: a .mat path, emnist or emnist-byclass-letters
 ## JOBS: runs at a time in compare (2)

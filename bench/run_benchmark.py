@@ -243,6 +243,11 @@ def main() -> None:
     data_line = f"## {', '.join(recipes)} on {origin}: {counts['train']:,} train / {counts['val']:,} val / {counts['test']:,} test images"
     text = table(results, data_line)
     (PROJECT / "bench" / f"results-{label}.md").write_text(text)
+    # The totals as data, for the README's line on the first `make repro` (a `first-run` block).
+    totals = {name: round(sum(seconds for seconds, _ in result["stages"].values()), 1) for name, result in results.items()}
+    (PROJECT / "bench" / f"results-{label}.json").write_text(json.dumps(
+        {"recipes": recipes, "seconds": totals, "cores": os.cpu_count(), "machine": cpu_model(),
+         "command": "python bench/run_benchmark.py " + " ".join(sys.argv[1:])}, indent=1) + "\n")
     print(text)
 
 

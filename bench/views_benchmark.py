@@ -21,11 +21,16 @@ from pathlib import Path
 
 import yaml
 
-from run_benchmark import cpu_model, image_counts, make_data, timed  # sibling modules
-from scratch import copy_project, init_git_repository, merge
+from run_benchmark import cpu_model, image_counts, make_data, timed  # a sibling module
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from distillation.experiments.scratch import copy_project, init_git_repository, merge  # noqa: E402
+
+# The limits the views were built to (their issue): every stage within 3 GB of resident memory, so
+# K = 16 at the official size runs on a laptop, and a student at least 80 % as fast per image with
+# views as without, so that views cost little training time.
 BUDGET_MB = 3072
-SPEED_TARGET = 0.8  # the student's images/s per view at least 80 % of its images/s without views
+SPEED_TARGET = 0.8
 
 
 def set_params(directory: Path, changes: dict) -> None:
@@ -92,7 +97,7 @@ def main() -> None:
             with_views, without = speeds[(method, arguments.views)], speeds[(method, 0)]
             ratio = with_views / without
             lines.append(f"- student {method}: {with_views:,} training images/s with views, {without:,} without: "
-                         f"{ratio:.2f}x ({'meets' if ratio >= SPEED_TARGET else '**misses**'} the {SPEED_TARGET:.0%} target)")
+                         f"{ratio:.2f}x ({'meets' if ratio >= SPEED_TARGET else '**misses**'} the floor of {SPEED_TARGET:.0%} of the speed without views)")
     lines.append(f"- machine: {cpu_model()}; student epochs per run: {arguments.epochs}")
     text = "\n".join(lines) + "\n"
     label = (f"K{arguments.views}" + ("" if arguments.scale == 1 else f"-scale{arguments.scale:g}")

@@ -1,10 +1,11 @@
 """Collect the DVC experiments into ``reports/``: the method comparison, the runs, the KD sweep.
 
-    python -m scripts.report            # or: make report
-    python -m scripts.report --no-pull  # only this clone's experiments
+    python -m scripts.report         # or: make report (this clone's experiments; offline)
+    python -m scripts.report --pull  # or: make report PULL=1 (every experiment pushed to origin first)
 
-First pulls every experiment pushed to the git remote ``origin`` (``dvc exp pull --all-commits``),
-when the repository has that remote, so a report on any clone covers every host's sweep.
+With ``--pull`` it first pulls every experiment pushed to the git remote ``origin`` (``dvc exp pull
+--all-commits``), so a report on any clone covers every host's sweep; without it, nothing is
+fetched and no remote is needed.
 
 Writes ``methods.md`` and one gain chart per data source from the records that ``make compare``
 left (``reports/comparison-*.json``: exactly the comparison's runs and choice, checked again
@@ -96,16 +97,21 @@ def pull_experiments(git_remote: str) -> bool:
     try:
         run_dvc("exp", "pull", "--all-commits", git_remote)
     except ValueError as error:
-        raise ValueError(f"{error}; run with --no-pull to report local experiments only") from None
+        raise ValueError(f"{error}; run without --pull (make report without PULL=1) to report this clone's experiments only") from None
     return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--git-remote", default="origin", help="pull every experiment pushed there first")
-    parser.add_argument("--no-pull", action="store_true", help="report only the experiments of this clone")
+    parser.add_argument("--pull", action="store_true", help="first pull every experiment pushed to --git-remote")
+    parser.add_argument("--git-remote", default="origin", help="the remote --pull reads (origin)")
+    parser.add_argument("--no-pull", action="store_true", help="the default, kept for scripts that name it")
     arguments = parser.parse_args()
-    if not arguments.no_pull and pull_experiments(arguments.git_remote):
+    if arguments.pull and arguments.no_pull:
+        raise ValueError("--pull and --no-pull: choose one")
+    if arguments.pull:
+        if not pull_experiments(arguments.git_remote):
+            raise ValueError(f"--pull: this repository has no git remote {arguments.git_remote!r}; run without --pull")
         print(f"pulled every experiment pushed to {arguments.git_remote}")
     for path in write_reports(read_experiments()):
         print(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""Stage ``train_baseline``: the seed MLP trained alone on hard labels, early-stopped on val accuracy.
+"""Stage ``train_baseline``: the original's MLP trained alone on hard labels, early-stopped on val accuracy.
 
 Seeded with ``seed + replicate``: a sweep over ``replicate`` re-trains the MLPs with other
 initialisations while the data and the teacher stay fixed.

@@ -1,4 +1,4 @@
-"""Stages ``train_teacher`` and ``train_teacher_members``: the seed CNN, early-stopped on val.
+"""Stages ``train_teacher`` and ``train_teacher_members``: the original's CNN, early-stopped on val.
 
 ``python -m stages.train_teacher`` trains the teacher (seed ``seed + teacher.replicate``);
 ``python -m stages.train_teacher members`` trains the other members of an ensemble of

@@ -856,17 +856,18 @@ def test_an_ensemble_study_compares_the_student_with_its_single_teachers_and_wit
         (fieller["low"], fieller["high"]))
     assert np.isnan(study.loc[1, "closure_ensembles"])
     table = ensemble_table(ensemble_study(records), "synthetic ensemble")
-    assert "(93.50 %)" in table and "| 3 | kd | lambda=0.5, t2_scale=False, temp=10 | 10 |" in table
+    assert "(93.50 %)" in table and "| 3 | KD, T = 10, λ = 0.5, no T² scaling | 10 |" in table
     assert "(ensembles 95.20 %)" in table
     from distillation.reporting.comparison import reach_table
 
     reach = reach_table(ensemble_study(records), "synthetic ensemble").splitlines()
-    assert len(reach) == 4 and reach[2].startswith("| kd | one teacher |") and reach[3].startswith("| kd | an ensemble of 3 |")
+    assert len(reach) == 4 and reach[2].startswith("| KD, T = 10, λ = 0.5, no T² scaling | one teacher |")
+    assert reach[3].startswith("| KD, T = 10, λ = 0.5, no T² scaling | an ensemble of 3 |")
     one, three = ([cell.strip() for cell in line.strip("|").split("|")] for line in reach[2:])
-    assert one[3] == three[3] == "5 × 2" and one[6] == three[6] == "93.50"  # seeds × teachers; the single teachers' mean
-    assert one[5] == f"{100 * (per_seed.mean() - 0.006):.2f}" and one[9:] == ["", "", ""]  # one teacher: no ensembles
-    assert three[5] == f"{100 * per_seed.mean():.2f}" and three[7].startswith(f"{100 * (per_seed.mean() - 0.935):+.2f} [")
-    assert three[9] == "95.20" and three[11].startswith(f"{100 * study.loc[3, 'closure_ensembles']:.0f} % [")
+    assert one[2] == three[2] == "5 × 2" and one[5] == three[5] == "93.50"  # seeds × teachers; the single teachers' mean
+    assert one[4] == f"{100 * (per_seed.mean() - 0.006):.2f}" and one[8:] == ["", "", ""]  # one teacher: no ensembles
+    assert three[4] == f"{100 * per_seed.mean():.2f}" and three[6].startswith(f"{100 * (per_seed.mean() - 0.935):+.2f} [")
+    assert three[8] == "95.20" and three[10].startswith(f"{100 * study.loc[3, 'closure_ensembles']:.0f} % [")
     with pytest.raises(ValueError, match="no ensemble study 'synthetic other'"):
         ensemble_table(ensemble_study(records), "synthetic other")
     assert "their ensembles' 95.00 / 95.40 %" in methods_markdown(records)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import shlex
 import sys
 from pathlib import Path
@@ -160,6 +161,69 @@ def test_the_figures_in_the_readme_and_docs_are_rendered_from_the_committed_reco
         assert render_blocks(text, renderers, str(page)) == text, f"{page.name}: run `make report` (a rendered block is stale)"
 
 
+# A number with a unit or a percent sign in prose. "28 × 28" is a size, not a ratio: × followed by
+# another number is left alone.
+TYPED_FIGURE = re.compile(
+    r"(?<![\w.\-/])[−+-]?\d[\d,]*(?:\.\d+)?\s?"
+    r"(?:%|×(?!\s?\d)|x\b|ms\b|s\b|min\b|minutes?\b|hours?\b|h\b|[KMG]B\b|kB\b|B\b|bytes\b"
+    r"|img/s|images/s|views/s|steps\b|epochs\b|points?\b|GFLOPS\b|MFLOP\b)")
+# The figures prose may type, each a constant with its source. Any other figure is a measurement,
+# and a measurement lives in a rendered block (`make report`), made from the file that holds it.
+TYPED_CONSTANTS = {
+    "94.4 %": "the original's teacher, val (johnkorn/distillation's README)",
+    "91.6 %": "the original's MLP alone, val (same)",
+    "92.2 %": "the original's distilled MLP, val (same)",
+    "95 %": "the intervals' confidence (comparison.stats.CONFIDENCE)",
+    "5 %": "the tests' level, 1 − CONFIDENCE",
+    "10 %": "params.yaml data.val_fraction",
+    "5 epochs": "params.yaml teacher.epochs",
+    "40 epochs": "params.yaml baseline.epochs and distill.epochs",
+    "120 epochs": "the longer of comparison-tuned.yaml's epochs",
+    "50 epochs": "the original scripts' fixed MLP epochs",
+    "6,600 steps": "params.yaml baseline.min_steps and distill.min_steps",
+    "37 steps": "one epoch of the default data: ⌈9,360 / 256⌉",
+    "48,221,708 bytes": "params.yaml data.emnist.bytes",
+    "709 MB": "the size of NIST's matlab.zip",
+    "784 bytes": "one 28 × 28 uint8 image",
+    "1.41 GB": "16 views × 112,320 images × 784 bytes",
+    "30 %": "the largest augment.scale that params validation accepts",
+    "3 GB": "the stored views' memory limit (bench/views_benchmark.py BUDGET_MB)",
+    "80 %": "the views' speed floor (bench/views_benchmark.py SPEED_TARGET)",
+    "3 minutes": "the recipe's time goal for the real letters (docs/speed.md)",
+    "90 s": "a lost queue task's limit (experiments/queue.py)",
+    "60 s": "a sweep's heartbeat and its statement timeout (experiments/sweeps.py)",
+    "5 s": "a sweep worker's retry interval while the database is away",
+    "300 s": "a sweep worker's database wait (--database-wait)",
+    "430 s": "the heartbeat grace at the defaults: 300 + 2 × 60 + 10",
+}
+
+
+def typed_figures(text: str) -> list[str]:
+    """Every figure with a unit outside rendered blocks, code fences, code spans and link targets."""
+    from distillation.reporting.doc_blocks import BLOCK
+
+    text = BLOCK.sub("", text)
+    text = re.sub(r"(?ms)^```.*?^```", "", text)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return [re.sub(r"\s", " ", figure) for figure in TYPED_FIGURE.findall(text)]
+
+
+def test_typed_figures_finds_measurements_and_leaves_sizes_code_and_blocks():
+    text = ("The teacher took 823 steps and 1.6 GB, ran 1.93× faster and 2.5 x slower, scoring 97.3 %.\n"
+            "An image is 28 × 28; `python x.py --epochs 5` and [a](https://x.org/1.5%) are code and links.\n"
+            "<!-- rendered by `make report`: models metrics -->\n| 97.31 % |\n<!-- end rendered -->\n"
+            "```bash\nmake repro  # 3 min\n```\n")
+    assert typed_figures(text) == ["823 steps", "1.6 GB", "1.93×", "2.5 x", "97.3 %"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_no_figure_is_typed_in_prose_unless_it_is_a_listed_constant(page):
+    typed = [figure for figure in typed_figures(page.read_text()) if figure not in TYPED_CONSTANTS]
+    assert not typed, (f"{page.name}: figures typed by hand: {typed}. Render a measurement from its file "
+                       "(a `make report` block), or list a constant in TYPED_CONSTANTS with its source")
+
+
 def test_a_rendered_block_is_replaced_and_an_unknown_one_is_named():
     from distillation.reporting.doc_blocks import render_blocks
 
@@ -200,10 +264,26 @@ def test_make_help_lists_every_target_and_variable():
     assert settable <= documented, settable - documented
 
 
+def test_a_bare_make_prints_the_help_and_builds_nothing(tmp_path):
+    """`make` alone lists the targets; it neither creates an environment nor runs anything."""
+    import shutil
+
+    shutil.copy(PROJECT_ROOT / "Makefile", tmp_path / "Makefile")
+    result = subprocess.run(["make"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Targets:") and "  repro " in result.stdout and "Variables" in result.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["Makefile"]
+
+
 def test_the_changelog_and_the_citation_carry_the_projects_version():
     version = re.search(r'(?m)^version = "([^"]+)"', (PROJECT_ROOT / "pyproject.toml").read_text()).group(1)
     assert re.search(r"(?m)^## (\S+)", (PROJECT_ROOT / "CHANGELOG.md").read_text()).group(1) == version
-    assert yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())["version"] == version
+    citation = yaml.safe_load((PROJECT_ROOT / "CITATION.cff").read_text())
+    assert citation["version"] == version
+    # The original experiment's repository and the patient-teacher paper the views rest on.
+    references = citation["references"]
+    assert references[0]["url"] == "https://github.com/johnkorn/distillation"
+    assert any(reference["authors"][0].get("family-names") == "Beyer" and reference["year"] == 2022 for reference in references)
     assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
 
 

@@ -1,4 +1,4 @@
-"""Every distillation method trains the seed MLP on tiny data and saves it as a plain model."""
+"""Every distillation method trains the original's MLP on tiny data and saves it as a plain model."""
 from __future__ import annotations
 
 import numpy as np

@@ -42,7 +42,7 @@ def test_the_models_are_built_for_the_prepared_images_shape():
     assert teacher.input_shape == (None, 16, 12, 3) and teacher.output_shape == (None, 5)
     mlp = build_mlp(5, (32, 16), input_shape=(8, 8, 1))
     assert mlp.count_params() == 64 * 32 + 32 + 32 * 16 + 16 + 16 * 5 + 5
-    assert build_teacher(26).count_params() == 3_378_970  # the seed's, by default
+    assert build_teacher(26).count_params() == 3_378_970  # the original's, by default
     with pytest.raises(ValueError, match=r"^data\.image_size: the teacher CNN needs images of at least 10 × 10 pixels, "
                                          r"the prepared images are 8 × 8; set data\.image_size"):
         build_teacher(10, input_shape=(8, 8, 1))

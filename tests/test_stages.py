@@ -153,7 +153,7 @@ def quadrant_splits(per_class: int, seed: int, random_val_labels: bool = False) 
 
 def test_teacher_learns_separable_classes_with_the_seed_architecture():
     _, metrics = train_teacher(quadrant_splits(40, seed=0), teacher_recipe(epochs=4, patience=4), seed=0)
-    assert metrics["params"] == 3_378_970 - (26 - 4) * 1025  # the seed CNN; K comes from the data
+    assert metrics["params"] == 3_378_970 - (26 - 4) * 1025  # the original's CNN; K comes from the data
     assert metrics["test_accuracy"] >= 0.95  # chance is 0.25
     assert metrics["val_accuracy"] >= 0.95
 

@@ -302,7 +302,7 @@ def team(tmp_path_factory, trained_repo):
 def report_of(bare: Path, directory: Path) -> str:
     reporter = clone(bare, directory)
     assert dvc("pull", cwd=reporter).returncode == 0
-    result = run([sys.executable, "-m", "scripts.report"], reporter)
+    result = run([sys.executable, "-m", "scripts.report", "--pull"], reporter)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return (reporter / "reports" / "report.md").read_text()
 

@@ -20,6 +20,7 @@ CONFIDENCE = 0.95
 
 
 ALPHA = 1 - CONFIDENCE
+BASELINE_ROW = "baseline (MLP alone)"  # the MLP alone's row among the methods
 
 
 def paired_difference(left: pd.DataFrame, right: pd.DataFrame) -> dict[str, Any]:
@@ -143,7 +144,7 @@ def _methods_table(record: Record, per_method: dict[str, pd.DataFrame], baseline
             "images_per_second": frame["student_train_images_per_second"].mean(),
         })
     tuned = record.baseline
-    rows.append({"method": "baseline (MLP alone)", "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
+    rows.append({"method": BASELINE_ROW, "setting": "", "recipe": tuned.setting if tuned else "", "views": 0,
                  "control": False, "grid_points": tuned.grid_points if tuned else None,
                  "edges": grid_edges(record.config.baseline, tuned.overrides) if tuned else [],
                  "teachers": 0, "replicates": len(baseline), "runs": len(baseline),

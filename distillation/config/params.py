@@ -206,10 +206,10 @@ class TrainingRecipe(Section):
 
 
 class TeacherParams(TrainingRecipe):
-    # A trained Keras teacher of your own (.keras), used instead of training the seed CNN
+    # A trained Keras teacher of your own (.keras), used instead of training the original's CNN
     # (stages.train_teacher); null: train it here. The recipe below is then unread.
     model: Annotated[str | None, PlainValidator(_optional_path)]
-    # The layer FitNets reads the teacher's hints from: the seed CNN's is named `hidden`.
+    # The layer FitNets reads the teacher's hints from: the original CNN's is named `hidden`.
     hidden_layer: Text
     replicate: Seed
     ensemble: PositiveInt  # N teachers; students learn from their mean logits (distillation.targets.ensemble)

@@ -200,7 +200,7 @@ def write_views(directory: str | Path, train: PreparedSplit, settings: AugmentPa
     """Draw and store the views of ``train`` in ``directory``; return them (read a few rows at a time).
 
     The views go chunk by chunk into the ``.npy`` file, hashed as they are written, and are never
-    held in memory or mapped whole: at K = 16 and the official size they are 1.6 GB, and a mapped
+    held in memory or mapped whole: at K = 16 and the official size they are 1.41 GB, and a mapped
     or re-read file counts in the stage's resident memory.
     """
     directory = Path(directory)

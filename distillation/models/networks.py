@@ -18,7 +18,7 @@ TEACHER_MIN_SIDE = 10
 
 
 def check_teacher_input(input_shape: tuple[int, int, int]) -> None:
-    """A ``ValueError`` naming ``data.image_size`` if the seed CNN cannot take images of this shape."""
+    """A ``ValueError`` naming ``data.image_size`` if the original's CNN cannot take images of this shape."""
     height, width = input_shape[:2]
     if min(height, width) < TEACHER_MIN_SIDE:
         raise ValueError(f"data.image_size: the teacher CNN needs images of at least {TEACHER_MIN_SIDE} × {TEACHER_MIN_SIDE} "
@@ -32,7 +32,7 @@ def logits_dtype() -> str | None:
 
 
 def build_teacher(num_classes: int, dropout: float = 0.0, input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
-    """The seed CNN: conv 64 → pool → conv 128 → pool → dense 1024 → K (3,378,970 weights for K=26 at 28 × 28 × 1)."""
+    """The original's CNN: conv 64 → pool → conv 128 → pool → dense 1024 → K (3,378,970 weights for K=26 at 28 × 28 × 1)."""
     check_teacher_input(input_shape)
     return keras.Sequential(
         [
@@ -53,7 +53,7 @@ def build_teacher(num_classes: int, dropout: float = 0.0, input_shape: tuple[int
 
 def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float = 0.0, name: str = "mlp",
               input_shape: tuple[int, int, int] = INPUT_SHAPE) -> keras.Sequential:
-    """The seed MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units, 28 × 28 × 1).
+    """The original's MLP: flatten → dense 512 ReLU → K (415,258 weights for K=26, 512 units, 28 × 28 × 1).
 
     ``hidden_units`` a tuple of widths stacks that many ReLU layers, each followed by dropout; the
     last is named ``hidden`` (FitNets guides it), the ones before ``hidden_1``, ``hidden_2``, ….

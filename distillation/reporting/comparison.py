@@ -18,8 +18,9 @@ from distillation.atomic import atomic_output
 from distillation.comparison.calibration import RUN_POINTS, SEED_POINTS, TEACHER_POINTS
 from distillation.comparison.config import LEAST_SELECTION_REPLICATES
 from distillation.comparison.records import Record, record_name
-from distillation.comparison.stats import CONFIDENCE, summarise
+from distillation.comparison.stats import BASELINE_ROW, CONFIDENCE, summarise
 from distillation.comparison.studies import ensemble_study, lever_steps, recipe_levers, seed_spread, views_curve
+from distillation.reporting.setting_words import METHOD_NAMES, baseline_in_words, label_in_words, searched_note, setting_in_words
 
 
 def _points(value: float) -> str:
@@ -304,26 +305,27 @@ def save_views_chart(curve: pd.DataFrame, source: str, path: str | Path) -> None
     plt.close(figure)
 
 
-def _short(setting: str, recipe: Any) -> str:
-    recipe = recipe if isinstance(recipe, str) else ""
-    return "; ".join(part for part in (setting, recipe) if part)
-
-
 def summary_table(record: Record) -> str:
-    """A record's results in one table for the README and docs: each method's choice, test accuracy,
-    its gain over the MLP alone and its difference to the best control (seed-paired, 95 % CI, the
-    adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean gain."""
+    """A record's results in one table for the README and docs: each method's setting in words, test
+    accuracy, its gain over the MLP alone and its difference to the best control (seed-paired, 95 %
+    CI, the adjusted verdict), the share of the teacher–MLP gap it closes and each teacher's mean
+    gain; under it, what was chosen on val, what was fixed, and each term in one line."""
     summary = summarise(record)
     comparisons = summary.comparisons
     best = summary.best_control
-    lines = ["| method | chosen on val | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
-             + (f"vs {best}, the best control [95 % CI] | " if best else "") + "share of the gap closed [95 % CI] | per teacher |",
-             "|---|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
+    lines = ["| method and setting | test % (mean ± sd) | gain over the MLP alone [95 % CI] | "
+             + (f"− {best} [95 % CI] | " if best else "") + "share of the gap closed [95 % CI] | gain per teacher |",
+             "|---|---:|---|" + ("---|" if best else "") + "---:|---|"]
+    fixed_notes = []
     for _, row in summary.methods.iterrows():
         method = row["method"]
         own = comparisons[comparisons["method"] == method]
-        cells = [_name(method, row["control"]), _short(row["setting"], row.get("recipe")),
-                 f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"]
+        if method == BASELINE_ROW:
+            words = " · ".join(["MLP alone", *([baseline_in_words(row["recipe"])] if row["recipe"] else [])])
+        else:
+            words, fixed = setting_in_words(record, method, row["setting"], row.get("recipe"))
+            fixed_notes += [f"{METHOD_NAMES.get(method, method)}: {', '.join(fixed)}"] if fixed else []
+        cells = [words + (" (control)" if row["control"] else ""), f"{100 * row['test_mean']:.2f} ± {100 * row['test_std']:.2f}"]
         gain = own[own["against"] == "baseline"]
         versus = own[own["against"] == best] if best else own.iloc[:0]
         for frame in ([gain, versus] if best else [gain]):
@@ -334,7 +336,17 @@ def summary_table(record: Record) -> str:
     teachers = " / ".join(f"{100 * value:.2f}" for value in summary.teacher_tests)
     if len(summary.ensemble_tests):
         teachers += " %; the ensembles they lead " + " / ".join(f"{100 * value:.2f}" for value in summary.ensemble_tests)
-    lines += ["", f"Teachers' test accuracy {teachers} %. From `{Path(record.path).name}`; all figures: `reports/methods.md`."]
+    notes = [searched_note(record)]
+    if fixed_notes:
+        notes.append("Left as `params.yaml` ships them: " + "; ".join(fixed_notes) + ".")
+    notes.append(f"Teachers' test accuracy {teachers} %. From `{Path(record.path).name}`; all figures: `reports/methods.md`.")
+    lines += ["", " ".join(note for note in notes if note), "",
+              "- *gain over the MLP alone*: test accuracy minus the MLP alone's, in points, paired by MLP seed; "
+              "the verdict is the Benjamini–Hochberg-adjusted one over the study",
+              *([f"- *− {best}*: the same against {best}, the control (a method that reads no teacher) with the best mean val accuracy"]
+                if best else []),
+              "- *share of the gap closed*: the gain over the MLP alone divided by the teachers' mean minus the MLP alone's",
+              "- *gain per teacher*: the gain with each teacher's students alone (a description, not a test)"]
     return "\n".join(lines)
 
 
@@ -389,14 +401,14 @@ def ensemble_table(study: pd.DataFrame, name: str) -> str:
     """One ensemble study (``<data stem> <config name>``) as a table: a row per (teachers, method)."""
     rows = _study_rows(study, name)
     teachers = rows["teachers_mean"].iloc[0]
-    lines = ["| teachers | method | chosen on val | runs | test % | − the single teachers' mean "
+    lines = ["| teachers | method and setting | runs | test % | − the single teachers' mean "
              f"({100 * teachers:.2f} %) [95 % CI] | − the ensembles' mean [95 % CI] | − the same method from one teacher [95 % CI] "
              f"| − hard_labels [95 % CI] | share of the gap from the MLP alone ({100 * rows['baseline_mean'].iloc[0]:.2f} %) closed: "
-             "to the teachers' mean · to the ensembles' [95 % CI] |", "|---:|---|---|---:|---:|---|---|---|---|---|"]
+             "to the teachers' mean · to the ensembles' [95 % CI] |", "|---:|---|---:|---:|---|---|---|---|---|"]
     for _, row in rows.sort_values(["teachers", "method"]).iterrows():
         ensembles = "" if pd.isna(row["ensembles_mean"]) else (
             f"{_tested(row, 'to_ensembles')} (ensembles {100 * row['ensembles_mean']:.2f} %)")
-        cells = [str(row["teachers"]), row["method"], row["setting"], str(row["runs"]), f"{100 * row['test_mean']:.2f}",
+        cells = [str(row["teachers"]), label_in_words(row["method"], row["setting"]), str(row["runs"]), f"{100 * row['test_mean']:.2f}",
                  _tested(row, "to_teachers"), ensembles, _tested(row, "over_one"),
                  f"{_points(row['over_hard_labels'])} {_interval(row['over_hard_labels_low'], row['over_hard_labels_high'])} "
                  f"{row['over_hard_labels_verdict']}".strip(),
@@ -422,15 +434,15 @@ def reach_table(study: pd.DataFrame, name: str) -> str:
     """An ensemble study (``<data stem> <config name>``) as a table: how near each student came to the
     single teachers' mean (and to the ensembles' own), with the seed as the unit; its words are the page's."""
     rows = _study_rows(study, name).sort_values(["teachers", "method"])
-    lines = ["| method | taught by | chosen on val | MLP seeds × teachers | MLP alone % | test % | teachers' mean % "
+    lines = ["| method and setting | taught by | MLP seeds × teachers | MLP alone % | test % | teachers' mean % "
              "| − teachers [95 % CI] | share of the gap closed [95 % CI] | ensembles' own % | − ensembles [95 % CI] | share of that gap [95 % CI] |",
-             "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|"]
+             "|---|---|---|---:|---:|---:|---|---:|---:|---|---:|"]
     for _, row in rows.iterrows():
         teacher = "one teacher" if row["teachers"] == 1 else f"an ensemble of {row['teachers']}"
         ensembles = ["", "", ""] if pd.isna(row["ensembles_mean"]) else [
             f"{100 * row['ensembles_mean']:.2f}", _tested(row, "to_ensembles"),
             _share(row, "closure_ensembles")]
-        cells = [row["method"], teacher, row["setting"], f"{row['replicates']} × {row['runs'] // row['replicates']}",
+        cells = [label_in_words(row["method"], row["setting"]), teacher, f"{row['replicates']} × {row['runs'] // row['replicates']}",
                  f"{100 * row['baseline_mean']:.2f}", f"{100 * row['test_mean']:.2f}", f"{100 * row['teachers_mean']:.2f}",
                  _tested(row, "to_teachers"), _share(row, "closure_teachers"), *ensembles]
         lines.append("| " + " | ".join(cells) + " |")

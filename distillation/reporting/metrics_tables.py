@@ -8,11 +8,14 @@ Paths are relative to the project root; ``metrics`` is the committed run on the 
 ``bench NAME`` is what a benchmark wrote to ``bench/results-NAME.md`` (its command, tables and
 notes), below that file's own title. ``recipe PARAMS`` is each training section's recipe in a
 params file (``params.yaml``). ``route NAME`` is what ``bench/own_data_route.py`` wrote to
-``bench/results-NAME.json``: the real letters through your own data's routes.
+``bench/results-NAME.json``: the real letters through your own data's routes. ``first-run NAME``
+is the README's two lines on ``make repro``: its data, its time (``bench/results-NAME.json``,
+written by ``bench/run_benchmark.py``) and the committed default run's accuracies.
 """
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,14 +76,25 @@ def exports_table(files: dict[str, Path], root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A path as a benchmark's command line recorded it: absolute, or into the material beside the project.
+RECORDED_PATH = re.compile(r"(?<![\w.~])(?:/(?:[\w.-]+/)+|\.\./shared/(?:[\w.-]+/)*)([\w.-]+)")
+
+
+def portable_paths(text: str) -> str:
+    """``text`` with each recorded path shown by its file name alone: where a file was on the
+    measuring machine says nothing to a reader (the notes under each table say what it holds)."""
+    return RECORDED_PATH.sub(lambda match: match.group(1), text)
+
+
 def bench_results(root: Path, name: str) -> str:
-    """``bench/results-NAME.md`` without its title line, and where it comes from; a line saying
-    it has not been measured yet while the file does not exist (a benchmark that has not run)."""
+    """``bench/results-NAME.md`` without its title line (paths as :func:`portable_paths` shows them),
+    and where it comes from; a line saying it has not been measured yet while the file does not
+    exist (a benchmark that has not run)."""
     path = root / "bench" / f"results-{name}.md"
     if not path.is_file():
         return f"Not measured yet: no `bench/results-{name}.md`.\n"
     body = path.read_text().split("\n", 1)[1].strip("\n")
-    return f"{body}\n\nFrom `bench/results-{name}.md`.\n"
+    return f"{portable_paths(body)}\n\nFrom `bench/results-{name}.md`.\n"
 
 
 RECIPE_SECTIONS = {"teacher": "teacher CNN", "baseline": "MLP alone", "distill": "every student"}
@@ -140,9 +154,24 @@ def own_data_route_table(root: Path, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def first_run(root: Path, name: str) -> str:
+    """What ``make repro`` does on a fresh clone, in two lines: the data it trains on, how long its
+    ``dvc repro`` took as shipped (the last recipe of ``bench/results-NAME.json``) and the committed
+    default run's test accuracies (``metrics/``)."""
+    bench = _read(root / "bench" / f"results-{name}.json")
+    shipped = bench["recipes"][-1]
+    data = _read(root / "metrics" / "data.json")
+    teacher, baseline, student = (_read(root / "metrics" / f"{model}.json") for model in ("teacher", "baseline", "student"))
+    return (f"`make repro` trains every model on the embedded synthetic letters ({data['images']['train']:,} training "
+            f"images of {data['classes']} classes: handwriting-like, not EMNIST, so its figures are not the table's "
+            f"below). Its `dvc repro` took {bench['seconds'][shipped] / 60:.1f} min on {bench['cores']} cores "
+            f"({bench['machine']}); on test the teacher scores {_percent(teacher['test_accuracy'])}, the MLP alone "
+            f"{_percent(baseline['test_accuracy'])}, the KD student {_percent(student['test_accuracy'])} (`make metrics`).\n")
+
+
 def metrics_renderers(root: Path) -> dict[str, Callable[[str], str]]:
     """The block kinds of this module, reading files below ``root``."""
     return {"models": lambda name: models_table(root, name),
             "exports": lambda name: exports_table(export_files(root, name), root),
             "bench": lambda name: bench_results(root, name), "recipe": lambda name: recipe_table(root, name),
-            "route": lambda name: own_data_route_table(root, name)}
+            "route": lambda name: own_data_route_table(root, name), "first-run": lambda name: first_run(root, name)}
