@@ -47,7 +47,8 @@ def ms_per_step(model_name: str, feed: str, params) -> float:
     if feed == "numpy":
         data = {"x": train[0], "y": train[1], "batch_size": recipe.batch_size, "shuffle": True, "validation_data": val}
     else:
-        data = {"x": shuffled_batches(*train, recipe.batch_size), "validation_data": ordered_batches(*val, recipe.batch_size)}
+        data = {"x": shuffled_batches(*train, recipe.batch_size), "shuffle": False,
+                "validation_data": ordered_batches(*val, recipe.batch_size)}
     model.fit(**data, epochs=1, verbose=0)  # traces the graphs
     epochs = EPOCHS[model_name]
     started = time.perf_counter()

@@ -287,6 +287,27 @@ def test_the_changelog_and_the_citation_carry_the_projects_version():
     assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
+def test_the_first_run_lines_come_from_the_benchmark_and_the_committed_metrics(tmp_path):
+    import json
+
+    from distillation.reporting.metrics_tables import metrics_renderers
+
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "metrics" / "data.json").write_text(json.dumps({"classes": 26, "images": {"train": 9360}}))
+    for name, accuracy in (("teacher", 0.9731), ("baseline", 0.9065), ("student", 0.9431)):
+        (tmp_path / "metrics" / f"{name}.json").write_text(json.dumps({"test_accuracy": accuracy}))
+    render = metrics_renderers(tmp_path)["first-run"]
+    with pytest.raises(ValueError, match="results-side-by-side-default.json"):
+        render("side-by-side-default")
+    (tmp_path / "bench" / "results-side-by-side-default.json").write_text(json.dumps(
+        {"recipes": ["at-3a04ab8", "new"], "seconds": {"at-3a04ab8": 275.0, "new": 150.0}, "cores": 2, "machine": "Intel Xeon, amx_tile"}))
+    line = render("side-by-side-default")
+    # The shipped recipe's time (the last one), never the earlier commit's; the accuracies as committed.
+    assert "took 2.5 min on 2 cores (Intel Xeon, amx_tile)" in line and "9,360 training images of 26 classes" in line
+    assert "teacher scores 97.31 %, the MLP alone 90.65 %, the KD student 94.31 %" in line
+
+
 def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
     import json
 

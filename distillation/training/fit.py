@@ -121,10 +121,10 @@ def fit_with_early_stopping(
     if log_dir is not None:
         callbacks.append(DVCLiveCallback(live=_open_training_log(log_dir)))
     if train_targets is None:
-        data = {"x": train_inputs.dataset}
+        data = {"x": train_inputs.dataset, "shuffle": False}  # the batches come shuffled
         images = train_inputs.images_per_epoch
     else:
-        data = {"x": shuffled_batches(train_inputs, train_targets, recipe.batch_size)}
+        data = {"x": shuffled_batches(train_inputs, train_targets, recipe.batch_size), "shuffle": False}
         images = len(train_inputs)
     started = time.perf_counter()
     history = model.fit(

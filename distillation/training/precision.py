@@ -1,7 +1,7 @@
 """Mixed precision for training, where the hardware does it fast: ``precision`` in each training section.
 
-``float32`` (the default) is every committed figure, bit for bit. ``auto`` is the fastest precision
-this hardware runs natively (:func:`resolved_precision`); the metrics record what it ran. ``mixed_bfloat16`` computes the
+``auto`` (the default) is the fastest precision this hardware runs natively (:func:`resolved_precision`):
+bfloat16 where the CPU or GPU computes it, else ``float32``; the metrics record what it ran. ``mixed_bfloat16`` computes the
 layers in bfloat16 with float32 weights: fast on CPUs with AMX or AVX512-BF16 (Intel Xeon from
 Sapphire Rapids / Cooper Lake) and on recent GPUs, *emulated and slower* on a CPU without them.
 ``mixed_float16`` is for GPUs (on a CPU it is emulated). Either is refused where it would be
