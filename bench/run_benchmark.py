@@ -167,7 +167,7 @@ def table(results: dict[str, dict], data_line: str) -> str:
         cells = " | ".join(f"{seconds[name]:.1f}" for name in names)
         ratios = "".join(f" | {seconds[name] / seconds[first]:.2f}" for name in names[1:])
         last, startup = results[names[-1]], results[names[-1]]["startup"][stage]
-        lines.append(f"| {stage} | {cells}{ratios} | {startup:.1f} | {last['stages'][stage][0] - startup:.1f} | "
+        lines.append(f"| {stage} | {cells}{ratios} | {startup:.1f} | {max(0.0, last['stages'][stage][0] - startup):.1f} | "
                      f"{last['stages'][stage][1]:,.0f} |")
     cells = " | ".join(f"**{totals[name]:.0f}** ({totals[name] / 60:.1f} min)" for name in names)
     ratios = "".join(f" | **{totals[name] / totals[first]:.2f}**" for name in names[1:])

@@ -304,7 +304,7 @@ def test_the_first_run_lines_come_from_the_benchmark_and_the_committed_metrics(t
         {"recipes": ["at-3a04ab8", "new"], "seconds": {"at-3a04ab8": 275.0, "new": 150.0}, "cores": 2, "machine": "Intel Xeon, amx_tile"}))
     line = render("side-by-side-default")
     # The shipped recipe's time (the last one), never the earlier commit's; the accuracies as committed.
-    assert "took 2.5 min on 2 cores (Intel Xeon, amx_tile)" in line and "9,360 training images of 26 classes" in line
+    assert "runs every stage in 2.5 min on 2 cores (Intel Xeon, amx_tile" in line and "9,360 training images of 26 classes" in line
     assert "teacher scores 97.31 %, the MLP alone 90.65 %, the KD student 94.31 %" in line
 
 
