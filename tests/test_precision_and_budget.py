@@ -70,7 +70,7 @@ def test_float16_without_a_gpu_is_refused_for_the_student_too(monkeypatch):
     from test_stages import SHIPPED_DISTILL
 
     with pytest.raises(ValueError, match=r"^distill\.precision=mixed_float16: this machine has no GPU"):
-        train_student(splits, teacher, SHIPPED_DISTILL.changed(**TRAINING, method="kd", precision="mixed_float16"), 16, seed=0)
+        train_student(splits, teacher, SHIPPED_DISTILL.changed(**{**TRAINING, "method": "kd", "precision": "mixed_float16"}), 16, seed=0)
 
 
 def test_a_mixed_run_trains_in_bfloat16_and_hands_on_a_float32_model(monkeypatch):

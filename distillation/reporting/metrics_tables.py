@@ -160,10 +160,10 @@ def first_run(root: Path, name: str) -> str:
     default run's test accuracies (``metrics/``)."""
     bench = _read(root / "bench" / f"results-{name}.json")
     shipped = bench["recipes"][-1]
-    data = _read(root / "metrics" / "data.json")
+    images = _read(root / "metrics" / "data.json")
     teacher, baseline, student = (_read(root / "metrics" / f"{model}.json") for model in ("teacher", "baseline", "student"))
-    return (f"`make repro` trains every model on the embedded synthetic letters ({data['images']['train']:,} training "
-            f"images of {data['classes']} classes: handwriting-like, not EMNIST, so its figures are not the table's "
+    return (f"`make repro` trains every model on the embedded synthetic letters ({images['images']['train']:,} training "
+            f"images of {images['classes']} classes: handwriting-like, not EMNIST, so its figures are not the table's "
             f"below). Its `dvc repro` runs every stage in {bench['seconds'][shipped] / 60:.1f} min on {bench['cores']} cores "
             f"({bench['machine']}, `bench/run_benchmark.py --default`); on test the teacher scores {_percent(teacher['test_accuracy'])}, the MLP alone "
             f"{_percent(baseline['test_accuracy'])}, the KD student {_percent(student['test_accuracy'])} (`make metrics`).\n")
