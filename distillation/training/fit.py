@@ -42,8 +42,8 @@ def quiet_pipeline() -> tf.data.Options:
     """tf.data options for batches gathered from arrays in memory: no autotuned prefetch threads.
 
     On two cores, Keras's own pipeline for NumPy arrays runs prefetch threads that take the cores
-    from the model: the MLP trained at about 7 ms a step fed that way and at about 4.3 ms fed by
-    these options' pipeline, its val pass included (docs/speed.md).
+    from the model: fed by these options' pipeline the MLP trains about half as fast again, the
+    teacher a little faster (``bench/feeding_benchmark.py``, rendered in docs/speed.md).
     """
     options = tf.data.Options()
     options.autotune.enabled = False
