@@ -319,7 +319,7 @@ def test_metrics_blocks_read_their_files_and_name_a_missing_one(tmp_path):
         (folder / f"{name}.json").write_text(json.dumps({"params": 10, "val_accuracy": accuracy - 0.01, "test_accuracy": accuracy,
                                                          "method": "kd", "setting": "temp=4"}))
     table = metrics_renderers(tmp_path)["models"]("run")
-    assert "| teacher CNN | 10 | 94.12 % | **95.12 %** |" in table and "| MLP by kd (temp=4) |" in table
+    assert "| teacher CNN | 10 | 94.12 % | **95.12 %** |" in table and "| MLP by KD, T = 4 |" in table
     entry = {"bytes": 1000, "test_accuracy": 0.5, "agreement_with_keras": 0.99, "latency_ms_batch_1": 0.1,
              "latency_ms_per_image_batch_256": 0.01}
     for model in ("teacher", "student"):

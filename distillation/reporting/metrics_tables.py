@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distillation.config.params import load_params
+from distillation.reporting.setting_words import label_in_words
 
 EXPORT_FILES = {"teacher": "export_teacher.json", "student": "export.json"}  # in a metrics folder
 FORMATS = {"keras": "Keras", "onnx": "ONNX", "litert": "LiteRT fp32", "litert_int8": "LiteRT int8"}
@@ -40,7 +41,7 @@ def models_table(root: Path, name: str) -> str:
     """Parameters, val and test accuracy of the teacher, the MLP alone and the student in folder ``name``."""
     directory = root / name
     teacher, baseline, student = (_read(directory / f"{name}.json") for name in ("teacher", "baseline", "student"))
-    method = f"MLP by {student.get('method', 'kd')}" + (f" ({student['setting']})" if student.get("setting") else "")
+    method = "MLP by " + label_in_words(student.get("method", "kd"), student.get("setting", ""))
     lines = ["| model | parameters | val | test |", "|---|---:|---:|---:|"]
     for label, metrics in (("teacher CNN", teacher), ("MLP alone", baseline), (method, student)):
         lines.append(f"| {label} | {metrics['params']:,} | {_percent(metrics['val_accuracy'])} | "
