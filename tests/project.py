@@ -14,9 +14,9 @@ from pathlib import Path
 from distillation.experiments.scratch import copy_project, environment, init_git_repository, merge
 
 # Small enough that a whole `dvc repro` takes well under a minute. float32 on every machine (the
-# shipped `auto` is bfloat16 on AMX CPUs): these models take 4 optimizer steps, so their few test
-# images' accuracies and their int8 files' agreement are float32 properties that the tests pin
-# down the same on every CPU; bfloat16 has its own tests (test_precision_and_budget, test_methods).
+# shipped `auto` is bfloat16 on AMX CPUs), so these 4-step models, and what the tests check of
+# them, are the same on every CPU kind; bfloat16 has its own tests (test_precision_and_budget,
+# test_methods).
 FLOAT32 = {"precision": "float32"}
 TINY_PARAMS = {
     "data": {"synthetic": {"train_per_class": 16, "test_per_class": 4}},
