@@ -73,7 +73,7 @@ def train_members(splits: dict[str, PreparedSplit], teacher: TeacherParams, seed
     seeds = member_seeds(seed, teacher.replicate, teacher.ensemble)
     members = []
     for index, member_seed in enumerate(seeds[1:], start=1):
-        from distillation.models.files import save_model
+        from distillation.models.files import save_model  # here: with one teacher no member runs, and Keras stays unloaded
 
         model, metrics = train_teacher(splits, teacher, member_seed)
         save_model(model, member_path(directory, index))

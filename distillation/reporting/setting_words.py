@@ -55,22 +55,32 @@ def _grid_keys(record: Record, method: str) -> set[str]:
     return {key for part in sub_grids(grid) for key in part}
 
 
+def _setting_pairs(setting: str) -> list[tuple[str, str]]:
+    """A method's settings worth a word: mixup off, as shipped, says nothing."""
+    return [(key, value) for key, value in _pairs(setting) if not (key == "mixup" and float(value) == 0)]
+
+
+def _recipe_words(recipe: str) -> list[str]:
+    """The recipe knobs (``augment.views=16, distill.epochs=120``) as words (``16 views``, ``120 epochs``)."""
+    return [_words(key, value) for key, value in _pairs(recipe)]
+
+
+def _cell(method: str, setting_words: list[str], recipe_words: list[str]) -> str:
+    return " · ".join([", ".join([METHOD_NAMES.get(method, method), *setting_words]), *recipe_words])
+
+
 def setting_in_words(record: Record, method: str, setting: str, recipe: Any) -> tuple[str, list[str]]:
     """The method's cell ("KD, T = 5, λ = 0.1 · 16 views · 120 epochs") and its settings the grid left as shipped."""
     searched = _grid_keys(record, method)
     shown, fixed = [], []
-    for key, value in _pairs(setting):
-        if key == "mixup" and float(value) == 0:
-            continue  # off, as shipped: nothing to say
+    for key, value in _setting_pairs(setting):
         (shown if _dotted(method, key) in searched else fixed).append(_words(key, value))
-    recipe_words = [_words(key, value) for key, value in _pairs(recipe if isinstance(recipe, str) else "")]
-    head = ", ".join([METHOD_NAMES.get(method, method), *shown])
-    return " · ".join([head, *recipe_words]), fixed
+    return _cell(method, shown, _recipe_words(recipe if isinstance(recipe, str) else "")), fixed
 
 
 def baseline_in_words(setting: str) -> str:
     """The MLP alone's searched recipe (``baseline.epochs=40``) in words (``40 epochs``)."""
-    return " · ".join(_words(key, value) for key, value in _pairs(setting))
+    return " · ".join(_recipe_words(setting))
 
 
 def searched_note(record: Record) -> str:
@@ -99,6 +109,5 @@ def label_in_words(method: str, label: str) -> str:
     """A run's setting label as a study shows it (``"lambda=0.1, temp=5; augment.views=16"``), in words, every value shown."""
     parts = [part for part in label.split("; ") if part]
     setting = next((part for part in parts if "." not in part.split("=")[0]), "")
-    recipe = [_words(key, value) for part in parts if part != setting for key, value in _pairs(part)]
-    words = [_words(key, value) for key, value in _pairs(setting) if not (key == "mixup" and float(value) == 0)]
-    return " · ".join([", ".join([METHOD_NAMES.get(method, method), *words]), *recipe])
+    recipe = [word for part in parts if part != setting for word in _recipe_words(part)]
+    return _cell(method, [_words(key, value) for key, value in _setting_pairs(setting)], recipe)

@@ -121,14 +121,15 @@ def fit_with_early_stopping(
     if log_dir is not None:
         callbacks.append(DVCLiveCallback(live=_open_training_log(log_dir)))
     if train_targets is None:
-        data = {"x": train_inputs.dataset, "shuffle": False}  # the batches come shuffled
+        data = {"x": train_inputs.dataset}
         images = train_inputs.images_per_epoch
     else:
-        data = {"x": shuffled_batches(train_inputs, train_targets, recipe.batch_size), "shuffle": False}
+        data = {"x": shuffled_batches(train_inputs, train_targets, recipe.batch_size)}
         images = len(train_inputs)
     started = time.perf_counter()
     history = model.fit(
         **data,
+        shuffle=False,  # either dataset comes shuffled
         validation_data=ordered_batches(*validation, recipe.batch_size),
         epochs=recipe.epochs,
         callbacks=callbacks,
