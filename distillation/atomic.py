@@ -109,6 +109,9 @@ def write_npz(target: str | Path, arrays: dict[str, np.ndarray], compressed: boo
             writer.add(name, array)
 
 
+DEFLATE_LEVEL = 1
+
+
 class NpzWriter:
     """An open ``.npz`` being written: whole arrays with :meth:`add`, large ones chunk by chunk with :meth:`stream`.
 
@@ -122,6 +125,11 @@ class NpzWriter:
     def _entry(self, name: str) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = self.method
+        if self.method == zipfile.ZIP_DEFLATED:
+            # zlib's fastest level: on the teacher's hidden activations (mostly zeros) it deflates
+            # four times as fast as the default level, to a file a tenth larger. The attribute is the
+            # entry's level (public as ``compress_level`` from Python 3.13, where this name remains).
+            info._compresslevel = DEFLATE_LEVEL
         return info
 
     def add(self, name: str, array: np.ndarray) -> None:

@@ -36,6 +36,25 @@ def test_latency_is_the_median_call_per_image_after_an_untimed_warm_up(monkeypat
     assert evaluation.median_ms_per_image(forward, None, batch_size=8, repeats=3) == pytest.approx(30 / 8)
 
 
+def test_latency_stops_timing_once_its_seconds_are_spent_but_never_under_the_minimum_calls(monkeypatch):
+    import distillation.models.evaluation as evaluation
+
+    calls, clock = [0], [0.0]
+
+    def forward(batch):
+        calls[0] += 1
+        clock[0] += 0.1
+
+    monkeypatch.setattr(evaluation.time, "perf_counter", lambda: clock[0])
+    # 0.1 s a call against 0.25 s: the minimum of calls, then no more (plus the untimed warm-up)
+    assert evaluation.median_ms_per_image(forward, None, batch_size=1, repeats=200, seconds=0.25) == pytest.approx(100)
+    assert calls[0] == 1 + evaluation.LATENCY_MIN_REPEATS
+    calls[0] = 0
+    # 0.1 s a call against 1.05 s: eleven timed calls, the first call past the budget the last
+    evaluation.median_ms_per_image(forward, None, batch_size=1, repeats=200, seconds=1.05)
+    assert calls[0] == 1 + 11
+
+
 def test_a_models_latency_is_measured_at_batch_1_and_64():
     model = build_mlp(3, hidden_units=8)
     images = np.zeros((4, 28, 28, 1), np.float32)

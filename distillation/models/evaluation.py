@@ -14,14 +14,20 @@ import tensorflow as tf
 from distillation.atomic import atomic_output
 
 
-LATENCY_REPEATS = {1: 200, 256: 20}  # timed calls per batch size: batch 1 is fast and noisy
+LATENCY_REPEATS = {1: 200, 256: 20}  # most timed calls per batch size: batch 1 is fast and noisy
+# ... and the time they may take: a median of a handful of calls of a large batch is as steady as
+# one of twenty, and the teacher's 20 calls at batch 256 in four runtimes took export seconds.
+LATENCY_SECONDS = 0.25
+LATENCY_MIN_REPEATS = 5
 
 
-def median_ms_per_image(forward: Callable[[Any], Any], batch: Any, batch_size: int, repeats: int) -> float:
-    """Median wall time per image of ``forward(batch)`` over ``repeats`` calls, after one untimed call."""
+def median_ms_per_image(forward: Callable[[Any], Any], batch: Any, batch_size: int, repeats: int,
+                        seconds: float = LATENCY_SECONDS) -> float:
+    """Median wall time per image of ``forward(batch)`` over ``repeats`` calls, after one untimed
+    call; fewer calls (never under :data:`LATENCY_MIN_REPEATS`) once they have taken ``seconds``."""
     forward(batch)  # trace, allocate and warm up outside the timing
-    timings = []
-    for _ in range(repeats):
+    timings: list[float] = []
+    while len(timings) < repeats and (len(timings) < LATENCY_MIN_REPEATS or sum(timings) < seconds):
         started = time.perf_counter()
         forward(batch)
         timings.append(time.perf_counter() - started)

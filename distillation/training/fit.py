@@ -20,6 +20,7 @@ from scmrepo.exceptions import SCMError
 
 from distillation.models.files import EVALUATION_BATCH
 from distillation.config.params import TrainingRecipe
+from distillation.training.fused_adam import FusedAdam
 from distillation.training.precision import float32_copy, training_precision
 from distillation.data.prepared import PreparedSplit
 
@@ -179,7 +180,7 @@ def make_optimizer(recipe: TrainingRecipe, steps_per_epoch: int = 1) -> keras.op
 
     ``steps_per_epoch`` sets the length of a ``cosine`` schedule (:func:`learning_rate`).
     """
-    optimizers = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
+    optimizers = {"adam": FusedAdam, "adadelta": keras.optimizers.Adadelta}
     return optimizers[recipe.optimizer](learning_rate(recipe, steps_per_epoch))
 
 
