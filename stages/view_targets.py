@@ -40,11 +40,14 @@ def main() -> None:
     views = load_views(VIEWS_DIR, splits["train"], params.augment.views)
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
-    teacher, members = None, []
+    teacher, members, precision = None, [], None
     if views.views:  # with none, nothing runs the teacher: the stage needs no Keras (a second of start-up, not five)
         from distillation.models.files import load_model
+        from distillation.training.precision import computing_in, teacher_pass_precision
 
-        teacher, members = load_model(model_path("teacher")), load_members(TEACHER_MEMBERS_DIR)
+        precision = teacher_pass_precision(params.teacher)
+        teacher = computing_in(load_model(model_path("teacher")), precision)
+        members = [computing_in(member, precision) for member in load_members(TEACHER_MEMBERS_DIR)]
     figures = write_view_targets(VIEW_TARGETS_DIR, teacher, views, train_hidden, params.distill.fitnets.hint_components,
                                  members, params.teacher.hidden_layer, classes=len(splits["train"].classes))
     seconds = time.perf_counter() - started
@@ -53,6 +56,7 @@ def main() -> None:
         **figures, "seconds": round(seconds, 2),
         "teacher_accuracy_on_views": round(view_accuracy(logits, splits["train"].labels), 6),
         "teacher_views_per_second": round(figures["rows"] / seconds) if figures["rows"] else 0,
+        "precision": precision,  # None: no views, the teacher did not run
     }
     write_json(metrics_path("view_targets"), metrics)
     print(f"wrote {VIEW_TARGETS_DIR}: teacher outputs for {figures['rows']} views in {metrics['seconds']} s")

@@ -127,6 +127,7 @@ def test_the_stages_store_the_mean_of_the_teacher_and_its_members(ensemble, tmp_
     shutil.copy(directory / "members" / "member-1.keras", project / "models" / "teacher_members")
     params = SHIPPED.model_dump(by_alias=True)
     params["teacher"]["ensemble"], params["augment"]["views"] = 2, 2
+    params["teacher"]["precision"] = "float32"  # the passes then match Keras's float32 predictions on every CPU
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     augment(splits["train"], SHIPPED.augment.changed(views=2), seed=7, directory=project / "data" / "views")
     monkeypatch.chdir(project)
@@ -141,6 +142,7 @@ def test_the_stages_store_the_mean_of_the_teacher_and_its_members(ensemble, tmp_
         np.testing.assert_allclose(stored[split], expected, rtol=1e-5, atol=1e-5)
         assert np.abs(stored[split] - alone[split]).max() > 1e-3  # not the first teacher's own
     assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
+    assert json.loads((project / "metrics" / "soft_targets.json").read_text())["precision"] == "float32"
     views = load_views(project / "data" / "views", splits["train"], 2)
     images = views.images[:].astype(np.float32)[..., None] / 255.0
     expected = (teacher.predict(images, verbose=0) + member.predict(images, verbose=0)) / 2
@@ -182,6 +184,7 @@ def test_an_ensemble_never_retrains_its_first_teacher_and_one_teacher_is_the_loc
     assert (project / "models" / "teacher.keras").read_bytes() == before
     assert [path.name for path in member_files(project / "models" / "teacher_members")] == ["member-1.keras"]
     assert json.loads((project / "metrics" / "soft_targets.json").read_text())["teachers"] == 2
+    assert json.loads((project / "metrics" / "soft_targets.json").read_text())["precision"] == "float32"
     # What soft_targets stored is the two models' mean, computed here from the saved models.
     from distillation.models.files import load_model
 

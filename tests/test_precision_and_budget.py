@@ -105,6 +105,32 @@ def test_the_logits_stay_float32_under_a_mixed_policy():
     assert build_mlp(4, 16).get_layer("logits").get_config()["dtype"] == build_mlp(4, 16).get_layer("hidden").get_config()["dtype"]
 
 
+def test_the_teachers_passes_run_at_its_trainings_precision_and_a_teacher_of_yours_in_float32():
+    from distillation.training.precision import precision_here, teacher_pass_precision
+
+    assert teacher_pass_precision(teacher_recipe(precision="float32")) == "float32"
+    assert teacher_pass_precision(teacher_recipe(precision="auto")) == precision_here("auto", "teacher.precision") == (
+        "mixed_bfloat16" if HAS_BFLOAT16 else "float32")
+    assert teacher_pass_precision(teacher_recipe(precision="auto", model="mine.keras")) == "float32"
+
+
+def test_a_teacher_computing_in_bfloat16_keeps_its_weights_and_float32_logits_and_agrees_with_float32(monkeypatch):
+    from distillation.models.networks import build_teacher
+    from distillation.training.precision import computing_in
+
+    monkeypatch.setenv(OVERRIDE, "1")
+    teacher = build_teacher(5)
+    images = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
+    assert computing_in(teacher, "float32") is teacher
+    fast = computing_in(teacher, "mixed_bfloat16")
+    assert [layer.compute_dtype for layer in fast.layers] == ["bfloat16"] * (len(fast.layers) - 1) + ["float32"]
+    assert all(np.array_equal(a, b) for a, b in zip(fast.get_weights(), teacher.get_weights()))
+    exact, rounded = teacher.predict(images, verbose=0), fast.predict(images, verbose=0)
+    assert rounded.dtype == np.float32 and not np.array_equal(exact, rounded)  # it did compute in bfloat16
+    # bfloat16 keeps 8 significant bits: the logits within a few hundredths of their own scale
+    assert np.max(np.abs(exact - rounded)) <= 0.05 * np.max(np.abs(exact)) + 1e-3
+
+
 def test_the_budget_gives_small_data_the_steps_of_large_data():
     teacher = teacher_recipe(epochs=5, batch_size=256, min_steps=800)
     assert budgeted(teacher, 42_060).epochs == 5  # the real letters: 165 steps an epoch, unchanged

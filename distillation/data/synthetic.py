@@ -108,12 +108,16 @@ def _render(strokes: np.ndarray, widths: np.ndarray, ink: np.ndarray, blur: floa
     pixel_x, pixel_y = np.meshgrid(grid, grid)  # row index = y, so images come out upright
     pixels = np.stack([pixel_x.ravel(), pixel_y.ravel()], axis=-1)  # (P, 2)
 
-    start, end = placed[:, :, 0, None, :], placed[:, :, 1, None, :]  # (B, S, 1, 2)
-    direction = end - start
-    length_squared = (direction**2).sum(-1).clip(1e-9)
-    along = (((pixels - start) * direction).sum(-1) / length_squared).clip(0.0, 1.0)
-    nearest = start + along[..., None] * direction
-    distance = np.sqrt(((pixels - nearest) ** 2).sum(-1)).min(axis=1)  # (B, P)
+    # Each pixel's distance to its nearest segment, one coordinate at a time: arrays of
+    # (B, S, P) rather than (B, S, P, 2), and one square root per pixel, not per segment.
+    start_x, start_y = placed[:, :, 0, 0, None], placed[:, :, 0, 1, None]  # (B, S, 1)
+    direction_x, direction_y = placed[:, :, 1, 0, None] - start_x, placed[:, :, 1, 1, None] - start_y
+    length_squared = (direction_x**2 + direction_y**2).clip(1e-9)
+    offset_x, offset_y = pixels[:, 0] - start_x, pixels[:, 1] - start_y  # (B, S, P)
+    along = ((offset_x * direction_x + offset_y * direction_y) / length_squared).clip(0.0, 1.0)
+    offset_x -= along * direction_x
+    offset_y -= along * direction_y
+    distance = np.sqrt((offset_x**2 + offset_y**2).min(axis=1))  # (B, P)
     coverage = (widths[:, None] / 2 + 0.5 - distance).clip(0.0, 1.0) * ink[:, None]
     images = coverage.reshape(count, IMAGE_SIDE, SUPERSAMPLING, IMAGE_SIDE, SUPERSAMPLING).mean(axis=(2, 4))
     images = scipy.ndimage.gaussian_filter(images, sigma=(0, blur, blur))

@@ -12,6 +12,7 @@ from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)  # EMNIST's; your own images' shape is the prepared images' (data.image_size, data.channels)
 HIDDEN_LAYER = "hidden"
+LOGITS_LAYER = "logits"  # every model's last layer: float32 under any precision
 HiddenWidths = int | tuple[int, ...]  # one hidden layer's units, or each layer's in order (baseline.hidden_units)
 # Two 3 × 3 valid convolutions, each followed by a 2 × 2 pool, leave a 1 × 1 map from 10 × 10.
 TEACHER_MIN_SIDE = 10
@@ -45,7 +46,7 @@ def build_teacher(num_classes: int, dropout: float = 0.0, input_shape: tuple[int
             layers.Dropout(dropout),
             layers.Dense(1024, activation="relu", name=HIDDEN_LAYER),
             layers.Dropout(dropout),
-            layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
+            layers.Dense(num_classes, name=LOGITS_LAYER, dtype=logits_dtype()),
         ],
         name="teacher",
     )
@@ -68,7 +69,7 @@ def build_mlp(num_classes: int, hidden_units: HiddenWidths = 512, dropout: float
             keras.Input(shape=input_shape),
             layers.Flatten(),
             *hidden,
-            layers.Dense(num_classes, name="logits", dtype=logits_dtype()),
+            layers.Dense(num_classes, name=LOGITS_LAYER, dtype=logits_dtype()),
         ],
         name=name,
     )

@@ -10,8 +10,10 @@ emulated, in one line naming the setting and the override (:data:`OVERRIDE`).
 What stays float32 under a mixed policy, and why: each model's ``logits`` layer (so every loss —
 the softmax at temperature T, the KL and cross-entropy terms — sees float32 logits: a temperature
 of 10 divides bfloat16's 8 bits of mantissa further), the variables and the optimizer (Keras's
-mixed policies keep weights float32), and everything stored between stages: the teacher's logits
-and hints come from ``soft_targets``, which runs the teacher in float32 whatever it was trained in.
+mixed policies keep weights float32), and everything stored between stages (logits as float32,
+hints as float16). The teacher's passes over the data (``soft_targets``, ``view_targets``) run at
+its training's precision (:func:`teacher_pass_precision`): on a bfloat16 CPU the stored logits are
+then those of a bfloat16 forward pass (the teacher's reported accuracies stay float32's).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from distillation.config.params import PRECISIONS
+from distillation.config.params import PRECISIONS, TeacherParams
 
 OVERRIDE = "DISTILLATION_ALLOW_EMULATED_PRECISION"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -55,11 +57,9 @@ def check_precision(precision: str, key: str, cpu: str, cpu_flags: set[str], gpu
         raise ValueError(f"{key}={precision}: {reason}; use float32, or set {OVERRIDE}=1 to run it anyway")
 
 
-@contextmanager
-def training_precision(precision: str, key: str) -> Iterator[str]:
-    """Build and train the models made inside under ``precision`` (Keras's global dtype policy),
-    ``auto`` resolved for this machine (:func:`resolved_precision`), after checking this machine
-    does it natively; yields the precision it runs. The policy before is restored on the way out."""
+def precision_here(precision: str, key: str) -> str:
+    """``precision`` (the param ``key``) as it runs on this machine, ``auto`` resolved
+    (:func:`resolved_precision`), after checking this machine does it natively (:func:`check_precision`)."""
     import tensorflow as tf
 
     from distillation.machine import cpu_model_and_flags
@@ -72,8 +72,43 @@ def training_precision(precision: str, key: str) -> Iterator[str]:
     capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0)) if gpus else (0, 0)
     running = resolved_precision(precision, flags, gpu, gpu_bfloat16=tuple(capability) >= (8, 0))
     check_precision(running, key, cpu, flags, gpu)
+    return running
+
+
+@contextmanager
+def training_precision(precision: str, key: str) -> Iterator[str]:
+    """Build and train the models made inside under ``precision`` (Keras's global dtype policy) as it
+    runs here (:func:`precision_here`); yields that precision. The policy before is restored on the way out."""
+    running = precision_here(precision, key)
     with global_policy(running):
         yield running
+
+
+def teacher_pass_precision(teacher: TeacherParams) -> str:
+    """The precision the teacher's passes over the data run at (``soft_targets``, ``view_targets``):
+    the original's CNN at its training's (``teacher.precision`` as it runs here); a teacher of yours
+    (``teacher.model``) in float32, its file's own layers as they are."""
+    return "float32" if teacher.model is not None else precision_here(teacher.precision, "teacher.precision")
+
+
+def computing_in(model, precision: str):
+    """``model`` (the same weights) with every layer but ``logits`` computing in ``precision``, a mixed
+    policy, as if built under it; ``model`` itself for ``float32``. The logits stay float32, as in training."""
+    if precision == "float32":
+        return model
+    import keras
+
+    from distillation.models.networks import LOGITS_LAYER
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name != LOGITS_LAYER:
+            config["dtype"] = precision
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 @contextmanager
