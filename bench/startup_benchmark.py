@@ -1,0 +1,65 @@
+"""A stage's start-up: importing Keras as it comes, and as the stages do (without its optional extras).
+
+    python bench/startup_benchmark.py                                    # prints the table
+    python bench/startup_benchmark.py --output bench/results-startup.md  # and writes it (docs/speed.md)
+
+Each way is a fresh interpreter, timed from launch to exit, several rounds alternating the ways:
+``import keras`` as it comes; the same after :func:`distillation.lean_keras.install` (what
+``stages/__init__.py`` does); and importing a whole stage that runs a model (``stages.evaluate``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+WAYS = {
+    "`import keras`": "import keras",
+    "`import keras` without the optional extras (`lean_keras.install()`)": "from distillation import lean_keras; lean_keras.install(); import keras",
+    "`import stages.evaluate` (as `python -m stages.evaluate` starts)": "import stages.evaluate",
+}
+
+
+def seconds_to_run(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True, capture_output=True,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", type=Path)
+    arguments = parser.parse_args()
+    from run_benchmark import cpu_model  # a sibling module
+
+    seconds_to_run("pass")  # the interpreter and its files warm in the page cache
+    times: dict[str, list[float]] = {way: [] for way in WAYS}
+    for _ in range(arguments.rounds):
+        for way, code in WAYS.items():
+            times[way].append(seconds_to_run(code))
+            print(f"{way}: {times[way][-1]:.2f} s", file=sys.stderr, flush=True)
+    plain = statistics.median(times["`import keras`"])
+    rows = [f"| {way} | {statistics.median(times[way]):.2f} | {statistics.median(times[way]) / plain:.2f} |" for way in WAYS]
+    load = os.getloadavg()[2]
+    text = "\n".join([
+        "# A stage's start-up", "",
+        f"`python bench/startup_benchmark.py {' '.join(sys.argv[1:])}`".replace(" `", "`"), "",
+        "| a fresh interpreter runs | s | vs `import keras` |", "|---|---:|---:|", *rows, "",
+        f"- median of {arguments.rounds} alternating rounds, launch to exit; {os.cpu_count()} cores ({cpu_model()}); "
+        f"the load average over the last 15 minutes at the end {load:.1f}", ""])
+    print(text)
+    if arguments.output:
+        arguments.output.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
