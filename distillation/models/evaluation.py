@@ -17,7 +17,7 @@ from distillation.atomic import atomic_output
 LATENCY_REPEATS = {1: 200, 256: 20}  # most timed calls per batch size: batch 1 is fast and noisy
 # ... and the time they may take: a median of a handful of calls of a large batch is as steady as
 # one of twenty, and the teacher's 20 calls at batch 256 in four runtimes took export seconds.
-LATENCY_SECONDS = 0.25
+LATENCY_SECONDS = 0.15
 LATENCY_MIN_REPEATS = 5
 
 
