@@ -6,8 +6,8 @@
 
 Trains the teacher, the MLP alone and a KD student (today's params otherwise) with each precision,
 the two back to back for every seed, so a shared machine's drift falls on both alike. The KD
-students learn from the first float32 teacher's outputs (computed in float32, as ``soft_targets``
-does), so the students differ only in their own precision. Prints and writes, per model and
+students learn from the first float32 teacher's outputs, computed in float32 (``soft_targets``
+runs the teacher at its own training's precision), so the students differ only in their own precision. Prints and writes, per model and
 precision: training img/s, wall seconds, val and test accuracy as mean ± sd over the seeds, and
 the mixed / float32 speed ratio, with the CPU's model and flags. The whole pipeline's time with
 either precision: ``python bench/run_benchmark.py --source FILE --recipes new,mixed``.
