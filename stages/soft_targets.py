@@ -9,7 +9,8 @@ teacher's accuracy on the labels, its mean probability of the true class at T = 
 share of hidden units ever active), all computed from the files as written and none depending
 on a temperature, so a new temperature still re-runs only the student. The teacher runs at its
 training's precision (:func:`distillation.training.precision.teacher_pass_precision`, recorded as
-``precision``): on a CPU with bfloat16 its passes take a third of float32's time.
+``precision``): on a CPU with bfloat16 its passes take about a quarter of float32's time
+(``bench/teacher_passes_benchmark.py``).
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def main() -> None:
     train_hidden = load_teacher_hidden(TEACHER_HIDDEN, splits)["train"]
     started = time.perf_counter()
     teacher, members, precision = None, [], None
-    if views.views:  # with none, nothing runs the teacher: the stage needs no Keras (a second of start-up, not five)
+    if views.views:  # with none, nothing runs the teacher: the stage starts without Keras
         from distillation.models.files import load_model
         from distillation.training.precision import computing_in, teacher_pass_precision
 

@@ -20,8 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from distillation.config.params import PRECISIONS, TeacherParams
+
+if TYPE_CHECKING:  # Keras is imported where a model is built or run
+    import keras
 
 OVERRIDE = "DISTILLATION_ALLOW_EMULATED_PRECISION"
 BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -91,7 +95,7 @@ def teacher_pass_precision(teacher: TeacherParams) -> str:
     return "float32" if teacher.model is not None else precision_here(teacher.precision, "teacher.precision")
 
 
-def computing_in(model, precision: str):
+def computing_in(model: keras.Model, precision: str) -> keras.Model:
     """``model`` (the same weights) with every layer but ``logits`` computing in ``precision``, a mixed
     policy, as if built under it; ``model`` itself for ``float32``. The logits stay float32, as in training."""
     if precision == "float32":
