@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -62,31 +61,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", type=Path)
     arguments = parser.parse_args()
-    from run_benchmark import cpu_model  # a sibling module
+    from side_by_side import alternating_medians, machine_and_load, publish  # a sibling module
     from distillation.config.params import load_params
 
     params = load_params(PROJECT_ROOT / "params.yaml")
     rows = []
     for model_name in EPOCHS:
-        times: dict[str, list[float]] = {"numpy": [], "quiet": []}
-        for _ in range(arguments.rounds):
-            for feed in times:
-                times[feed].append(ms_per_step(model_name, feed, params))
-                print(f"{model_name} {feed}: {times[feed][-1]:.2f} ms/step", file=sys.stderr, flush=True)
-        numpy, quiet = (statistics.median(times[feed]) for feed in ("numpy", "quiet"))
-        rows.append(f"| {model_name} | {numpy:.2f} | {quiet:.2f} | {numpy / quiet:.2f} |")
-    load = os.getloadavg()[2]
-    text = "\n".join([
-        "# Feeding the training batches", "",
-        f"`python bench/feeding_benchmark.py {' '.join(sys.argv[1:])}`".replace(" `", "`"), "",
-        "| model | Keras's pipeline for NumPy arrays, ms/step | the project's quiet pipeline, ms/step | speed-up |",
-        "|---|---:|---:|---:|", *rows, "",
-        f"- median of {arguments.rounds} alternating rounds; random inputs of the default data's size, a val pass after "
-        f"every epoch, float32; one process on {os.cpu_count()} cores ({cpu_model()}); the load average over the last "
-        f"15 minutes at the end {load:.1f}", ""])
-    print(text)
-    if arguments.output:
-        arguments.output.write_text(text)
+        median = alternating_medians(("numpy", "quiet"), arguments.rounds,
+                                     lambda feed, model_name=model_name: ms_per_step(model_name, feed, params),
+                                     "ms/step", f"{model_name} ")
+        rows.append(f"| {model_name} | {median['numpy']:.2f} | {median['quiet']:.2f} | {median['numpy'] / median['quiet']:.2f} |")
+    publish("Feeding the training batches",
+            ["model", "Keras's pipeline for NumPy arrays, ms/step", "the project's quiet pipeline, ms/step", "speed-up"], 1, rows,
+            f"median of {arguments.rounds} alternating rounds; random inputs of the default data's size, a val pass after "
+            f"every epoch, float32; one process on {machine_and_load()}", arguments.output)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ EPOCHS = {"MLP": 20, "teacher CNN": 2}
 OPTIMIZERS = ("Keras's Adam", "FusedAdam")
 
 
-def ms_per_step(model_name: str, optimizer_name: str, params) -> tuple[float, str]:
+def ms_per_step(model_name: str, optimizer_name: str, params) -> float:
     import keras
     import numpy as np
 
@@ -41,7 +40,7 @@ def ms_per_step(model_name: str, optimizer_name: str, params) -> tuple[float, st
     rng = np.random.default_rng(0)
     images = rng.random((TRAIN + VAL, 28, 28, 1), dtype=np.float32)
     labels = rng.integers(0, 26, TRAIN + VAL).astype(np.int32)
-    with training_precision(recipe.precision, "precision") as precision:
+    with training_precision(recipe.precision, "precision"):
         model = build_mlp(26, 512, 0.0) if model_name == "MLP" else build_teacher(26)
         fit.compile_classifier(model, recipe, steps)
         if optimizer_name == "Keras's Adam":  # the same schedule, Keras's own update
@@ -56,7 +55,7 @@ def ms_per_step(model_name: str, optimizer_name: str, params) -> tuple[float, st
         model.fit(**data, epochs=epochs, verbose=0)
         elapsed = time.perf_counter() - started
     keras.backend.clear_session()
-    return 1000 * elapsed / (epochs * steps), precision
+    return 1000 * elapsed / (epochs * steps)
 
 
 def main() -> None:
@@ -64,32 +63,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", type=Path)
     arguments = parser.parse_args()
-    from run_benchmark import cpu_model  # a sibling module
+    from side_by_side import alternating_medians, machine_and_load, publish  # a sibling module
     from distillation.config.params import load_params
+    from distillation.training.precision import precision_here
 
     params = load_params(PROJECT_ROOT / "params.yaml")
     rows = []
     for model_name in EPOCHS:
-        times: dict[str, list[float]] = {name: [] for name in OPTIMIZERS}
-        for _ in range(arguments.rounds):
-            for name in OPTIMIZERS:
-                milliseconds, precision = ms_per_step(model_name, name, params)
-                times[name].append(milliseconds)
-                print(f"{model_name} {name}: {milliseconds:.2f} ms/step ({precision})", file=sys.stderr, flush=True)
-        keras_adam, fused = (statistics.median(times[name]) for name in OPTIMIZERS)
+        precision = precision_here((params.baseline if model_name == "MLP" else params.teacher).precision, "precision")
+        median = alternating_medians(OPTIMIZERS, arguments.rounds,
+                                     lambda name, model_name=model_name: ms_per_step(model_name, name, params),
+                                     "ms/step", f"{model_name} ")
+        keras_adam, fused = (median[name] for name in OPTIMIZERS)
         rows.append(f"| {model_name} | {precision} | {keras_adam:.2f} | {fused:.2f} | {keras_adam / fused:.2f} |")
-    load = os.getloadavg()[2]
-    text = "\n".join([
-        "# Adam's update, Keras's and fused", "",
-        f"`python bench/optimizer_benchmark.py {' '.join(sys.argv[1:])}`".replace(" `", "`"), "",
-        "| model | precision | Keras's Adam, ms/step | FusedAdam, ms/step | speed-up |",
-        "|---|---|---:|---:|---:|", *rows, "",
-        f"- median of {arguments.rounds} alternating rounds; random inputs of the default data's size, the shipped recipe, "
-        f"a val pass after every epoch; one process on {os.cpu_count()} cores ({cpu_model()}); the load average over "
-        f"the last 15 minutes at the end {load:.1f}", ""])
-    print(text)
-    if arguments.output:
-        arguments.output.write_text(text)
+    publish("Adam's update, Keras's and fused",
+            ["model", "precision", "Keras's Adam, ms/step", "FusedAdam, ms/step", "speed-up"], 2, rows,
+            f"median of {arguments.rounds} alternating rounds; random inputs of the default data's size, the shipped recipe, "
+            f"a val pass after every epoch; one process on {machine_and_load()}", arguments.output)
 
 
 if __name__ == "__main__":

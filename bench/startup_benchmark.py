@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -39,26 +38,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
     arguments = parser.parse_args()
-    from run_benchmark import cpu_model  # a sibling module
+    from side_by_side import alternating_medians, machine_and_load, publish  # a sibling module
 
     seconds_to_run("pass")  # the interpreter and its files warm in the page cache
-    times: dict[str, list[float]] = {way: [] for way in WAYS}
-    for _ in range(arguments.rounds):
-        for way, code in WAYS.items():
-            times[way].append(seconds_to_run(code))
-            print(f"{way}: {times[way][-1]:.2f} s", file=sys.stderr, flush=True)
-    plain = statistics.median(times["`import keras`"])
-    rows = [f"| {way} | {statistics.median(times[way]):.2f} | {statistics.median(times[way]) / plain:.2f} |" for way in WAYS]
-    load = os.getloadavg()[2]
-    text = "\n".join([
-        "# A stage's start-up", "",
-        f"`python bench/startup_benchmark.py {' '.join(sys.argv[1:])}`".replace(" `", "`"), "",
-        "| a fresh interpreter runs | s | vs `import keras` |", "|---|---:|---:|", *rows, "",
-        f"- median of {arguments.rounds} alternating rounds, launch to exit; {os.cpu_count()} cores ({cpu_model()}); "
-        f"the load average over the last 15 minutes at the end {load:.1f}", ""])
-    print(text)
-    if arguments.output:
-        arguments.output.write_text(text)
+    median = alternating_medians(WAYS, arguments.rounds, lambda way: seconds_to_run(WAYS[way]), "s")
+    plain = median["`import keras`"]
+    rows = [f"| {way} | {median[way]:.2f} | {median[way] / plain:.2f} |" for way in WAYS]
+    publish("A stage's start-up", ["a fresh interpreter runs", "s", "vs `import keras`"], 1, rows,
+            f"median of {arguments.rounds} alternating rounds, launch to exit; {machine_and_load()}", arguments.output)
 
 
 if __name__ == "__main__":

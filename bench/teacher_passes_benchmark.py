@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +36,7 @@ def main() -> None:
 
     import numpy as np
 
-    from run_benchmark import cpu_model  # a sibling module
+    from side_by_side import alternating_medians, machine_and_load, publish  # a sibling module
     from distillation.data.prepared import load_prepared
     from distillation.export.runtimes import OnnxRunner
     from distillation.machine import cpu_model_and_flags
@@ -65,39 +64,29 @@ def main() -> None:
 
     ways |= {f"ONNX Runtime, float32, batch {batch}": (lambda batch=batch: onnx_runtime(batch)) for batch in BATCHES}
 
-    reference = np.asarray(ways[f"Keras, float32, batch {BATCHES[-1]}"](), np.float32)
-    seconds: dict[str, list[float]] = {way: [] for way in ways}
-    logits = {}
-    for way, run in ways.items():
-        logits[way] = np.asarray(run(), np.float32)  # traces, allocates and warms up outside the timing
-    for _ in range(arguments.rounds):
-        for way, run in ways.items():
-            started = time.perf_counter()
-            run()
-            seconds[way].append(time.perf_counter() - started)
-            print(f"{way}: {seconds[way][-1]:.2f} s", file=sys.stderr, flush=True)
-    baseline = statistics.median(seconds[f"Keras, float32, batch {BATCHES[-1]}"])
+    # each way's first pass traces, allocates and warms up outside the timing, and gives its logits
+    logits = {way: np.asarray(run(), np.float32) for way, run in ways.items()}
+    reference_way = f"Keras, float32, batch {BATCHES[-1]}"
+    reference = logits[reference_way]
+
+    def seconds(way: str) -> float:
+        started = time.perf_counter()
+        ways[way]()
+        return time.perf_counter() - started
+
+    median = alternating_medians(ways, arguments.rounds, seconds, "s")
     rows = []
     for way in ways:
-        median = statistics.median(seconds[way])
         difference = float(np.max(np.abs(logits[way] - reference)))
         same_class = float(np.mean(logits[way].argmax(axis=1) == reference.argmax(axis=1)))
-        rows.append(f"| {way} | {median:.2f} | {len(images) / median:,.0f} | {baseline / median:.2f} | "
+        rows.append(f"| {way} | {median[way]:.2f} | {len(images) / median[way]:,.0f} | {median[reference_way] / median[way]:.2f} | "
                     f"{difference:.4f} | {100 * same_class:.2f} % |")
-    scale = float(np.max(np.abs(reference)))
-    load = os.getloadavg()[2]
-    text = "\n".join([
-        "# The teacher's passes over the data", "",
-        f"`python bench/teacher_passes_benchmark.py {' '.join(sys.argv[1:])}`".replace(" `", "`"), "",
-        f"| way | s for {len(images):,} images | images/s | speed-up over Keras float32 at batch {BATCHES[-1]} | "
-        "largest logit difference from Keras float32 | same class as Keras float32 |",
-        "|---|---:|---:|---:|---:|---:|", *rows, "",
-        f"- the pipeline's trained teacher over every prepared image (train, val and test); median of {arguments.rounds} "
-        f"alternating rounds after an untimed pass each; its float32 logits reach {scale:.1f} in size; one process on "
-        f"{threads} cores ({cpu_model()}); the load average over the last 15 minutes at the end {load:.1f}", ""])
-    print(text)
-    if arguments.output:
-        arguments.output.write_text(text)
+    publish("The teacher's passes over the data",
+            ["way", f"s for {len(images):,} images", "images/s", f"speed-up over Keras float32 at batch {BATCHES[-1]}",
+             "largest logit difference from Keras float32", "same class as Keras float32"], 1, rows,
+            f"the pipeline's trained teacher over every prepared image (train, val and test); median of {arguments.rounds} "
+            f"alternating rounds after an untimed pass each; its float32 logits reach {float(np.max(np.abs(reference))):.1f} "
+            f"in size; one process on {machine_and_load()}", arguments.output)
 
 
 if __name__ == "__main__":
